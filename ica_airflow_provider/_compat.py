@@ -1,0 +1,90 @@
+"""Every Airflow import of the provider, for Airflow 3 (``airflow.sdk``) and 2.10+.
+
+The rest of the package imports Airflow names from here only, so it reads the same on
+both major versions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import airflow
+
+AIRFLOW_VERSION: tuple[int, ...] = tuple(
+    int(part) for part in airflow.__version__.split(".")[:3] if part.isdigit()
+)
+AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
+AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
+
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import (
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+        PokeReturnValue,
+        conf,
+    )
+    from airflow.sdk.exceptions import AirflowException, TaskDeferred
+    from airflow.sdk.log import mask_secret
+else:  # Airflow 2.10+
+    from airflow.configuration import conf  # type: ignore
+    from airflow.exceptions import AirflowException, TaskDeferred  # type: ignore
+    from airflow.hooks.base import BaseHook  # type: ignore
+    from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+else:
+    Context = dict
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowException",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "Context",
+    "PokeReturnValue",
+    "TaskDeferred",
+    "aextra_dejson",
+    "aget_connection",
+    "amask_secret",
+    "conf",
+    "mask_secret",
+]
+
+
+async def amask_secret(secret: str) -> None:
+    """``mask_secret`` for the event loop (the sync one can deadlock the triggerer)."""
+    if AIRFLOW_V_3_0_PLUS:
+        import airflow.sdk.log as sdk_log
+
+        if hasattr(sdk_log, "amask_secret"):
+            await sdk_log.amask_secret(secret)
+            return
+    mask_secret(secret)
+
+
+async def aextra_dejson(conn: Any) -> dict[str, Any]:
+    """A connection's extras, read without the sync masking path where possible."""
+    if hasattr(conn, "aextra_dejson"):
+        return dict(await conn.aextra_dejson())
+    return dict(conn.extra_dejson)
+
+
+async def aget_connection(conn_id: str) -> Any:
+    """Resolve a connection without blocking the triggerer's event loop.
+
+    Airflow 3.3.2+ has a safe ``aget_connection``; before it, the sync lookup in a
+    thread is the pattern that avoids the triggerer deadlock.
+    """
+    if AIRFLOW_VERSION >= (3, 3, 2) and hasattr(BaseHook, "aget_connection"):
+        return await BaseHook.aget_connection(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)

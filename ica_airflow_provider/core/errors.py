@@ -1,0 +1,60 @@
+"""The provider's exceptions: what ICA answered, or why it could not be reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ica_airflow_provider._compat import AirflowException
+
+
+class IcaError(AirflowException):
+    """Base class of every error this provider raises about ICA."""
+
+
+class IcaApiError(IcaError):
+    """ICA answered with an error status (problem+json or otherwise)."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        method: str,
+        path: str,
+        title: str | None = None,
+        detail: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        self.title = title
+        self.detail = detail
+        self.parameters = dict(parameters or {})
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        head = f"ICA answered {self.status}"
+        if self.title:
+            head += f" {self.title}"
+        text = f"{head} to {self.method} {self.path}"
+        if self.detail:
+            text += f": {self.detail}"
+        if self.parameters:
+            fields = "; ".join(f"{k}: {v}" for k, v in sorted(self.parameters.items()))
+            text += f" ({fields})"
+        return text
+
+
+class IcaConnectionError(IcaError):
+    """No answer from ICA: connection refused or dropped, or a timeout, after retries."""
+
+
+class IcaConfigError(IcaError):
+    """The ``ica`` connection or a parameter is unusable; raised before any request."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another poll later: no answer, rate limiting or a server error."""
+    if isinstance(exc, IcaConnectionError):
+        return True
+    return isinstance(exc, IcaApiError) and (exc.status == 429 or exc.status >= 500)

@@ -1,0 +1,72 @@
+"""Plain data types exchanged between the core and its transports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, relative to the API base URL (e.g. ``/api/tokens``)."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    # Safe to send again after a transport failure or a 5xx: GETs, aborts, token
+    # mints, and a batch POST that carries an Idempotency-Key.
+    retryable: bool = True
+
+    def with_headers(self, **extra: str) -> Request:
+        merged = {**self.headers, **{k.replace("_", "-"): v for k, v in extra.items()}}
+        return replace(self, headers=merged)
+
+    def describe(self) -> str:
+        """``METHOD /path``: what error messages and logs show (never headers)."""
+        return f"{self.method} {self.path}"
+
+    def __repr__(self) -> str:  # headers carry credentials: keep them out of reprs
+        return f"Request({self.describe()!r}, params={self.params!r})"
+
+
+@dataclass(frozen=True)
+class Response:
+    """A received HTTP response; ``headers`` keys are lower-case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    def build(cls, status: int, headers: Mapping[str, str], body: bytes) -> Response:
+        return cls(status, {k.lower(): v for k, v in headers.items()}, body)
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """The request got no HTTP answer: connection refused or dropped, or a timeout."""
+
+    kind: str  # "connect", "timeout" or "protocol"
+    message: str
+
+
+Outcome = Response | TransportFailure
+
+
+@dataclass(frozen=True)
+class Send:
+    """Action: send this request and send back its :data:`Outcome`."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Action: wait this many seconds, then resume with ``None``."""
+
+    seconds: float
+
+
+Action = Send | Sleep

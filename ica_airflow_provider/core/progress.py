@@ -1,0 +1,234 @@
+"""Following a batch: one record per item, cheap polls, and the verdict.
+
+Shared by the sensor (sync), the operator and the trigger (async): each drives
+:meth:`BatchTracker.poll` with its own transport and judges with :func:`judge`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ica_airflow_provider.core.protocol import Call, IcaProtocol
+from ica_airflow_provider.core.status import (
+    Phase,
+    analysis_phase,
+    is_known_analysis_status,
+    is_known_item_status,
+    item_phase,
+)
+from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
+
+log = logging.getLogger(__name__)
+
+WaitFor = Literal["analyses", "creation"]
+WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
+_CHANGES_SHOWN = 20  # per poll; the rest are counted
+
+
+@dataclass
+class ItemRecord:
+    """What the provider knows of one batch item; the ``analyses`` XCom holds these."""
+
+    item_id: str
+    user_reference: str
+    pipeline_id: str | None
+    item_status: str
+    analysis_id: str | None = None
+    analysis_status: str | None = None
+    reason: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_xcom(cls, data: Mapping[str, Any]) -> ItemRecord:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+    @property
+    def label(self) -> str:
+        ids = f"item {self.item_id}" + (f", analysis {self.analysis_id}" if self.analysis_id else "")
+        return f"{self.user_reference} ({ids})"
+
+    def phase(self, wait_for: WaitFor) -> Phase:
+        """Where this item stands for the given ``wait_for``."""
+        creation = item_phase(self.item_status)
+        if creation is not Phase.SUCCEEDED or wait_for == "creation":
+            return creation
+        if self.analysis_status is None:
+            return Phase.RUNNING  # created, but ICA has not shown the analysis yet
+        return analysis_phase(self.analysis_status)
+
+
+@dataclass
+class Verdict:
+    """The judgement of a batch at one moment."""
+
+    done: bool
+    analysis_ids: list[str]
+    failures: list[ItemRecord]
+    records: list[ItemRecord]
+    max_failures: int
+    wait_for: WaitFor
+
+    @property
+    def failed(self) -> bool:
+        return self.done and len(self.failures) > self.max_failures
+
+    def failure_message(self, batch_id: str) -> str:
+        what = "item creations" if self.wait_for == "creation" else "items"
+        lines = [
+            f"ICA batch {batch_id}: {len(self.failures)} of {len(self.records)} {what} failed"
+            f" (max_failures={self.max_failures}):"
+        ]
+        lines += [f"  - {describe_failure(r)}" for r in self.failures]
+        return "\n".join(lines)
+
+
+def describe_failure(record: ItemRecord) -> str:
+    if item_phase(record.item_status) is Phase.FAILED:
+        status = f"creation {record.item_status}"
+    else:
+        status = f"analysis {record.analysis_status}"
+    reason = f": {record.reason}" if record.reason else ""
+    return f"{record.label}: {status}{reason}"
+
+
+def judge(records: Iterable[ItemRecord], wait_for: WaitFor, max_failures: int) -> Verdict:
+    """Done when every item is terminal for ``wait_for``; no item seen yet is not done."""
+    records = list(records)
+    phases = [r.phase(wait_for) for r in records]
+    ids = [
+        r.analysis_id
+        for r, p in zip(records, phases, strict=True)
+        if p is Phase.SUCCEEDED and r.analysis_id
+    ]
+    failures = [r for r, p in zip(records, phases, strict=True) if p is Phase.FAILED]
+    done = bool(records) and Phase.RUNNING not in phases
+    return Verdict(done, ids, failures, records, max_failures, wait_for)
+
+
+@dataclass
+class BatchTracker:
+    """The records of one batch, updated by polls that cost as few requests as they can."""
+
+    project_id: str
+    batch_id: str
+    wait_for: WaitFor = "analyses"
+    page_size: int = 1000
+    records: dict[str, ItemRecord] = field(default_factory=dict)
+    _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    def verdict(self, max_failures: int) -> Verdict:
+        return judge(self.records.values(), self.wait_for, max_failures)
+
+    def plan(self) -> tuple[list[str], list[str]] | None:
+        """``(item ids, analysis ids)`` to fetch one by one, or ``None`` to list every item."""
+        if not self.records:
+            return None
+        creating = [r.item_id for r in self.records.values() if item_phase(r.item_status) is Phase.RUNNING]
+        open_analyses = self.running_analyses() if self.wait_for == "analyses" else []
+        listing_cost = math.ceil(len(self.records) / self.page_size)
+        if len(creating) + len(open_analyses) < listing_cost:
+            return creating, open_analyses
+        return None
+
+    def poll(self, protocol: IcaProtocol) -> Call[list[str]]:
+        """Fetch what changed and update the records; returns the change descriptions."""
+        changes: list[str] = []
+        targets = self.plan()
+        if targets is None:
+            items = yield from protocol.list_all_items(self.project_id, self.batch_id, page_size=self.page_size)
+            for item in items:
+                self._apply_item(item, changes)
+        else:
+            item_ids, analysis_ids = targets
+            for item_id in item_ids:
+                item = yield from protocol.get_analysis_creation_batch_item(self.project_id, self.batch_id, item_id)
+                self._apply_item(item, changes)
+            by_analysis = {r.analysis_id: r for r in self.records.values() if r.analysis_id}
+            for analysis_id in analysis_ids:
+                analysis = yield from protocol.get_analysis(self.project_id, analysis_id)
+                self._apply_analysis(by_analysis[analysis_id], analysis, changes)
+        return changes
+
+    def running_analyses(self) -> list[str]:
+        """IDs of created analyses that are not terminal yet."""
+        return [
+            r.analysis_id
+            for r in self.records.values()
+            if r.analysis_id and item_phase(r.item_status) is Phase.SUCCEEDED
+            and r.phase("analyses") is Phase.RUNNING
+        ]
+
+    def abort_running(self, protocol: IcaProtocol) -> Call[list[str]]:
+        """Refresh, then ask ICA to abort every analysis still running; returns their IDs."""
+        yield from self.poll(protocol)
+        running = self.running_analyses()
+        for analysis_id in running:
+            yield from protocol.abort_analysis(self.project_id, analysis_id)
+        return running
+
+    def progress_line(self) -> str:
+        """One line: counts per status, creation and analyses."""
+        creation = Counter(r.item_status for r in self.records.values())
+        analyses = Counter(r.analysis_status for r in self.records.values() if r.analysis_status)
+        text = f"ICA batch {self.batch_id}: {len(self.records)} items; creation " + _counts(creation)
+        if analyses:
+            text += "; analyses " + _counts(analyses)
+        return text
+
+    def log_poll(self, changes: list[str], logger: Any = None) -> None:
+        logger = logger or log
+        logger.info("%s", self.progress_line())
+        for change in changes[:_CHANGES_SHOWN]:
+            logger.info("  %s", change)
+        if len(changes) > _CHANGES_SHOWN:
+            logger.info("  … and %d more changes", len(changes) - _CHANGES_SHOWN)
+
+    # -- applying answers -------------------------------------------------------------
+
+    def _apply_item(self, item: AnalysisCreationBatchItem, changes: list[str]) -> None:
+        record = self.records.get(item.id)
+        if record is None:
+            record = ItemRecord(
+                item_id=item.id,
+                user_reference=item.request.user_reference,
+                pipeline_id=item.request.pipeline_id,
+                item_status=item.processing.status,
+            )
+            self.records[item.id] = record
+            old_status = None
+        else:
+            old_status = record.item_status
+        self._check_known("item", item.processing.status, is_known_item_status(item.processing.status))
+        if old_status is not None and old_status != item.processing.status:
+            changes.append(f"{record.user_reference}: creation {old_status} -> {item.processing.status}")
+        record.item_status = item.processing.status
+        if item_phase(record.item_status) is Phase.FAILED:
+            record.reason = item.processing.additional_status_information
+        if item.created_analysis is not None:
+            self._apply_analysis(record, item.created_analysis, changes)
+
+    def _apply_analysis(self, record: ItemRecord, analysis: Analysis, changes: list[str]) -> None:
+        self._check_known("analysis", analysis.status, is_known_analysis_status(analysis.status))
+        old = record.analysis_status
+        if old is not None and old != analysis.status:
+            changes.append(f"{record.user_reference}: analysis {old} -> {analysis.status}")
+        record.analysis_id = analysis.id
+        record.analysis_status = analysis.status
+        if analysis_phase(analysis.status) is Phase.FAILED:
+            record.reason = analysis.summary
+
+    def _check_known(self, kind: str, status: str, known: bool) -> None:
+        if not known and (kind, status) not in self._warned:
+            self._warned.add((kind, status))
+            log.warning("ICA reported an unknown %s status %r; treating it as still running", kind, status)
+
+
+def _counts(counter: Counter[str]) -> str:
+    return " ".join(f"{status}={n}" for status, n in sorted(counter.items()))

@@ -1,0 +1,164 @@
+"""ICA operations as generators of :class:`Send` / :class:`Sleep` actions.
+
+Each method returns a generator that a transport drives (see :func:`drive` in the hook
+and the trigger): it yields actions, receives each ``Send``'s outcome, and returns the
+parsed result. Retries, token minting and error mapping happen here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import Any, TypeVar
+
+from ica_airflow_provider.core import operations as ops
+from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.errors import IcaApiError
+from ica_airflow_provider.core.http import Action, Outcome, Request, Response, Send, Sleep
+from ica_airflow_provider.core.responses import connection_error, decipher
+from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.models.response import (
+    Analysis,
+    AnalysisCreationBatch,
+    AnalysisCreationBatchItem,
+    AnalysisCreationBatchItemPage,
+    Token,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Call = Generator[Action, Outcome | None, T]
+
+
+class IcaProtocol:
+    """One ICA client's state (API key, JWT cache, retry policy), free of I/O."""
+
+    def __init__(
+        self,
+        api_key: str,
+        policy: RetryPolicy | None = None,
+        tokens: TokenCache | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._on_token = on_token  # e.g. registers the JWT with Airflow's secrets masker
+        self.policy = policy or RetryPolicy()
+        self.tokens = tokens or TokenCache()
+        self.retries = 0  # retries made so far, for progress logs and benchmarks
+
+    def __repr__(self) -> str:
+        return f"IcaProtocol(policy={self.policy!r}, tokens={self.tokens!r})"
+
+    # -- the building blocks -------------------------------------------------------
+
+    def send(self, request: Request) -> Call[Response]:
+        """Send ``request`` until it succeeds, retrying as the policy says."""
+        attempt = 0
+        while True:
+            outcome = yield Send(request)
+            assert outcome is not None
+            if isinstance(outcome, Response) and outcome.status < 400:
+                return outcome
+            delay = self.policy.delay(request, outcome, attempt)
+            if delay is None:
+                if isinstance(outcome, Response):
+                    decipher(request, outcome)  # raises IcaApiError
+                    raise AssertionError("unreachable")
+                raise connection_error(request, outcome, attempt + 1)
+            attempt += 1
+            self.retries += 1
+            what = outcome.status if isinstance(outcome, Response) else outcome.kind
+            log.warning(
+                "ICA %s got %s; retry %d of %d in %.1f s",
+                request.describe(), what, attempt, self.policy.max_retries, delay,
+            )
+            yield Sleep(delay)
+
+    def call(self, request: Request) -> Call[Any]:
+        """Send ``request`` with a JWT (minted when needed, again once after a 401)."""
+        for attempt in range(2):
+            token = self.tokens.token
+            if token is None:
+                token = yield from self.mint_token()
+            try:
+                response = yield from self.send(request.with_headers(Authorization=f"Bearer {token}"))
+            except IcaApiError as exc:
+                if exc.status != 401 or attempt:
+                    raise
+                log.info("ICA answered 401 to %s; minting a new token", request.describe())
+                self.tokens.clear()
+                continue
+            return decipher(request, response)
+        raise AssertionError("unreachable")
+
+    def mint_token(self) -> Call[str]:
+        """``POST /api/tokens`` with the API key; caches and returns the JWT."""
+        request = ops.create_token(self._api_key)
+        response = yield from self.send(request)
+        token = Token.model_validate(decipher(request, response)).token
+        if self._on_token is not None:
+            self._on_token(token)
+        self.tokens.store(token)
+        return token
+
+    # -- the operations --------------------------------------------------------------
+
+    def create_analysis_creation_batch(
+        self, project_id: str, batch: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> Call[AnalysisCreationBatch]:
+        data = yield from self.call(ops.create_analysis_creation_batch(project_id, batch, idempotency_key))
+        return AnalysisCreationBatch.model_validate(data)
+
+    def get_analysis_creation_batch(self, project_id: str, batch_id: str) -> Call[AnalysisCreationBatch]:
+        data = yield from self.call(ops.get_analysis_creation_batch(project_id, batch_id))
+        return AnalysisCreationBatch.model_validate(data)
+
+    def get_analysis_creation_batch_items(
+        self,
+        project_id: str,
+        batch_id: str,
+        *,
+        statuses: Iterable[str] | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> Call[AnalysisCreationBatchItemPage]:
+        request = ops.get_analysis_creation_batch_items(
+            project_id, batch_id, statuses=statuses, page_size=page_size, page_token=page_token
+        )
+        data = yield from self.call(request)
+        return AnalysisCreationBatchItemPage.model_validate(data)
+
+    def list_all_items(
+        self, project_id: str, batch_id: str, *, statuses: Iterable[str] | None = None, page_size: int | None = None
+    ) -> Call[list[AnalysisCreationBatchItem]]:
+        """Every item of the batch, walking cursor pages until the token runs out."""
+        items: list[AnalysisCreationBatchItem] = []
+        token: str | None = None
+        filters = list(statuses or ())
+        while True:
+            page = yield from self.get_analysis_creation_batch_items(
+                project_id, batch_id, statuses=filters, page_size=page_size, page_token=token
+            )
+            items.extend(page.items)
+            token = next_page_token(page)
+            if token is None:
+                return items
+
+    def get_analysis_creation_batch_item(
+        self, project_id: str, batch_id: str, item_id: str
+    ) -> Call[AnalysisCreationBatchItem]:
+        data = yield from self.call(ops.get_analysis_creation_batch_item(project_id, batch_id, item_id))
+        return AnalysisCreationBatchItem.model_validate(data)
+
+    def get_analysis(self, project_id: str, analysis_id: str) -> Call[Analysis]:
+        data = yield from self.call(ops.get_analysis(project_id, analysis_id))
+        return Analysis.model_validate(data)
+
+    def abort_analysis(self, project_id: str, analysis_id: str) -> Call[None]:
+        yield from self.call(ops.abort_analysis(project_id, analysis_id))
+
+
+def next_page_token(page: AnalysisCreationBatchItemPage) -> str | None:
+    """The cursor of the next page; ``None`` at the end (null or empty token)."""
+    return page.next_page_token or None

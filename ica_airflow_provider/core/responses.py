@@ -1,0 +1,78 @@
+"""Turning a received response into data, or into the right exception."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
+from ica_airflow_provider.core.http import Request, Response, TransportFailure
+
+_SNIPPET = 200  # characters of a non-JSON error body worth showing
+
+
+def decipher(request: Request, response: Response) -> Any:
+    """Return the JSON body of a 2xx answer (``None`` when empty); raise otherwise."""
+    if response.status >= 400:
+        raise api_error(request, response)
+    if not response.body.strip():
+        return None
+    try:
+        return json.loads(response.body)
+    except ValueError as exc:
+        raise IcaApiError(
+            response.status,
+            method=request.method,
+            path=request.path,
+            detail=f"the answer is not valid JSON ({exc}): {_snippet(response.body)}",
+        ) from None
+
+
+def api_error(request: Request, response: Response) -> IcaApiError:
+    """Build the :class:`IcaApiError` for an error answer, problem+json or not."""
+    problem = _problem(response.body)
+    if problem is None:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        return IcaApiError(
+            response.status,
+            method=request.method,
+            path=request.path,
+            detail=f"non-JSON answer ({kind}): {_snippet(response.body)}",
+        )
+    parameters = problem.get("parameters")
+    return IcaApiError(
+        response.status,
+        method=request.method,
+        path=request.path,
+        title=_str_or_none(problem.get("title")),
+        detail=_str_or_none(problem.get("detail")),
+        parameters={str(k): str(v) for k, v in parameters.items()}
+        if isinstance(parameters, dict)
+        else None,
+    )
+
+
+def connection_error(request: Request, failure: TransportFailure, attempts: int) -> IcaConnectionError:
+    return IcaConnectionError(
+        f"ICA did not answer {request.describe()} after {attempts} attempt(s):"
+        f" {failure.kind}: {failure.message}"
+    )
+
+
+def _problem(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _snippet(body: bytes) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    if not text:
+        return "(empty body)"
+    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"

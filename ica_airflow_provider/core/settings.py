@@ -1,0 +1,152 @@
+"""Reading an ``ica`` connection's fields into checked settings, before any request."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ica_airflow_provider.core.errors import IcaConfigError
+
+DEFAULT_BASE_URL = "https://ica.illumina.com/ica/rest"
+DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+DEFAULT_MAX_RETRIES = 5
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class IcaSettings:
+    """Everything a transport needs; the API key never shows in the repr."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    project_id: str | None = None
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool | str = True
+
+    @property
+    def web_url(self) -> str:
+        """The ICA web UI root, derived from the API base URL (``…/ica/rest`` → ``…/ica``)."""
+        base = self.base_url.rstrip("/")
+        return base[: -len("/rest")] if base.endswith("/rest") else base
+
+
+def settings_from_connection(
+    conn_id: str,
+    *,
+    host: str | None,
+    port: int | None,
+    password: str | None,
+    extra: Mapping[str, Any],
+) -> IcaSettings:
+    """Check and normalise a connection; every error names the connection and field."""
+
+    def fail(what: str) -> IcaConfigError:
+        return IcaConfigError(f"Connection {conn_id!r}: {what}")
+
+    if not password:
+        raise fail("no API key: put the ICA API key in the connection's password field")
+    base_url = _base_url(host, port, fail)
+    scheme = urlsplit(base_url).scheme
+    if scheme == "http" and not _loopback(urlsplit(base_url).hostname) and not _flag(
+        extra, "allow_insecure_http", False, fail
+    ):
+        raise fail(
+            f"host {base_url!r} uses plain http: the API key would travel unencrypted. Use"
+            " https, or set extra allow_insecure_http=true if you really mean it"
+        )
+    project_id = extra.get("project_id") or None
+    return IcaSettings(
+        base_url=base_url,
+        api_key=password,
+        project_id=str(project_id) if project_id is not None else None,
+        timeout=_timeout(extra.get("timeout"), fail),
+        max_retries=_max_retries(extra.get("max_retries"), fail),
+        verify=_verify(extra.get("verify"), fail),
+    )
+
+
+def _base_url(host: str | None, port: int | None, fail: Any) -> str:
+    raw = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in raw:
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in raw:
+        raise fail(f"host {host!r} is not a URL like {DEFAULT_BASE_URL}")
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        raise fail(f"host {host!r} has an invalid port") from None
+    netloc = parts.netloc
+    if port and explicit_port is None:
+        netloc = f"{netloc}:{int(port)}"
+    path = parts.path.rstrip("/") or "/ica/rest"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+def _loopback(hostname: str | None) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(extra: Mapping[str, Any], name: str, default: bool, fail: Any) -> bool:
+    value = extra.get(name, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise fail(f"extra {name}={value!r} is not true or false")
+
+
+def _timeout(value: Any, fail: Any) -> tuple[float, float]:
+    if value is None or value == "":
+        return DEFAULT_TIMEOUT
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = json.loads(value)
+    try:
+        if isinstance(value, list | tuple) and len(value) == 2:
+            connect, read = float(value[0]), float(value[1])
+        else:
+            connect = read = float(value)
+    except (TypeError, ValueError):
+        raise fail(f"extra timeout={value!r} is not seconds or [connect, read] seconds") from None
+    if connect <= 0 or read <= 0:
+        raise fail(f"extra timeout={value!r} must be positive")
+    return connect, read
+
+
+def _max_retries(value: Any, fail: Any) -> int:
+    if value is None or value == "":
+        return DEFAULT_MAX_RETRIES
+    try:
+        retries = int(value)
+    except (TypeError, ValueError):
+        raise fail(f"extra max_retries={value!r} is not a whole number") from None
+    if retries < 0:
+        raise fail(f"extra max_retries={value!r} must be 0 or more")
+    return retries
+
+
+def _verify(value: Any, fail: Any) -> bool | str:
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    return text  # a CA bundle path

@@ -1,0 +1,194 @@
+"""``IcaHook``: the ``ica`` connection and every synchronous call to ICA."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ica_airflow_provider import __version__
+from ica_airflow_provider._compat import BaseHook, mask_secret
+from ica_airflow_provider.core.drive import drive
+from ica_airflow_provider.core.errors import IcaError
+from ica_airflow_provider.core.http import Outcome, Request, Response, TransportFailure
+from ica_airflow_provider.core.protocol import Call, IcaProtocol, T, next_page_token
+from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+
+if TYPE_CHECKING:
+    import requests
+
+    from ica_airflow_provider.models.response import (
+        Analysis,
+        AnalysisCreationBatch,
+        AnalysisCreationBatchItem,
+    )
+
+USER_AGENT = f"ica-airflow-provider/{__version__}"
+DEFAULT_PAGE_SIZE = 1000
+
+
+class IcaHook(BaseHook):
+    """Talks to ICA with the API key of an ``ica`` connection.
+
+    The key is exchanged for a JWT (``POST /api/tokens``) that is reused until shortly
+    before it expires. Nothing is read or sent before the first call.
+
+    :param ica_conn_id: the Airflow connection of type ``ica``.
+    """
+
+    conn_name_attr = "ica_conn_id"
+    default_conn_name = "ica_default"
+    conn_type = "ica"
+    hook_name = "Illumina Connected Analytics"
+
+    def __init__(self, ica_conn_id: str = default_conn_name, retry_policy: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.ica_conn_id = ica_conn_id
+        self._retry_policy = retry_policy
+
+    def __repr__(self) -> str:
+        return f"IcaHook(ica_conn_id={self.ica_conn_id!r})"
+
+    # -- connection and transport -----------------------------------------------------
+
+    @cached_property
+    def settings(self) -> IcaSettings:
+        conn = self.get_connection(self.ica_conn_id)
+        settings = settings_from_connection(
+            self.ica_conn_id,
+            host=conn.host,
+            port=conn.port,
+            password=conn.password,
+            extra=conn.extra_dejson,
+        )
+        mask_secret(settings.api_key)
+        return settings
+
+    @cached_property
+    def protocol(self) -> IcaProtocol:
+        policy = self._retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
+        return IcaProtocol(self.settings.api_key, policy, on_token=mask_secret)
+
+    @cached_property
+    def session(self) -> requests.Session:
+        import requests
+
+        session = requests.Session()  # pooled: one per hook
+        session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
+        return session
+
+    def run(self, call: Call[T]) -> T:
+        """Drive one of :attr:`protocol`'s generators to its result."""
+        return drive(call, self._send, time.sleep)
+
+    def _send(self, request: Request) -> Outcome:
+        import requests
+
+        settings = self.settings
+        try:
+            response = self.session.request(
+                request.method,
+                settings.base_url + request.path,
+                params=list(request.params),
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=settings.timeout,
+                verify=settings.verify,
+            )
+        except requests.Timeout as exc:
+            return TransportFailure("timeout", type(exc).__name__)
+        except requests.ConnectionError as exc:
+            return TransportFailure("connect", _reason(exc))
+        except requests.RequestException as exc:
+            return TransportFailure("protocol", _reason(exc))
+        return Response.build(response.status_code, response.headers, response.content)
+
+    # -- ICA operations -----------------------------------------------------------------
+
+    def create_analysis_creation_batch(
+        self, project_id: str, batch: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> AnalysisCreationBatch:
+        """Create a batch; with an ``idempotency_key`` a repeat returns the same batch."""
+        return self.run(self.protocol.create_analysis_creation_batch(project_id, batch, idempotency_key))
+
+    def get_analysis_creation_batch(self, project_id: str, batch_id: str) -> AnalysisCreationBatch:
+        return self.run(self.protocol.get_analysis_creation_batch(project_id, batch_id))
+
+    def get_analysis_creation_batch_item(
+        self, project_id: str, batch_id: str, item_id: str
+    ) -> AnalysisCreationBatchItem:
+        return self.run(self.protocol.get_analysis_creation_batch_item(project_id, batch_id, item_id))
+
+    def iter_analysis_creation_batch_items(
+        self,
+        project_id: str,
+        batch_id: str,
+        statuses: Iterable[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[AnalysisCreationBatchItem]:
+        """Every item of the batch (optionally only these statuses), page by page."""
+        filters = list(statuses or ())
+        token: str | None = None
+        while True:
+            page = self.run(
+                self.protocol.get_analysis_creation_batch_items(
+                    project_id, batch_id, statuses=filters, page_size=page_size, page_token=token
+                )
+            )
+            yield from page.items
+            token = next_page_token(page)
+            if token is None:
+                return
+
+    def get_analysis(self, project_id: str, analysis_id: str) -> Analysis:
+        return self.run(self.protocol.get_analysis(project_id, analysis_id))
+
+    def abort_analysis(self, project_id: str, analysis_id: str) -> None:
+        """Ask ICA to abort; the status changes only once the abort has started."""
+        self.run(self.protocol.abort_analysis(project_id, analysis_id))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Mint a token with the connection's API key."""
+        try:
+            self.protocol.tokens.clear()
+            self.run(self.protocol.mint_token())
+        except IcaError as exc:
+            return False, str(exc)
+        return True, f"Connected to ICA at {self.settings.base_url}: the API key was accepted."
+
+    # -- connection form (Airflow 2; Airflow 3.2+ reads the provider info) -------------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        from ica_airflow_provider.get_provider_info import CONN_FIELDS
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONN_FIELDS.items():
+            if "boolean" in spec["schema"]["type"]:
+                widgets[name] = BooleanField(lazy_gettext(spec["label"]), description=spec["description"])
+            else:
+                widgets[name] = StringField(
+                    lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
+                )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from ica_airflow_provider.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": UI_FIELD_BEHAVIOUR["hidden-fields"],
+            "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+            "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
+        }
+
+
+def _reason(exc: Exception) -> str:
+    # The exception text can echo the URL, never headers; keep only its first line.
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -1,0 +1,74 @@
+"""The asyncio transport (httpx) for the trigger; same core, same rules as the hook."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from ica_airflow_provider._compat import aextra_dejson, aget_connection, amask_secret
+from ica_airflow_provider.core.drive import adrive
+from ica_airflow_provider.core.http import Outcome, Request, Response, TransportFailure
+from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
+from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.hooks.ica import USER_AGENT
+
+
+class IcaAsyncClient:
+    """One pooled ``httpx.AsyncClient`` driving an :class:`IcaProtocol`."""
+
+    def __init__(self, settings: IcaSettings, policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.protocol = IcaProtocol(settings.api_key, policy or RetryPolicy(max_retries=settings.max_retries))
+        self._masked: str | None = None
+        connect, read = settings.timeout
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(read, connect=connect),
+            verify=settings.verify,
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+        )
+
+    def __repr__(self) -> str:
+        return f"IcaAsyncClient(base_url={self.settings.base_url!r})"
+
+    @classmethod
+    async def for_connection(cls, conn_id: str) -> IcaAsyncClient:
+        conn = await aget_connection(conn_id)
+        settings = settings_from_connection(
+            conn_id, host=conn.host, port=conn.port, password=conn.password, extra=await aextra_dejson(conn)
+        )
+        await amask_secret(settings.api_key)
+        return cls(settings)
+
+    async def __aenter__(self) -> IcaAsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._client.aclose()
+
+    async def run(self, call: Call[T]) -> T:
+        try:
+            return await adrive(call, self._send, asyncio.sleep)
+        finally:
+            # Register a newly minted JWT with the masker, the event loop's way.
+            token = self.protocol.tokens.token
+            if token is not None and token != self._masked:
+                await amask_secret(token)
+                self._masked = token
+
+    async def _send(self, request: Request) -> Outcome:
+        try:
+            response = await self._client.request(
+                request.method,
+                self.settings.base_url + request.path,
+                params=list(request.params),
+                headers=dict(request.headers),
+                content=request.body,
+            )
+        except httpx.TimeoutException as exc:
+            return TransportFailure("timeout", type(exc).__name__)
+        except httpx.TransportError as exc:
+            return TransportFailure("connect", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return Response.build(response.status_code, response.headers, response.content)

@@ -1,0 +1,220 @@
+"""``IcaCreateAnalysisBatchOperator``: create an analysis creation batch, optionally wait."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from ica_airflow_provider._compat import BaseOperator, Context, conf
+from ica_airflow_provider.core.errors import IcaConfigError
+from ica_airflow_provider.core.operations import IDEMPOTENCY_KEY_MAX
+from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
+from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
+from ica_airflow_provider.links import ANALYSES_URL_XCOM, IcaProjectAnalysesLink, analyses_url
+from ica_airflow_provider.waiting import (
+    BatchWaitMixin,
+    IcaWaitTimeoutError,
+    check_wait_args,
+    conclude,
+    timeout_message,
+    wait_in_process,
+)
+
+ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
+
+
+class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
+    """Create an ICA analysis creation batch; returns its ID (or, when waiting, the analysis IDs).
+
+    :param project_id: ICA project; default: the connection's ``project_id`` extra.
+    :param cwl_items: CWL analyses, as dicts in ICA's field names or models.
+    :param nextflow_items: Nextflow analyses.
+    :param nextflow_json_items: Nextflow JSON-form analyses.
+    :param idempotency_key: sent as ``Idempotency-Key``; default: derived from the task
+        instance and the request, so a retried task gets the same batch back.
+    :param ica_conn_id: the ``ica`` connection.
+    :param wait_for_completion: also wait, with the sensor's rules, and return the analysis IDs.
+    :param wait_for: ``"analyses"`` or ``"creation"`` (when waiting).
+    :param max_failures: failures tolerated before the task fails (when waiting).
+    :param poll_interval: seconds between polls (when waiting).
+    :param timeout: wall-clock limit of the wait (when waiting).
+    :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
+    :param abort_on_timeout: abort still-running analyses when the wait times out.
+    :param page_size: items per page when listing the batch.
+    """
+
+    template_fields: Sequence[str] = (
+        "project_id",
+        "cwl_items",
+        "nextflow_items",
+        "nextflow_json_items",
+        "idempotency_key",
+        "ica_conn_id",
+    )
+    template_ext: Sequence[str] = (".json",)
+    template_fields_renderers = {name: "json" for name in ITEM_LISTS}
+    operator_extra_links = (IcaProjectAnalysesLink(),)
+    ui_color = "#dbeafe"
+
+    def __init__(
+        self,
+        *,
+        project_id: str | None = None,
+        cwl_items: Any = None,
+        nextflow_items: Any = None,
+        nextflow_json_items: Any = None,
+        idempotency_key: str | None = None,
+        ica_conn_id: str = IcaHook.default_conn_name,
+        wait_for_completion: bool = False,
+        wait_for: WaitFor = "analyses",
+        max_failures: int = 0,
+        poll_interval: float = 60.0,
+        timeout: timedelta | float = timedelta(days=7),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        abort_on_timeout: bool = True,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.cwl_items = cwl_items
+        self.nextflow_items = nextflow_items
+        self.nextflow_json_items = nextflow_json_items
+        self.idempotency_key = idempotency_key
+        self.ica_conn_id = ica_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.wait_for = check_wait_args(wait_for, max_failures)
+        self.max_failures = max_failures
+        self.poll_interval = float(poll_interval)
+        self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.deferrable = deferrable
+        self.abort_on_timeout = abort_on_timeout
+        self.page_size = page_size
+        self._tracker: BatchTracker | None = None
+
+    @cached_property
+    def hook(self) -> IcaHook:
+        return IcaHook(self.ica_conn_id)
+
+    # -- building the request -------------------------------------------------------------
+
+    def build_batch(self) -> dict[str, Any]:
+        """The rendered request as ICA's JSON; every invalid field named by its path."""
+        from pydantic import ValidationError
+
+        from ica_airflow_provider.models.request import CreateAnalysisCreationBatch, format_validation_error
+
+        given = {name: _coerce_items(name, getattr(self, name)) for name in ITEM_LISTS}
+        try:
+            batch = CreateAnalysisCreationBatch.model_validate(given)
+        except ValidationError as exc:
+            problems = format_validation_error(exc)
+            raise IcaConfigError(
+                f"{self.task_id}: the batch request is invalid ({len(problems)} problem(s)):\n  "
+                + "\n  ".join(problems)
+            ) from None
+        return batch.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    # -- running --------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        batch = self.build_batch()
+        project_id = self.resolve_project_id()
+        key = self.idempotency_key or derive_idempotency_key(context, batch)
+        total = sum(len(batch.get(k, [])) for k in ("cwlItems", "nextflowItems", "nextflowJsonItems"))
+        created = self.hook.create_analysis_creation_batch(project_id, batch, key)
+        self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
+        ti = context["ti"]
+        ti.xcom_push(key="batch_id", value=created.id)
+        ti.xcom_push(key="project_id", value=project_id)
+        ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(self.hook.settings.web_url, project_id))
+        if not self.wait_for_completion:
+            return created.id
+        return self._wait(context, project_id, created.id)
+
+    def _wait(self, context: Context, project_id: str, batch_id: str) -> list[str]:
+        tracker = self._tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+        deadline = time.time() + self.wait_timeout
+        if self.deferrable:
+            # One poll first: a batch that is already finished is not deferred.
+            verdict = wait_in_process(
+                self.hook, tracker, poll_interval=0, deadline=0, max_failures=self.max_failures, logger=self.log
+            )
+            if verdict is not None:
+                return conclude(context, verdict, batch_id)
+            self._defer_wait(
+                project_id=project_id,
+                batch_id=batch_id,
+                poll_interval=self.poll_interval,
+                end_time=deadline,
+                abort_on_kill=True,
+            )
+        verdict = wait_in_process(
+            self.hook,
+            tracker,
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            max_failures=self.max_failures,
+            logger=self.log,
+        )
+        if verdict is None:
+            context["ti"].xcom_push(key="analyses", value=[r.to_xcom() for r in tracker.records.values()])
+            self._on_wait_timeout(context, project_id, batch_id, list(tracker.records.values()))
+        assert verdict is not None
+        return conclude(context, verdict, batch_id)
+
+    def _on_wait_timeout(
+        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
+    ) -> None:
+        aborted: list[str] = []
+        if self.abort_on_timeout:
+            tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+            aborted = self.hook.run(tracker.abort_running(self.hook.protocol))
+            records = list(tracker.records.values())
+        raise IcaWaitTimeoutError(timeout_message(batch_id, records, self.wait_for, aborted))
+
+    def on_kill(self) -> None:
+        """Abort the batch's running analyses when the task is killed while waiting."""
+        if self._tracker is not None:
+            self._abort_running(self._tracker.project_id, self._tracker.batch_id)
+
+
+def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:
+    """A key stable across retries of one task instance and unique to its request.
+
+    Made of dag_id, task_id, run_id, map_index and a hash of the request; at most 255
+    characters (a long prefix is replaced by its own hash).
+    """
+    ti = context["ti"]
+    digest = hashlib.sha256(json.dumps(batch, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    prefix = f"airflow:{ti.dag_id}:{ti.task_id}:{ti.run_id}:{getattr(ti, 'map_index', -1)}"
+    key = f"{prefix}:{digest[:32]}"
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        key = f"airflow:{hashlib.sha256(prefix.encode()).hexdigest()}:{digest[:32]}"
+    return key
+
+
+def _coerce_items(name: str, value: Any) -> Any:
+    """Item lists may arrive as text (a rendered ``.json`` file or template): parse them."""
+    if hasattr(value, "model_dump"):
+        return value
+    if isinstance(value, list | tuple):
+        return [v.model_dump(by_alias=True, exclude_none=True) if hasattr(v, "model_dump") else v for v in value]
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as json_error:
+        try:
+            return ast.literal_eval(text)  # a rendered Python list, e.g. "{{ params.items }}"
+        except (ValueError, SyntaxError):
+            raise IcaConfigError(f"{name}: not valid JSON ({json_error}): {text[:80]!r}") from None

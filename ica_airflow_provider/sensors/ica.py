@@ -1,0 +1,97 @@
+"""``IcaAnalysisBatchSensor``: wait until every item of a batch is terminal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from ica_airflow_provider._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
+from ica_airflow_provider.waiting import BatchWaitMixin, check_wait_args, conclude
+
+
+class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
+    """Waits for an analysis creation batch; returns the IDs of the analyses that succeeded.
+
+    :param batch_id: the batch (usually ``{{ ti.xcom_pull('create', key='batch_id') }}``
+        or the create task's ``return_value``).
+    :param project_id: ICA project; default: the connection's ``project_id`` extra.
+    :param wait_for: ``"analyses"`` (creation and every created analysis terminal) or
+        ``"creation"`` (every item's creation terminal).
+    :param max_failures: failed items or analyses tolerated before the task fails.
+    :param page_size: items per page when listing the batch.
+    :param ica_conn_id: the ``ica`` connection.
+    :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
+    :param abort_on_kill: abort running analyses when the task is killed (off: a watcher
+        does not touch what it watches).
+    """
+
+    template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
+    ui_color = "#e0f2fe"
+
+    def __init__(
+        self,
+        *,
+        batch_id: str,
+        project_id: str | None = None,
+        wait_for: WaitFor = "analyses",
+        max_failures: int = 0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        ica_conn_id: str = IcaHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        abort_on_kill: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch_id = batch_id
+        self.project_id = project_id
+        self.wait_for = check_wait_args(wait_for, max_failures)
+        self.max_failures = max_failures
+        self.page_size = page_size
+        self.ica_conn_id = ica_conn_id
+        self.deferrable = deferrable
+        self.abort_on_kill = abort_on_kill
+        self._tracker: BatchTracker | None = None
+
+    @cached_property
+    def hook(self) -> IcaHook:
+        return IcaHook(self.ica_conn_id)
+
+    def tracker(self) -> BatchTracker:
+        """The records survive between pokes of one process (poke mode), so later pokes are cheap."""
+        project_id = self.resolve_project_id()
+        if self._tracker is None or (self._tracker.project_id, self._tracker.batch_id) != (project_id, self.batch_id):
+            self._tracker = BatchTracker(str(project_id), str(self.batch_id), self.wait_for, self.page_size)
+        return self._tracker
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)  # finished batches are not deferred
+        if isinstance(result, PokeReturnValue) and result.is_done:
+            return result.xcom_value
+        tracker = self.tracker()
+        self._defer_wait(
+            project_id=tracker.project_id,
+            batch_id=tracker.batch_id,
+            poll_interval=float(self.poke_interval),
+            end_time=time.time() + float(self.timeout),
+            abort_on_kill=self.abort_on_kill,
+        )
+        return None
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        tracker = self.tracker()
+        changes = self.hook.run(tracker.poll(self.hook.protocol))
+        tracker.log_poll(changes, self.log)
+        verdict = tracker.verdict(self.max_failures)
+        if not verdict.done:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+
+    def on_kill(self) -> None:
+        if self.abort_on_kill and self._tracker is not None:
+            self._abort_running(self._tracker.project_id, self._tracker.batch_id)

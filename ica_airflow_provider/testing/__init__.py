@@ -1,0 +1,39 @@
+"""A stateful in-memory fake of the ICA API, for tests and local development (like moto).
+
+Standalone: runtime code never imports this package and it imports nothing else from the
+project. ``FakeIcaServer`` (FastAPI + uvicorn) is imported lazily, so importing this
+package, e.g. through the pytest plugin, stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.config import FakeIcaConfig
+from ica_airflow_provider.testing.lifecycle import MARKER_TAG_PREFIX, MARKERS
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.testing.backend import FakeIcaBackend
+    from ica_airflow_provider.testing.server import FakeIcaServer
+
+__all__ = [
+    "MARKERS",
+    "MARKER_TAG_PREFIX",
+    "FakeIcaBackend",
+    "FakeIcaConfig",
+    "FakeIcaServer",
+    "ManualClock",
+]
+
+_LAZY = {
+    "FakeIcaBackend": "ica_airflow_provider.testing.backend",
+    "FakeIcaServer": "ica_airflow_provider.testing.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,374 @@
+"""The state of the fake ICA: batches, items, analyses, tokens and idempotency records.
+
+No HTTP here (``app`` translates). Statuses are computed lazily from the injectable clock
+(``FakeIcaConfig.clock``), so tests move time with a ``ManualClock`` instead of sleeping.
+
+Lifecycle with the default config, from the POST (all durations configurable):
+
+- job: INITIALIZED for ``batch_start_seconds``, then RUNNING (WAITING_FOR_RESOURCES first
+  if ``item_waiting_seconds`` > 0) until the last item is processed, then SUCCEEDED,
+  PARTIALLY_SUCCEEDED (some items FAILED) or FAILED (all items FAILED).
+- item ``processing.status``: WAITING_RESOURCES until it starts (batch start +
+  ``item_waiting_seconds`` + index * ``item_stagger_seconds``), RUNNING for
+  ``item_creation_seconds``, then SUCCEEDED with a ``createdAnalysis`` (or FAILED).
+- analysis: REQUESTED, QUEUED, INITIALIZING, PREPARING_INPUTS, IN_PROGRESS,
+  GENERATING_OUTPUTS (``analysis_step_seconds`` each), then SUCCEEDED. ``startDate`` is set
+  on INITIALIZING, ``endDate`` on the final status.
+- abort: ABORTING from the abort call for ``abort_seconds``, then ABORTED. Aborting an
+  analysis that is already final (or already aborting) is a 204 no-op, like a repeated
+  DELETE; every call is still recorded in ``abort_calls``.
+
+Deterministic failure markers: an item gets a marker when its ``userReference`` contains
+the marker text, or when its ``tags.technicalTags`` contains ``ica-fake:<marker>``.
+
+- ``fail-creation``: the item ends FAILED with ``additionalStatusInformation``
+  "Pipeline input validation failed: ..." and no ``createdAnalysis``.
+- ``fail-analysis``: the analysis goes FAILED after IN_PROGRESS; ``summary`` says why.
+- ``fail-final``: as ``fail-analysis`` but FAILED_FINAL.
+- ``run-long``: IN_PROGRESS lasts ``long_run_seconds`` (default an hour; abort it).
+- ``awaiting-input``: an AWAITING_INPUT phase of ``awaiting_input_seconds`` after
+  PREPARING_INPUTS, then the analysis proceeds normally.
+
+Markers combine (e.g. ``run-long`` + ``fail-analysis``); ``fail-creation`` wins over all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ica_airflow_provider.testing.config import FakeIcaConfig
+from ica_airflow_provider.testing.errors import bad_request, not_found, unauthorized
+from ica_airflow_provider.testing.idempotency import IdempotencyStore
+from ica_airflow_provider.testing.lifecycle import (
+    AnalysisState,
+    analysis_exists,
+    analysis_state,
+    build_plan,
+    is_terminal,
+    item_status,
+    markers_of,
+)
+from ica_airflow_provider.testing.models import AnalysisPlan, Batch, Identity, Item
+from ica_airflow_provider.testing.paging import (
+    decode_cursor,
+    encode_cursor,
+    parse_page_offset,
+    parse_page_size,
+    parse_statuses,
+)
+from ica_airflow_provider.testing.render import pipeline_code
+from ica_airflow_provider.testing.tokens import TokenIssuer
+from ica_airflow_provider.testing.validation import ItemRequest
+
+
+class LoggedRequest(NamedTuple):
+    """One HTTP request as received (path includes ``/ica/rest``; query is raw)."""
+
+    method: str
+    path: str
+    query: str
+
+
+@dataclass
+class Fault:
+    """An injected error returned instead of the next ``remaining`` matching requests."""
+
+    status: int
+    remaining: int
+    method: str | None = None
+    path_contains: str | None = None
+    retry_after: float | None = None
+    detail: str = "Injected fault"
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a batch's items plus the paging fields of the response."""
+
+    items: list[Item]
+    next_page_token: str | None
+    remaining_records: int | None = None
+    total_item_count: int | None = None
+
+
+class FakeIcaBackend:
+    """In-memory ICA for one tenant and one user (the owner of the configured API key)."""
+
+    def __init__(self, config: FakeIcaConfig | None = None) -> None:
+        self.config = config or FakeIcaConfig()
+        self._clock = self.config.clock
+        # Map the (possibly fake) clock onto a wall-clock axis once, for ISO dates.
+        self._clock_origin = self._clock()
+        self._wall_origin = self.config.wall_clock()
+        self._lock = threading.RLock()
+        self.identity = Identity(
+            user_id=str(uuid.uuid4()),
+            tenant_id=str(uuid.uuid4()),
+            tenant_name="fake-tenant",
+            username="fake-user",
+            email="fake-user@example.com",
+            storage_id=str(uuid.uuid4()),
+            created_at=self._wall_origin - 86_400,
+        )
+        self.tokens = TokenIssuer(self.identity.tenant_id, self.identity.tenant_name)
+        self._plans: dict[frozenset[str], AnalysisPlan] = {}
+        self.idempotency = IdempotencyStore(self.config.idempotency_ttl_seconds, self.now)
+        self.faults: list[Fault] = []
+        self.batches: dict[str, Batch] = {}
+        self.analyses: dict[str, Item] = {}  # analysis id -> the item that created it
+        self.request_log: list[LoggedRequest] = []
+        self.abort_calls: list[str] = []  # analysis ids, in call order, no-ops included
+
+    # --- time -----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Current time in epoch seconds, driven by ``config.clock``."""
+        return self._wall_origin + (self._clock() - self._clock_origin)
+
+    # --- introspection for tests ----------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all batches, logs, idempotency records and faults (tokens stay valid)."""
+        with self._lock:
+            self.batches = {}
+            self.analyses = {}
+            self.request_log = []
+            self.abort_calls = []
+            self.idempotency.clear()
+            self.faults.clear()
+
+    def log_request(self, method: str, path: str, query: str) -> None:
+        """Record a received request (called by the HTTP layer for every request)."""
+        self.request_log.append(LoggedRequest(method, path, query))
+
+    def reset_request_log(self) -> None:
+        """Start counting requests afresh."""
+        with self._lock:
+            self.request_log = []
+
+    def count_requests(self, method: str | None = None, path_contains: str | None = None) -> int:
+        """Number of logged requests matching the method and path fragment."""
+        return sum(
+            1
+            for entry in list(self.request_log)
+            if (method is None or entry.method == method)
+            and (path_contains is None or path_contains in entry.path)
+        )
+
+    def count_batches(self, project_id: str | None = None) -> int:
+        """Number of batches created (in ``project_id``, if given)."""
+        batches = list(self.batches.values())
+        return sum(1 for batch in batches if project_id is None or batch.project_id == project_id)
+
+    def abort_count(self, analysis_id: str) -> int:
+        """How many times abort was called for ``analysis_id``."""
+        return self.abort_calls.count(analysis_id)
+
+    # --- fault injection ------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        status: int = 429,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+        retry_after: float | None = None,
+        detail: str = "Injected fault",
+    ) -> Fault:
+        """Answer the next ``count`` matching requests with a ``status`` problem."""
+        fault = Fault(status, count, method, path_contains, retry_after, detail)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The fault to apply to this request, if any (consumes one use of it)."""
+        with self._lock:
+            for fault in self.faults:
+                if (fault.method is None or fault.method == method) and (
+                    fault.path_contains is None or fault.path_contains in path
+                ):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    # --- authentication -------------------------------------------------------------------
+
+    def mint_token(self, api_key: str | None, authorization: str | None) -> str:
+        """``POST /api/tokens``: a JWT for a valid API key (the only supported method)."""
+        if api_key is None:
+            if authorization and authorization.lower().startswith("basic "):
+                raise unauthorized("Basic authentication is not supported by the fake ICA; use X-API-Key")
+            raise unauthorized("Missing credentials: provide the X-API-Key header")
+        if api_key != self.config.api_key:
+            raise unauthorized("Invalid API key")
+        return self.tokens.mint(self.identity.user_id, self.config.wall_clock(), self.config.token_lifetime)
+
+    def refresh_token(self, authorization: str | None) -> str:
+        """``POST /api/tokens:refresh``: refused, as every fake JWT comes from an API key."""
+        claims = self.tokens.verify(_bearer(authorization), self.config.wall_clock())
+        if claims.from_api_key:
+            raise unauthorized("Refreshing the JWT is not possible if it has been created using an API-key")
+        return self.tokens.mint(claims.subject, self.config.wall_clock(), self.config.token_lifetime)
+
+    def authenticate(self, authorization: str | None, api_key: str | None) -> str:
+        """The user id behind a request's Bearer JWT or X-API-Key; 401 problem otherwise."""
+        if authorization and authorization.lower().startswith("bearer "):
+            return self.tokens.verify(_bearer(authorization), self.config.wall_clock()).subject
+        if api_key is not None:
+            if api_key != self.config.api_key:
+                raise unauthorized("Invalid API key")
+            return self.identity.user_id
+        if authorization:
+            raise unauthorized("Unsupported authorization scheme; use a Bearer JWT or X-API-Key")
+        raise unauthorized("Missing credentials: provide a Bearer JWT or the X-API-Key header")
+
+    # --- batches --------------------------------------------------------------------------
+
+    def create_batch(self, project_id: str, requests: list[ItemRequest]) -> Batch:
+        """Schedule the creation of one analysis per request; statuses progress from now."""
+        cfg = self.config
+        now = self.now()
+        starts_at = now + cfg.batch_start_seconds
+        running_at = starts_at + cfg.item_waiting_seconds
+        batch = Batch(
+            id=str(uuid.uuid4()),
+            project_id=project_id,
+            job_id=str(uuid.uuid4()),
+            owner=self.identity,
+            created_at=now,
+            starts_at=starts_at,
+            running_at=running_at,
+            finishes_at=running_at,
+        )
+        for index, request in enumerate(requests):
+            item_running_at = running_at + index * cfg.item_stagger_seconds
+            plan = self._plan(markers_of(request.user_reference, request.tags["technicalTags"]))
+            analysis_id = str(uuid.uuid4())
+            code = pipeline_code(request.language, request.pipeline_id)
+            item = Item(
+                id=str(uuid.uuid4()),
+                batch=batch,
+                index=index,
+                language=request.language,
+                user_reference=request.user_reference,
+                pipeline_id=request.pipeline_id,
+                tags=request.tags,
+                plan=plan,
+                analysis_id=analysis_id,
+                reference=f"{request.user_reference}-{code}-{analysis_id}"[:255],
+                running_at=item_running_at,
+                created_at=item_running_at + cfg.item_creation_seconds,
+            )
+            batch.items.append(item)
+            batch.items_by_id[item.id] = item
+            batch.finishes_at = max(batch.finishes_at, item.created_at)
+            if plan.creation_error is not None:
+                batch.failed_creations += 1
+        with self._lock:
+            self.batches[batch.id] = batch
+            for item in batch.items:
+                if item.plan.creation_error is None:
+                    self.analyses[item.analysis_id] = item
+        return batch
+
+    def get_batch(self, project_id: str, batch_id: str) -> Batch:
+        """A batch of ``project_id``; 404 problem if unknown there."""
+        batch = self.batches.get(batch_id)
+        if batch is None or batch.project_id != project_id:
+            raise not_found("Analysis creation batch", batch_id)
+        return batch
+
+    def get_item(self, project_id: str, batch_id: str, item_id: str) -> Item:
+        """One item of a batch; 404 problem if unknown."""
+        item = self.get_batch(project_id, batch_id).items_by_id.get(item_id)
+        if item is None:
+            raise not_found("Analysis creation batch item", item_id)
+        return item
+
+    def list_items(
+        self,
+        project_id: str,
+        batch_id: str,
+        t: float,
+        statuses: list[str],
+        page_size: str | None = None,
+        page_token: str | None = None,
+        page_offset: str | None = None,
+    ) -> ItemPage:
+        """A page of items as of ``t``: cursor paging by default, offset paging on request.
+
+        The status filter applies to ``processing.status`` at ``t``.
+        """
+        batch = self.get_batch(project_id, batch_id)
+        wanted = parse_statuses(statuses)
+        size = parse_page_size(page_size, self.config.default_page_size, self.config.max_page_size)
+        items = batch.items
+
+        def matches(item: Item) -> bool:
+            return not wanted or item_status(item, t) in wanted
+
+        if page_offset is not None and page_offset != "":
+            if page_token:
+                raise bad_request(
+                    "Use either pageOffset or pageToken, not both",
+                    {"pageToken": "must not be combined with pageOffset"},
+                )
+            offset = parse_page_offset(page_offset, size)
+            selected = items if not wanted else [item for item in items if matches(item)]
+            return ItemPage(selected[offset : offset + size], "", None, len(selected))
+
+        index = decode_cursor(page_token, batch.id, wanted, len(items)) if page_token else 0
+        page: list[Item] = []
+        while index < len(items) and len(page) < size:
+            if matches(items[index]):
+                page.append(items[index])
+            index += 1
+        if wanted:
+            remaining = sum(1 for item in itertools.islice(items, index, None) if matches(item))
+        else:
+            remaining = len(items) - index
+        next_token = encode_cursor(batch.id, wanted, index) if remaining else None
+        return ItemPage(page, next_token, remaining, None)
+
+    # --- analyses -------------------------------------------------------------------------
+
+    def get_analysis(self, project_id: str, analysis_id: str, t: float) -> tuple[Item, AnalysisState]:
+        """The item owning an analysis and the analysis state at ``t``; 404 if not created."""
+        item = self.analyses.get(analysis_id)
+        if item is None or item.batch.project_id != project_id or not analysis_exists(item, t):
+            raise not_found("Analysis", analysis_id)
+        return item, analysis_state(item, t)
+
+    def abort_analysis(self, project_id: str, analysis_id: str) -> None:
+        """Request an abort: ABORTING from now, ABORTED ``abort_seconds`` later."""
+        with self._lock:
+            now = self.now()
+            item, state = self.get_analysis(project_id, analysis_id, now)
+            self.abort_calls.append(analysis_id)
+            if item.abort_requested_at is not None or is_terminal(state.status):
+                return
+            item.abort_requested_at = now
+            item.aborted_at = now + self.config.abort_seconds
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _plan(self, markers: frozenset[str]) -> AnalysisPlan:
+        # One plan per marker combination keeps 10,000-item batches small in memory.
+        plan = self._plans.get(markers)
+        if plan is None:
+            plan = self._plans[markers] = build_plan(markers, self.config)
+        return plan
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise unauthorized("Missing credentials: provide a Bearer JWT")
+    return authorization[len("bearer ") :].strip()

@@ -1,0 +1,216 @@
+"""Turn the fake's records into JSON bodies that conform to the ICA OpenAPI schemas.
+
+``version`` is the negotiated media type version (3 or 4): V4 uses identifier objects
+(``owner: {id}``) and the long status list, V3 uses ``ownerId``/``tenantId`` and the V3
+status enum.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from ica_airflow_provider.testing.lifecycle import (
+    AnalysisState,
+    analysis_exists,
+    analysis_state,
+    item_state,
+    job_state,
+)
+from ica_airflow_provider.testing.models import V4_TO_V3_STATUS, Batch, Identity, Item
+
+JSON = dict[str, Any]
+_FAKE_NAMESPACE = uuid.UUID("6f1c3a52-0f0e-4d1e-9a51-3c2b8e0f7a10")
+_LANGUAGE_VERSIONS = {"CWL": "v1.2", "NEXTFLOW": "22.04.3"}
+
+
+def iso(timestamp: float) -> str:
+    """ISO 8601 UTC with milliseconds and a ``Z``, as ICA writes dates."""
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_or_none(timestamp: float | None) -> str | None:
+    """``iso`` for optional dates."""
+    return None if timestamp is None else iso(timestamp)
+
+
+@functools.lru_cache(maxsize=4096)
+def stable_uuid(name: str) -> str:
+    """A UUID derived from ``name``: pipeline ids must be UUIDs even if the request's are not."""
+    try:
+        return str(uuid.UUID(name))
+    except ValueError:
+        return str(uuid.uuid5(_FAKE_NAMESPACE, name))
+
+
+def user(identity: Identity) -> JSON:
+    """A full ``User`` (all 11 required fields)."""
+    created = iso(identity.created_at)
+    return {
+        "id": identity.user_id,
+        "timeCreated": created,
+        "timeModified": created,
+        "ownerId": identity.user_id,
+        "tenantId": identity.tenant_id,
+        "tenantName": identity.tenant_name,
+        "username": identity.username,
+        "email": identity.email,
+        "firstname": "Fake",
+        "lastname": "User",
+        "active": True,
+        "tenantAdministrator": False,
+        "emailVerified": True,
+        "twoFactorAuthentication": False,
+    }
+
+
+def batch(record: Batch, t: float) -> JSON:
+    """An ``AnalysisCreationBatch`` with its job as of ``t``."""
+    state = job_state(record, t)
+    job: JSON = {
+        "id": record.job_id,
+        "status": state.status,
+        "additionalStatusInformation": state.info,
+        "subjectType": "AnalysisCreationBatch",
+        "subjectId": record.id,
+        "timeCreated": iso(record.created_at),
+        "timeStarted": iso_or_none(state.started_at),
+        "timeFinished": iso_or_none(state.finished_at),
+        "owner": user(record.owner),
+    }
+    return {"id": record.id, "job": job}
+
+
+def item(record: Item, t: float, version: int) -> JSON:
+    """An ``AnalysisCreationBatchItemV4``/``V3`` as of ``t``."""
+    state = item_state(record, t)
+    body: JSON = {
+        "id": record.id,
+        "request": {
+            "userReference": record.user_reference,
+            "pipelineId": record.pipeline_id,
+            "tags": _tags(record),
+        },
+        "processing": {"status": state.status, "additionalStatusInformation": state.info},
+    }
+    if analysis_exists(record, t):
+        body["createdAnalysis"] = analysis(record, t, version)
+    return body
+
+
+def analysis(record: Item, t: float, version: int, state: AnalysisState | None = None) -> JSON:
+    """An ``AnalysisV4``/``V3`` as of ``t`` (the caller checks that it exists)."""
+    state = state or analysis_state(record, t)
+    identity = record.batch.owner
+    body: JSON = {
+        "id": record.analysis_id,
+        "timeCreated": iso(record.created_at),
+        "timeModified": iso(state.modified_at),
+        "reference": record.reference,
+        "userReference": record.user_reference,
+        "pipeline": pipeline(record, version),
+        "status": state.status if version >= 4 else V4_TO_V3_STATUS[state.status],
+        "startDate": iso_or_none(state.start_date),
+        "endDate": iso_or_none(state.end_date),
+        "summary": state.summary,
+        "analysisStorage": storage(identity, version),
+        "analysisPriority": "MEDIUM",
+        "tags": _tags(record),
+    }
+    body.update(_ownership(identity, version))
+    return body
+
+
+def etag(record: Item, state: AnalysisState) -> str:
+    """A strong ETag that changes whenever the analysis does."""
+    digest = hashlib.sha256(f"{record.analysis_id}|{state.status}|{state.modified_at}".encode())
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def pipeline(record: Item, version: int) -> JSON:
+    """A ``PipelineV4``/``V3`` for the item's pipeline id."""
+    identity = record.batch.owner
+    pipeline_id = stable_uuid(record.pipeline_id)
+    code = pipeline_code(record.language, record.pipeline_id)
+    created = iso(identity.created_at)
+    body: JSON = {
+        "id": pipeline_id,
+        "urn": f"urn:ilmn:ica:pipeline:{pipeline_id}#{code}",
+        "timeCreated": created,
+        "timeModified": created,
+        "code": code,
+        "description": f"Fake {record.language} pipeline for tests",
+        "status": "RELEASED",
+        "language": record.language,
+        "languageVersion": {
+            "id": stable_uuid(f"language:{record.language}"),
+            "name": _LANGUAGE_VERSIONS[record.language],
+            "language": record.language,
+        },
+        "pipelineTags": {"technicalTags": []},
+        "analysisStorage": storage(identity, version),
+        "proprietary": False,
+    }
+    if version >= 4:
+        body["statusAsString"] = "Released"
+    body.update(_ownership(identity, version))
+    return body
+
+
+def pipeline_code(language: str, pipeline_id: str) -> str:
+    """The code ``pipeline`` reports; also used to build analysis references."""
+    return f"fake_{language.lower()}_pipeline_{stable_uuid(pipeline_id)[:8]}"
+
+
+def storage(identity: Identity, version: int) -> JSON:
+    """The one analysis storage size of the fake tenant."""
+    body: JSON = {"id": identity.storage_id, "name": "Small", "description": "1.2TB"}
+    if version < 4:
+        created = iso(identity.created_at)
+        body.update(timeCreated=created, timeModified=created)
+        body.update(_ownership(identity, version))
+    return body
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    parameters: dict[str, str],
+    instance: str,
+    method: str,
+    now: float,
+) -> JSON:
+    """An RFC 7807 ``Problem`` with ICA's extras (``parameters``, ``timestamp``, ``method``)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "parameters": parameters,
+        "timestamp": iso(now),
+        "method": method,
+    }
+
+
+def _tags(record: Item) -> JSON:
+    return {kind: list(values) for kind, values in record.tags.items()}
+
+
+def _ownership(identity: Identity, version: int) -> JSON:
+    if version >= 4:
+        return {
+            "owner": {"id": identity.user_id},
+            "tenant": {"id": identity.tenant_id, "name": identity.tenant_name},
+        }
+    return {
+        "ownerId": identity.user_id,
+        "tenantId": identity.tenant_id,
+        "tenantName": identity.tenant_name,
+    }

@@ -1,0 +1,112 @@
+"""``IcaAnalysisBatchTrigger``: the sensor's wait, on the triggerer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ica_airflow_provider.core.errors import IcaError, is_transient
+from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.hooks.ica_async import IcaAsyncClient
+from ica_airflow_provider.waiting import event_payload
+
+# Polls in a row that may fail on transient errors (each already retried by the
+# core's policy) before the trigger gives up with an error event.
+MAX_FAILED_POLLS = 5
+
+
+class IcaAnalysisBatchTrigger(BaseTrigger):
+    """Polls a batch until every item is terminal, then yields one event.
+
+    The event's ``status`` is ``success``, ``failure`` (too many failures),
+    ``timeout`` (``end_time``, wall clock, passed) or ``error``; it carries the records.
+    """
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        batch_id: str,
+        ica_conn_id: str = "ica_default",
+        wait_for: WaitFor = "analyses",
+        max_failures: int = 0,
+        poll_interval: float = 60.0,
+        end_time: float | None = None,
+        page_size: int = 1000,
+        abort_on_kill: bool = False,
+    ) -> None:
+        super().__init__()
+        self.project_id = project_id
+        self.batch_id = batch_id
+        self.ica_conn_id = ica_conn_id
+        self.wait_for: WaitFor = wait_for
+        self.max_failures = max_failures
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+        self.page_size = page_size
+        self.abort_on_kill = abort_on_kill
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "project_id": self.project_id,
+                "batch_id": self.batch_id,
+                "ica_conn_id": self.ica_conn_id,
+                "wait_for": self.wait_for,
+                "max_failures": self.max_failures,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "page_size": self.page_size,
+                "abort_on_kill": self.abort_on_kill,
+            },
+        )
+
+    def _tracker(self) -> BatchTracker:
+        return BatchTracker(self.project_id, self.batch_id, self.wait_for, self.page_size)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        tracker = self._tracker()
+        try:
+            client = await IcaAsyncClient.for_connection(self.ica_conn_id)
+        except IcaError as exc:
+            yield TriggerEvent(event_payload("error", tracker, str(exc)))
+            return
+        async with client:
+            failed_polls = 0
+            while True:
+                try:
+                    changes = await client.run(tracker.poll(client.protocol))
+                except IcaError as exc:
+                    failed_polls += 1
+                    if not is_transient(exc) or failed_polls > MAX_FAILED_POLLS:
+                        yield TriggerEvent(event_payload("error", tracker, str(exc)))
+                        return
+                    self.log.warning("ICA poll failed (%s); polling again later", exc)
+                else:
+                    failed_polls = 0
+                    tracker.log_poll(changes, self.log)
+                    verdict = tracker.verdict(self.max_failures)
+                    if verdict.done:
+                        status = "failure" if verdict.failed else "success"
+                        yield TriggerEvent(event_payload(status, tracker))
+                        return
+                now = time.time()
+                if self.end_time is not None and now >= self.end_time:
+                    yield TriggerEvent(event_payload("timeout", tracker))
+                    return
+                wait = self.poll_interval if self.end_time is None else min(self.poll_interval, self.end_time - now)
+                await asyncio.sleep(max(wait, 0.0))
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3+: the user killed the deferred task; abort what still runs."""
+        if not self.abort_on_kill:
+            return
+        client = await IcaAsyncClient.for_connection(self.ica_conn_id)
+        async with client:
+            aborted = await client.run(self._tracker().abort_running(client.protocol))
+        self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))

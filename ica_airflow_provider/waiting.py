@@ -1,0 +1,169 @@
+"""The wait shared by the sensor, the operator and their deferred resumption.
+
+Poke mode, the operator's own loop and the trigger all end here, so the outcome, the
+XComs and the messages are the same whichever way the wait ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ica_airflow_provider._compat import AirflowException, Context
+from ica_airflow_provider.core.errors import IcaConfigError, IcaError
+from ica_airflow_provider.core.progress import (
+    WAIT_FOR_CHOICES,
+    BatchTracker,
+    ItemRecord,
+    Verdict,
+    WaitFor,
+    judge,
+)
+
+ANALYSES_XCOM = "analyses"
+EVENT_STATUSES = ("success", "failure", "timeout", "error")
+
+
+class IcaBatchFailedError(IcaError):
+    """More items or analyses failed than ``max_failures`` allows."""
+
+
+class IcaWaitTimeoutError(IcaError):
+    """The batch was not finished by the wait's deadline."""
+
+
+def check_wait_args(wait_for: str, max_failures: int) -> WaitFor:
+    """Validate the wait parameters at DAG-parse time; no network."""
+    if wait_for not in WAIT_FOR_CHOICES:
+        raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
+    if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
+        raise ValueError(f"max_failures: must be a whole number of 0 or more, got {max_failures!r}")
+    return wait_for  # type: ignore[return-value]
+
+
+def conclude(context: Context, verdict: Verdict, batch_id: str) -> list[str]:
+    """Push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
+    context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
+    if verdict.failed:
+        raise IcaBatchFailedError(verdict.failure_message(batch_id))
+    return verdict.analysis_ids
+
+
+def timeout_message(batch_id: str, records: Iterable[ItemRecord], wait_for: WaitFor, aborted: list[str]) -> str:
+    running = [r for r in records if r.phase(wait_for).value == "running"]
+    text = f"ICA batch {batch_id}: timed out with {len(running)} item(s) not finished"
+    if running:
+        text += ": " + ", ".join(r.user_reference for r in running[:20])
+        if len(running) > 20:
+            text += f" and {len(running) - 20} more"
+    if aborted:
+        text += f"; aborted {len(aborted)} running analyses: {', '.join(aborted)}"
+    return text
+
+
+def event_payload(status: str, tracker: BatchTracker, message: str = "") -> dict[str, Any]:
+    """The trigger's event: plain JSON."""
+    return {
+        "status": status,
+        "project_id": tracker.project_id,
+        "batch_id": tracker.batch_id,
+        "records": [r.to_xcom() for r in tracker.records.values()],
+        "message": message,
+    }
+
+
+def records_from_event(event: Mapping[str, Any] | None) -> tuple[str, list[ItemRecord]]:
+    """Check an event from the trigger and return ``(status, records)``."""
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+        raise AirflowException(f"Unexpected event from the ICA trigger: {event!r}")
+    return event["status"], [ItemRecord.from_xcom(r) for r in event.get("records") or []]
+
+
+def wait_in_process(
+    hook: Any,
+    tracker: BatchTracker,
+    *,
+    poll_interval: float,
+    deadline: float,
+    max_failures: int,
+    logger: Any,
+) -> Verdict | None:
+    """Poll with the hook until the batch is done (its verdict) or ``deadline`` (``None``)."""
+    while True:
+        changes = hook.run(tracker.poll(hook.protocol))
+        tracker.log_poll(changes, logger)
+        verdict = tracker.verdict(max_failures)
+        if verdict.done:
+            return verdict
+        if time.time() >= deadline:
+            return None
+        time.sleep(max(0.0, min(poll_interval, deadline - time.time())))
+
+
+
+
+class BatchWaitMixin:
+    """Project resolution, deferral, resumption and abort shared by the operator and the sensor."""
+
+    task_id: str
+    ica_conn_id: str
+    project_id: str | None
+    wait_for: WaitFor
+    max_failures: int
+    page_size: int
+    log: Any
+    hook: Any
+
+    def resolve_project_id(self) -> str:
+        project_id = self.project_id or self.hook.settings.project_id
+        if not project_id:
+            raise IcaConfigError(
+                f"{self.task_id}: project_id is not set and connection {self.ica_conn_id!r} has no"
+                " project_id extra"
+            )
+        return str(project_id)
+
+    def _abort_running(self, project_id: str, batch_id: str) -> None:
+        """Best effort (the task is going away): abort the batch's running analyses."""
+        try:
+            aborted = self.hook.run(BatchTracker(project_id, batch_id).abort_running(self.hook.protocol))
+            self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))
+        except Exception:
+            self.log.exception("Could not abort the analyses of ICA batch %s", batch_id)
+
+    def _defer_wait(
+        self, *, project_id: str, batch_id: str, poll_interval: float, end_time: float, abort_on_kill: bool
+    ) -> None:
+        from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
+
+        trigger = IcaAnalysisBatchTrigger(
+            project_id=project_id,
+            batch_id=batch_id,
+            ica_conn_id=self.ica_conn_id,
+            wait_for=self.wait_for,
+            max_failures=self.max_failures,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            page_size=self.page_size,
+            abort_on_kill=abort_on_kill,
+        )
+        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
+        # event, so that the timeout path can still abort and push XComs.
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)  # type: ignore[attr-defined]
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> list[str]:
+        status, records = records_from_event(event)
+        assert event is not None
+        batch_id = str(event.get("batch_id"))
+        if status == "error":
+            raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
+        if status == "timeout":
+            context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in records])
+            self._on_wait_timeout(context, str(event.get("project_id")), batch_id, records)
+        return conclude(context, judge(records, self.wait_for, self.max_failures), batch_id)
+
+    def _on_wait_timeout(
+        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
+    ) -> None:
+        raise IcaWaitTimeoutError(timeout_message(batch_id, records, self.wait_for, []))
