@@ -29,6 +29,7 @@ from ica_airflow_provider.testing.errors import (
     bad_request,
 )
 from ica_airflow_provider.testing.idempotency import StoredResponse, body_hash, check_key
+from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.validation import parse_batch_request
 
 BASE_PATH = "/ica/rest"
@@ -96,7 +97,7 @@ def _problem_response(request: Request, problem: IcaProblem, backend: FakeIcaBac
         problem.parameters,
         str(request.url),
         request.method,
-        backend.now(),
+        backend.to_wall(backend.now()),
     )
     content = json.dumps(body, separators=(",", ":")).encode()
     return Response(content, problem.status, problem.headers, media_type=PROBLEM_JSON)
@@ -108,6 +109,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=5)
     app.add_middleware(_RequestLogMiddleware, backend=backend)
     _add_error_handlers(app, backend)
+    renderer = Renderer(backend.to_wall)
 
     def user_of(request: Request) -> str:
         return backend.authenticate(request.headers.get("authorization"), request.headers.get("x-api-key"))
@@ -151,7 +153,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
                 # Async sleep: the server keeps answering (e.g. a duplicate POST gets 409).
                 await asyncio.sleep(backend.config.create_delay_seconds)
             batch = backend.create_batch(project_id, items)
-            content = json.dumps(render.batch(batch, backend.now()), separators=(",", ":")).encode()
+            content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
             response = StoredResponse(201, content, media_type(version))
         except BaseException:
             if key is not None:  # errors are not stored: the client may retry with the key
@@ -167,7 +169,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
         version = negotiate(request.headers.get("accept"), (3,))
         require_uuid("batchId", batch_id)
         batch = backend.get_batch(project_id, batch_id)
-        return json_response(render.batch(batch, backend.now()), version)
+        return json_response(renderer.batch(batch, backend.now()), version)
 
     @app.get(_PROJECT + "/analysisCreationBatch/{batch_id}/items")
     async def list_items(project_id: str, batch_id: str, request: Request) -> Response:
@@ -186,7 +188,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
             page_offset=query.get("pageOffset"),
         )
         body = {
-            "items": [render.item(item, t, version) for item in page.items],
+            "items": [renderer.item(item, t, version) for item in page.items],
             "nextPageToken": page.next_page_token,
             "remainingRecords": page.remaining_records,
             "totalItemCount": page.total_item_count,
@@ -200,7 +202,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
         require_uuid("batchId", batch_id)
         require_uuid("itemId", item_id)
         item = backend.get_item(project_id, batch_id, item_id)
-        return json_response(render.item(item, backend.now(), version), version)
+        return json_response(renderer.item(item, backend.now(), version), version)
 
     @app.get(_PROJECT + "/analyses/{analysis_id}")
     async def get_analysis(project_id: str, analysis_id: str, request: Request) -> Response:
@@ -209,7 +211,7 @@ def create_app(backend: FakeIcaBackend) -> FastAPI:
         t = backend.now()
         item, state = backend.get_analysis(project_id, analysis_id, t)
         headers = {"ETag": render.etag(item, state)}
-        return json_response(render.analysis(item, t, version, state), version, headers=headers)
+        return json_response(renderer.analysis(item, t, version, state), version, headers=headers)
 
     @app.post(_PROJECT + "/analyses/{analysis_id}:abort")
     async def abort_analysis(project_id: str, analysis_id: str, request: Request) -> Response:

@@ -101,7 +101,8 @@ class FakeIcaBackend:
     def __init__(self, config: FakeIcaConfig | None = None) -> None:
         self.config = config or FakeIcaConfig()
         self._clock = self.config.clock
-        # Map the (possibly fake) clock onto a wall-clock axis once, for ISO dates.
+        # Times stay on the clock's axis (exact arithmetic with a ManualClock) and are
+        # mapped onto the wall clock only when rendered.
         self._clock_origin = self._clock()
         self._wall_origin = self.config.wall_clock()
         self._lock = threading.RLock()
@@ -126,8 +127,12 @@ class FakeIcaBackend:
     # --- time -----------------------------------------------------------------------------
 
     def now(self) -> float:
-        """Current time in epoch seconds, driven by ``config.clock``."""
-        return self._wall_origin + (self._clock() - self._clock_origin)
+        """Current time on ``config.clock``; all record times are on this axis."""
+        return self._clock()
+
+    def to_wall(self, t: float) -> float:
+        """Epoch seconds for a backend time, for ISO dates in responses."""
+        return self._wall_origin + (t - self._clock_origin)
 
     # --- introspection for tests ----------------------------------------------------------
 

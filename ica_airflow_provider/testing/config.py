@@ -5,9 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Fields that are not plain scalars and therefore cannot be set from the command line.
 NON_CLI_FIELDS = frozenset({"clock", "wall_clock"})
+
+
+def _option(default: T, description: str) -> T:
+    """A config field with a default and the ``--help`` text of its CLI flag."""
+    return field(default=default, metadata={"help": description})
 
 
 @dataclass(frozen=True)
@@ -19,32 +27,32 @@ class FakeIcaConfig:
     """
 
     # Server and credentials.
-    host: str = "127.0.0.1"
-    port: int = 0  # 0 = pick a free port
-    api_key: str = "fake-api-key"
-    token_lifetime: int = 3600  # seconds, becomes the JWT's exp - iat
-    token_status_code: int = 200  # the spec says 200; some real servers answer 201
-    log_level: str = "warning"  # uvicorn log level
+    host: str = _option("127.0.0.1", "address to listen on")
+    port: int = _option(0, "port to listen on; 0 picks a free port")
+    api_key: str = _option("fake-api-key", "the X-API-Key the server accepts")
+    token_lifetime: int = _option(3600, "JWT lifetime in seconds (exp - iat)")
+    token_status_code: int = _option(200, "status of POST /api/tokens: 200 per the spec, some servers send 201")
+    log_level: str = _option("warning", "uvicorn log level")
 
     # Batch and item progression.
-    batch_start_seconds: float = 0.1  # job INITIALIZED -> RUNNING
-    item_waiting_seconds: float = 0.0  # item WAITING_RESOURCES phase after the batch starts
-    item_creation_seconds: float = 0.2  # item RUNNING -> SUCCEEDED/FAILED
-    item_stagger_seconds: float = 0.0  # item i starts i * stagger after the batch starts
-    create_delay_seconds: float = 0.0  # time the POST batch handler takes (to test 409)
+    batch_start_seconds: float = _option(0.1, "job INITIALIZED before it starts")
+    item_waiting_seconds: float = _option(0.0, "items WAITING_RESOURCES once the job started")
+    item_creation_seconds: float = _option(0.2, "item RUNNING before SUCCEEDED/FAILED")
+    item_stagger_seconds: float = _option(0.0, "item i starts i * this later than item 0")
+    create_delay_seconds: float = _option(0.0, "time POST batch takes (a duplicate meanwhile gets 409)")
 
     # Analysis progression.
-    analysis_step_seconds: float = 0.2  # length of each non-terminal analysis phase
-    awaiting_input_seconds: float = 0.5  # AWAITING_INPUT phase for the awaiting-input marker
-    long_run_seconds: float = 3600.0  # IN_PROGRESS phase for the run-long marker
-    abort_seconds: float = 0.2  # ABORTING -> ABORTED
+    analysis_step_seconds: float = _option(0.2, "length of each non-final analysis phase")
+    awaiting_input_seconds: float = _option(0.5, "AWAITING_INPUT phase of the awaiting-input marker")
+    long_run_seconds: float = _option(3600.0, "IN_PROGRESS phase of the run-long marker")
+    abort_seconds: float = _option(0.2, "ABORTING before ABORTED")
 
     # Paging and idempotency.
-    default_page_size: int = 100
-    max_page_size: int = 1000  # larger pageSize values get a 400 problem
-    idempotency_ttl_seconds: float = 7 * 24 * 3600.0  # the spec's 7 days
+    default_page_size: int = _option(100, "items per page without pageSize")
+    max_page_size: int = _option(1000, "largest pageSize; larger values get a 400 problem")
+    idempotency_ttl_seconds: float = _option(7 * 24 * 3600.0, "how long Idempotency-Key responses are kept")
 
-    # Clocks: ``clock`` drives all progression (inject a ManualClock in tests);
-    # ``wall_clock`` drives JWT iat/exp only, as clients compare exp with their own time.time().
+    # ``clock`` drives all progression (inject a ManualClock in tests); ``wall_clock``
+    # drives JWT iat/exp only, as clients compare exp with their own time.time().
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     wall_clock: Callable[[], float] = field(default=time.time, compare=False)

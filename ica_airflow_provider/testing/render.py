@@ -1,8 +1,9 @@
 """Turn the fake's records into JSON bodies that conform to the ICA OpenAPI schemas.
 
-``version`` is the negotiated media type version (3 or 4): V4 uses identifier objects
-(``owner: {id}``) and the long status list, V3 uses ``ownerId``/``tenantId`` and the V3
-status enum.
+Records keep times on the backend clock's axis; ``Renderer`` turns them into wall-clock
+ISO dates with the backend's ``to_wall``. ``version`` is the negotiated media type version
+(3 or 4): V4 uses identifier objects (``owner: {id}``) and the long status list, V3 uses
+``ownerId``/``tenantId`` and the V3 status enum.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,11 +33,6 @@ def iso(timestamp: float) -> str:
     """ISO 8601 UTC with milliseconds and a ``Z``, as ICA writes dates."""
     moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def iso_or_none(timestamp: float | None) -> str | None:
-    """``iso`` for optional dates."""
-    return None if timestamp is None else iso(timestamp)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -68,61 +65,73 @@ def user(identity: Identity) -> JSON:
     }
 
 
-def batch(record: Batch, t: float) -> JSON:
-    """An ``AnalysisCreationBatch`` with its job as of ``t``."""
-    state = job_state(record, t)
-    job: JSON = {
-        "id": record.job_id,
-        "status": state.status,
-        "additionalStatusInformation": state.info,
-        "subjectType": "AnalysisCreationBatch",
-        "subjectId": record.id,
-        "timeCreated": iso(record.created_at),
-        "timeStarted": iso_or_none(state.started_at),
-        "timeFinished": iso_or_none(state.finished_at),
-        "owner": user(record.owner),
-    }
-    return {"id": record.id, "job": job}
+class Renderer:
+    """Builds response bodies, dating them on the wall clock."""
 
+    def __init__(self, to_wall: Callable[[float], float]) -> None:
+        self._to_wall = to_wall
 
-def item(record: Item, t: float, version: int) -> JSON:
-    """An ``AnalysisCreationBatchItemV4``/``V3`` as of ``t``."""
-    state = item_state(record, t)
-    body: JSON = {
-        "id": record.id,
-        "request": {
+    def iso(self, t: float) -> str:
+        """A backend time as an ISO date."""
+        return iso(self._to_wall(t))
+
+    def iso_or_none(self, t: float | None) -> str | None:
+        """``iso`` for optional dates."""
+        return None if t is None else self.iso(t)
+
+    def batch(self, record: Batch, t: float) -> JSON:
+        """An ``AnalysisCreationBatch`` with its job as of ``t``."""
+        state = job_state(record, t)
+        job: JSON = {
+            "id": record.job_id,
+            "status": state.status,
+            "additionalStatusInformation": state.info,
+            "subjectType": "AnalysisCreationBatch",
+            "subjectId": record.id,
+            "timeCreated": self.iso(record.created_at),
+            "timeStarted": self.iso_or_none(state.started_at),
+            "timeFinished": self.iso_or_none(state.finished_at),
+            "owner": user(record.owner),
+        }
+        return {"id": record.id, "job": job}
+
+    def item(self, record: Item, t: float, version: int) -> JSON:
+        """An ``AnalysisCreationBatchItemV4``/``V3`` as of ``t``."""
+        state = item_state(record, t)
+        body: JSON = {
+            "id": record.id,
+            "request": {
+                "userReference": record.user_reference,
+                "pipelineId": record.pipeline_id,
+                "tags": _tags(record),
+            },
+            "processing": {"status": state.status, "additionalStatusInformation": state.info},
+        }
+        if analysis_exists(record, t):
+            body["createdAnalysis"] = self.analysis(record, t, version)
+        return body
+
+    def analysis(self, record: Item, t: float, version: int, state: AnalysisState | None = None) -> JSON:
+        """An ``AnalysisV4``/``V3`` as of ``t`` (the caller checks that it exists)."""
+        state = state or analysis_state(record, t)
+        identity = record.batch.owner
+        body: JSON = {
+            "id": record.analysis_id,
+            "timeCreated": self.iso(record.created_at),
+            "timeModified": self.iso(state.modified_at),
+            "reference": record.reference,
             "userReference": record.user_reference,
-            "pipelineId": record.pipeline_id,
+            "pipeline": pipeline(record, version),
+            "status": state.status if version >= 4 else V4_TO_V3_STATUS[state.status],
+            "startDate": self.iso_or_none(state.start_date),
+            "endDate": self.iso_or_none(state.end_date),
+            "summary": state.summary,
+            "analysisStorage": storage(identity, version),
+            "analysisPriority": "MEDIUM",
             "tags": _tags(record),
-        },
-        "processing": {"status": state.status, "additionalStatusInformation": state.info},
-    }
-    if analysis_exists(record, t):
-        body["createdAnalysis"] = analysis(record, t, version)
-    return body
-
-
-def analysis(record: Item, t: float, version: int, state: AnalysisState | None = None) -> JSON:
-    """An ``AnalysisV4``/``V3`` as of ``t`` (the caller checks that it exists)."""
-    state = state or analysis_state(record, t)
-    identity = record.batch.owner
-    body: JSON = {
-        "id": record.analysis_id,
-        "timeCreated": iso(record.created_at),
-        "timeModified": iso(state.modified_at),
-        "reference": record.reference,
-        "userReference": record.user_reference,
-        "pipeline": pipeline(record, version),
-        "status": state.status if version >= 4 else V4_TO_V3_STATUS[state.status],
-        "startDate": iso_or_none(state.start_date),
-        "endDate": iso_or_none(state.end_date),
-        "summary": state.summary,
-        "analysisStorage": storage(identity, version),
-        "analysisPriority": "MEDIUM",
-        "tags": _tags(record),
-    }
-    body.update(_ownership(identity, version))
-    return body
+        }
+        body.update(_ownership(identity, version))
+        return body
 
 
 def etag(record: Item, state: AnalysisState) -> str:

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=kind,
             default=config_field.default,
             metavar=kind.__name__.upper(),
-            help=f"default: {config_field.default}",
+            help=f"{config_field.metadata.get('help', '')} (default: {config_field.default})",
         )
     return parser
 

@@ -37,10 +37,17 @@ def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     return _read_spec(path)
 
 
+_VALIDATORS: dict[tuple[int, str], OAS30Validator] = {}
+
+
 def schema_errors(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -> list[str]:
     """Violations of ``schema`` (which may be a ``$ref`` into the spec's components)."""
-    wrapped = {**schema, "components": spec["components"]}
-    validator = OAS30Validator(wrapped, format_checker=oas30_format_checker)
+    key = (id(spec), json.dumps(schema, sort_keys=True))
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        # Validators are reused: building one resolves the components anew each time.
+        wrapped = {**schema, "components": spec["components"]}
+        validator = _VALIDATORS[key] = OAS30Validator(wrapped, format_checker=oas30_format_checker)
     return sorted(f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(instance))
 
 

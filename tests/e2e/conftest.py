@@ -1,0 +1,43 @@
+"""End-to-end fixtures: real Airflow (dag.test, SQLite) against the fake ICA server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    from airflow.utils import db
+
+    db.resetdb() if hasattr(db, "resetdb") else db.initdb()
+
+
+@pytest.fixture
+def ica(ica_fake_server_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fake ICA server that ``ica_default`` points at (project ``proj-e2e``)."""
+    server = ica_fake_server_factory()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ICA_DEFAULT",
+        json.dumps(
+            {"conn_type": "ica", "host": server.url, "password": "fake-api-key", "extra": {"project_id": "proj-e2e"}}
+        ),
+    )
+    yield server
+
+
+@pytest.fixture(scope="session")
+def e2e_dags() -> dict[str, Any]:
+    """The scenario DAGs by dag_id, loaded from the DAGs folder Airflow serializes from."""
+    spec = importlib.util.spec_from_file_location("ica_e2e_dags", DAGS / "ica_e2e_dags.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: value for name, value in vars(module).items() if name.startswith("ica_e2e_")}

@@ -1,0 +1,119 @@
+"""Real Airflow runs (dag.test) against the fake ICA server over loopback, both wait modes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.xcoms import xcom
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+MODES = ["poke", "deferred"]
+
+
+def run(dags: dict[str, Any], dag_id: str, conf: dict[str, Any] | None = None) -> Any:
+    return dags[dag_id].test(run_conf=conf or {})
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_succeed(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_analyses_{mode}", {"samples": ["A1", "A2", "A3", "A4"]})
+
+    assert str(dag_run.state) == "success"
+    batch_id = xcom(dag_run.dag_id, dag_run.run_id, "create")
+    assert list(ica.backend.batches) == [batch_id]
+    assert xcom(dag_run.dag_id, dag_run.run_id, "create", "batch_id") == batch_id
+    assert xcom(dag_run.dag_id, dag_run.run_id, "create", "project_id") == "proj-e2e"
+    records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")
+    assert [r["user_reference"] for r in records] == ["A1", "A2", "A3", "A4"]
+    assert {r["analysis_status"] for r in records} == {"SUCCEEDED"}
+    assert xcom(dag_run.dag_id, dag_run.run_id, "wait") == [r["analysis_id"] for r in records]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_failures_fail_the_task_and_keep_xcoms(
+    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    samples = ["B1", "B2-fail-analysis", "B3-fail-creation", "B4"]
+    dag_run = run(e2e_dags, f"ica_e2e_analyses_{mode}", {"samples": samples})
+
+    assert str(dag_run.state) == "failed"
+    assert task_states(dag_run)["wait"] == "failed"
+    records = {r["user_reference"]: r for r in xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")}
+    assert records["B2-fail-analysis"]["analysis_status"] == "FAILED"
+    assert records["B2-fail-analysis"]["reason"]
+    assert records["B3-fail-creation"]["item_status"] == "FAILED"
+    assert records["B3-fail-creation"]["analysis_id"] is None
+    assert records["B3-fail-creation"]["reason"]
+    # Task logs go to the process's output (structlog), not to the logging module.
+    logs = "".join(capfd.readouterr())
+    assert "2 of 4 items failed (max_failures=0)" in logs
+    failed = records["B2-fail-analysis"]
+    assert f"B2-fail-analysis (item {failed['item_id']}, analysis {failed['analysis_id']}): analysis FAILED" in logs
+    assert f"B3-fail-creation (item {records['B3-fail-creation']['item_id']}): creation FAILED" in logs
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_failures_tolerates(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_tolerant_{mode}", {"samples": ["C1", "C2-fail-analysis", "C3"]})
+
+    assert str(dag_run.state) == "success"
+    records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")
+    succeeded = [r["analysis_id"] for r in records if r["analysis_status"] == "SUCCEEDED"]
+    assert len(succeeded) == 2
+    assert xcom(dag_run.dag_id, dag_run.run_id, "wait") == succeeded
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wait_for_creation(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_creation_{mode}", {"samples": ["D1-run-long", "D2-run-long"]})
+
+    assert str(dag_run.state) == "success"
+    records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")
+    assert {r["item_status"] for r in records} == {"SUCCEEDED"}
+    # The analyses run for an hour: the sensor did not wait for them.
+    assert all(r["analysis_status"] not in ("SUCCEEDED", "FAILED") for r in records)
+    assert xcom(dag_run.dag_id, dag_run.run_id, "wait") == [r["analysis_id"] for r in records]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_params_and_conf_are_rendered_into_the_request(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_creation_{mode}", {"samples": ["E1"], "pipeline_id": "pipe-from-conf"})
+
+    assert str(dag_run.state) == "success"
+    (batch,) = ica.backend.batches.values()
+    (item,) = batch.items
+    assert item.user_reference == "E1"
+    assert item.pipeline_id == "pipe-from-conf"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retried_create_leaves_one_batch(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
+    # The first try creates the batch, then its first poll fails with a 404 (not retried
+    # by the client): Airflow retries the task, which must get the same batch back.
+    ica.backend.inject_fault(404, method="GET", path_contains="/items", detail="injected: first poll fails")
+    dag_run = run(e2e_dags, f"ica_e2e_operator_wait_{mode}", {"samples": ["F1", "F2"]})
+
+    assert str(dag_run.state) == "success"
+    assert ica.backend.count_batches() == 1
+    (ti,) = dag_run.get_task_instances()
+    assert ti.try_number == 2
+    analysis_ids = xcom(dag_run.dag_id, dag_run.run_id, "create")
+    assert len(analysis_ids) == 2
+
+
+def test_cwl_request_from_json_template(e2e_dags: dict[str, Any], ica: Any) -> None:
+    dag_run = run(e2e_dags, "ica_e2e_cwl_template")
+
+    assert str(dag_run.state) == "success"
+    (batch,) = ica.backend.batches.values()
+    assert [(i.user_reference, i.language) for i in batch.items] == [
+        ("PT-1-tumor-normal", "CWL"),
+        ("PT-2-tumor-normal", "CWL"),
+    ]
+    assert xcom(dag_run.dag_id, dag_run.run_id, "create") == [i.analysis_id for i in batch.items]

@@ -1,0 +1,440 @@
+"""``judge``, ``ItemRecord``, ``Verdict`` and ``BatchTracker`` driven by the real generators.
+
+``BatchTracker.poll`` is run with :func:`ica_airflow_provider.core.drive.drive` and a fake
+``send`` (:class:`samples.FakeIca`) that answers the core's requests from memory, so the
+real protocol generators, request builders and response models are exercised.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.drive import drive
+from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, judge
+from ica_airflow_provider.core.protocol import IcaProtocol
+from ica_airflow_provider.core.retry import RetryPolicy
+from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
+
+ITEMS = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
+
+
+def rec(
+    item_status: str,
+    analysis_status: str | None = None,
+    *,
+    n: int = 1,
+    analysis_id: str | None = "auto",
+    reason: str | None = None,
+) -> ItemRecord:
+    if analysis_id == "auto":
+        analysis_id = f"a{n}" if analysis_status is not None else None
+    return ItemRecord(f"i{n}", f"ref-{n}", PIPELINE_ID, item_status, analysis_id, analysis_status, reason)
+
+
+def protocol_for(fake: FakeIca) -> IcaProtocol:
+    """A protocol holding a valid JWT already, so that every request counted is an API call."""
+    tokens = TokenCache()
+    tokens.store(fake.jwt)
+    return IcaProtocol("key", RetryPolicy(max_retries=0), tokens)
+
+
+def poll(tracker: BatchTracker, fake: FakeIca, protocol: IcaProtocol) -> tuple[list[str], list[str]]:
+    """Run one poll; returns (changes, the requests it made)."""
+    before = len(fake.api_requests())
+    changes = drive(tracker.poll(protocol), fake.send, lambda s: None)
+    return changes, fake.described()[before:]
+
+
+# -- ItemRecord.phase and judge ------------------------------------------------------------------------
+
+PHASES = [
+    # item status, analysis status, wait_for, phase
+    ("RUNNING", None, "analyses", "running"),
+    ("WAITING_RESOURCES", None, "analyses", "running"),
+    ("RUNNING", None, "creation", "running"),
+    ("FAILED", None, "analyses", "failed"),
+    ("FAILED", None, "creation", "failed"),
+    ("SUCCEEDED", None, "creation", "succeeded"),
+    ("SUCCEEDED", None, "analyses", "running"),  # created, analysis not shown yet
+    ("SUCCEEDED", "REQUESTED", "analyses", "running"),
+    ("SUCCEEDED", "IN_PROGRESS", "analyses", "running"),
+    ("SUCCEEDED", "AWAITING_INPUT", "analyses", "running"),
+    ("SUCCEEDED", "ABORTING", "analyses", "running"),
+    ("SUCCEEDED", "INPROGRESS", "analyses", "running"),
+    ("SUCCEEDED", "SUCCEEDED", "analyses", "succeeded"),
+    ("SUCCEEDED", "FAILED", "analyses", "failed"),
+    ("SUCCEEDED", "FAILED_FINAL", "analyses", "failed"),
+    ("SUCCEEDED", "FAILEDFINAL", "analyses", "failed"),
+    ("SUCCEEDED", "ABORTED", "analyses", "failed"),
+    ("SUCCEEDED", "FAILED", "creation", "succeeded"),  # creation ignores the analysis
+    ("SUCCEEDED", "SOME_NEW_STATUS", "analyses", "running"),
+    ("SOME_NEW_ITEM_STATUS", None, "creation", "running"),
+    ("SOME_NEW_ITEM_STATUS", None, "analyses", "running"),
+]
+
+
+@pytest.mark.parametrize(("item_status", "analysis_status", "wait_for", "phase"), PHASES)
+def test_record_phase(item_status: str, analysis_status: str | None, wait_for: Any, phase: str) -> None:
+    assert rec(item_status, analysis_status).phase(wait_for).value == phase
+
+
+@pytest.mark.parametrize(
+    ("records", "wait_for", "max_failures", "done", "failed", "failure_refs", "ids"),
+    [
+        ([], "analyses", 0, False, False, [], []),
+        ([], "creation", 0, False, False, [], []),
+        ([rec("SUCCEEDED", "SUCCEEDED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)],
+         "analyses", 0, True, False, [], ["a1", "a2"]),
+        ([rec("SUCCEEDED", "SUCCEEDED", n=1), rec("SUCCEEDED", "IN_PROGRESS", n=2)],
+         "analyses", 0, False, False, [], ["a1"]),
+        ([rec("SUCCEEDED", "SUCCEEDED", n=1), rec("SUCCEEDED", "IN_PROGRESS", n=2)],
+         "creation", 0, True, False, [], ["a1", "a2"]),
+        ([rec("SUCCEEDED", n=1), rec("RUNNING", n=2)], "creation", 0, False, False, [], []),
+        ([rec("SUCCEEDED", n=1)], "analyses", 0, False, False, [], []),
+        ([rec("FAILED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)], "creation", 0, True, True, ["ref-1"], ["a2"]),
+        ([rec("FAILED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)], "creation", 1, True, False, ["ref-1"], ["a2"]),
+        ([rec("SUCCEEDED", "FAILED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)],
+         "analyses", 0, True, True, ["ref-1"], ["a2"]),
+        ([rec("SUCCEEDED", "FAILED_FINAL", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)],
+         "analyses", 0, True, True, ["ref-1"], ["a2"]),
+        ([rec("SUCCEEDED", "ABORTED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)],
+         "analyses", 0, True, True, ["ref-1"], ["a2"]),
+        ([rec("SUCCEEDED", "ABORTED", n=1), rec("FAILED", n=2), rec("SUCCEEDED", "SUCCEEDED", n=3)],
+         "analyses", 1, True, True, ["ref-1", "ref-2"], ["a3"]),
+        ([rec("SUCCEEDED", "ABORTED", n=1), rec("FAILED", n=2), rec("SUCCEEDED", "SUCCEEDED", n=3)],
+         "analyses", 2, True, False, ["ref-1", "ref-2"], ["a3"]),
+        # a failure while others still run: not done, so not failed yet
+        ([rec("FAILED", n=1), rec("RUNNING", n=2)], "analyses", 0, False, False, ["ref-1"], []),
+        ([rec("SUCCEEDED", "SUCCEEDED", n=1), rec("SUCCEEDED", "MYSTERY", n=2)],
+         "analyses", 0, False, False, [], ["a1"]),
+        ([rec("MYSTERY", n=1)], "creation", 0, False, False, [], []),
+        ([rec("FAILED", n=1), rec("FAILED", n=2)], "creation", 0, True, True, ["ref-1", "ref-2"], []),
+    ],
+)
+def test_judge(
+    records: list[ItemRecord],
+    wait_for: Any,
+    max_failures: int,
+    done: bool,
+    failed: bool,
+    failure_refs: list[str],
+    ids: list[str],
+) -> None:
+    verdict = judge(records, wait_for, max_failures)
+
+    assert verdict.done is done
+    assert verdict.failed is failed
+    assert [r.user_reference for r in verdict.failures] == failure_refs
+    assert verdict.analysis_ids == ids
+    assert verdict.records == records
+    assert (verdict.max_failures, verdict.wait_for) == (max_failures, wait_for)
+
+
+def test_judge_accepts_any_iterable() -> None:
+    verdict = judge((r for r in [rec("SUCCEEDED", "SUCCEEDED")]), "analyses", 0)
+    assert verdict.done and verdict.analysis_ids == ["a1"]
+
+
+def test_failure_message_lists_reference_ids_status_and_reason() -> None:
+    records = [
+        rec("FAILED", n=1, reason="Pipeline pipe-cwl-1 not found"),
+        rec("SUCCEEDED", "FAILED_FINAL", n=2, reason="Out of memory"),
+        rec("SUCCEEDED", "ABORTED", n=3),
+        rec("SUCCEEDED", "SUCCEEDED", n=4),
+    ]
+    verdict = judge(records, "analyses", 1)
+
+    message = verdict.failure_message("batch-9")
+    lines = message.splitlines()
+    assert lines[0] == "ICA batch batch-9: 3 of 4 items failed (max_failures=1):"
+    assert lines[1] == "  - ref-1 (item i1): creation FAILED: Pipeline pipe-cwl-1 not found"
+    assert lines[2] == "  - ref-2 (item i2, analysis a2): analysis FAILED_FINAL: Out of memory"
+    assert lines[3] == "  - ref-3 (item i3, analysis a3): analysis ABORTED"
+    assert len(lines) == 4
+    assert "ref-4" not in message
+
+
+def test_failure_message_for_creation() -> None:
+    verdict = judge([rec("FAILED", n=1, reason="bad input")], "creation", 0)
+    message = verdict.failure_message("b")
+    assert "1 of 1 item creations failed" in message
+    assert "ref-1 (item i1): creation FAILED: bad input" in message
+
+
+def test_record_xcom_round_trip() -> None:
+    record = rec("SUCCEEDED", "FAILED", reason="why")
+    data = record.to_xcom()
+    assert data == {
+        "item_id": "i1", "user_reference": "ref-1", "pipeline_id": PIPELINE_ID, "item_status": "SUCCEEDED",
+        "analysis_id": "a1", "analysis_status": "FAILED", "reason": "why",
+    }
+    assert ItemRecord.from_xcom(data) == record
+    assert ItemRecord.from_xcom({**data, "unknown": 1}) == record
+    partial = ItemRecord.from_xcom({"item_id": "i9", "user_reference": "r", "pipeline_id": "p", "item_status": "RUNNING"})
+    assert partial.analysis_id is None and partial.reason is None
+
+
+# -- BatchTracker.plan --------------------------------------------------------------------------------------
+
+
+def tracker_with(records: list[ItemRecord], page_size: int = 1000, wait_for: Any = "analyses") -> BatchTracker:
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, wait_for=wait_for, page_size=page_size)
+    tracker.records = {r.item_id: r for r in records}
+    return tracker
+
+
+def test_plan_lists_everything_on_the_first_poll() -> None:
+    assert BatchTracker(PROJECT_ID, BATCH_ID).plan() is None
+
+
+def test_plan_targets_the_few_open_ones() -> None:
+    records = [rec("SUCCEEDED", "SUCCEEDED", n=i) for i in range(1, 11)]
+    records[0] = rec("RUNNING", n=1)
+    records[1] = rec("SUCCEEDED", "IN_PROGRESS", n=2)
+    records[2] = rec("FAILED", n=3)
+    records[3] = rec("SUCCEEDED", "FAILED", n=4)
+    tracker = tracker_with(records, page_size=2)  # listing costs 5 requests
+
+    assert tracker.plan() == (["i1"], ["a2"])
+
+
+def test_plan_lists_everything_when_many_are_open() -> None:
+    records = [rec("RUNNING", n=i) for i in range(1, 6)] + [rec("SUCCEEDED", "QUEUED", n=i) for i in range(6, 11)]
+    tracker = tracker_with(records, page_size=2)  # 10 open, listing costs 5
+
+    assert tracker.plan() is None
+
+
+def test_plan_lists_when_targeting_costs_as_much() -> None:
+    records = [rec("RUNNING", n=1), rec("SUCCEEDED", "QUEUED", n=2), rec("SUCCEEDED", "SUCCEEDED", n=3)]
+    assert tracker_with(records, page_size=2).plan() is None  # 2 open vs 2 pages
+    assert tracker_with(records, page_size=1).plan() == (["i1"], ["a2"])  # 2 open vs 3 pages
+
+
+def test_plan_for_creation_ignores_analyses() -> None:
+    records = [rec("RUNNING", n=1), rec("SUCCEEDED", "IN_PROGRESS", n=2), rec("SUCCEEDED", "QUEUED", n=3)]
+    assert tracker_with(records, page_size=1, wait_for="creation").plan() == (["i1"], [])
+
+
+def test_plan_refetches_items_created_without_an_analysis_yet() -> None:
+    """An item that SUCCEEDED before ICA showed its analysis must be fetched again."""
+    records = [rec("SUCCEEDED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)]
+    tracker = tracker_with(records)
+
+    targets = tracker.plan()
+
+    assert targets is None or "i1" in targets[0]
+
+
+# -- BatchTracker.poll with the real generators ------------------------------------------------------------------
+
+
+def five_item_fake() -> FakeIca:
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "IN_PROGRESS")
+    fake.put_item("i3", "ref-3", "RUNNING")
+    fake.put_item("i4", "ref-4", "FAILED", info="Pipeline pipe-cwl-1 not found")
+    fake.put_item("i5", "ref-5", "SUCCEEDED", "a5", "FAILED", summary="Out of memory")
+    return fake
+
+
+def test_poll_follows_a_batch_to_the_end() -> None:
+    fake = five_item_fake()
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, wait_for="analyses", page_size=2)
+
+    # 1st poll: nothing known yet, list every item (5 items / 2 per page = 3 pages).
+    changes, sent = poll(tracker, fake, protocol)
+    assert sent == [ITEMS] * 3
+    page_params = [dict(r.params) for r in fake.api_requests()]
+    assert [p.get("pageToken") for p in page_params] == [None, "2", "4"]
+    assert all(p["pageSize"] == "2" for p in page_params)
+    assert changes == []
+    assert list(tracker.records) == ["i1", "i2", "i3", "i4", "i5"]
+    assert tracker.records["i1"] == ItemRecord("i1", "ref-1", PIPELINE_ID, "SUCCEEDED", "a1", "SUCCEEDED")
+    assert tracker.records["i3"] == ItemRecord("i3", "ref-3", PIPELINE_ID, "RUNNING")
+    assert tracker.records["i4"].reason == "Pipeline pipe-cwl-1 not found"
+    assert tracker.records["i5"].reason == "Out of memory"
+    assert tracker.verdict(1).done is False
+
+    # 2nd poll: 2 open (i3 creating, a2 running) < 3 pages: fetch those two only.
+    fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "REQUESTED")
+    fake.set_analysis("a2", "SUCCEEDED")
+    changes, sent = poll(tracker, fake, protocol)
+    assert sent == [
+        f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items/i3",
+        f"GET /api/projects/{PROJECT_ID}/analyses/a2",
+    ]
+    assert changes == ["ref-3: creation RUNNING -> SUCCEEDED", "ref-2: analysis IN_PROGRESS -> SUCCEEDED"]
+    assert (tracker.records["i3"].analysis_id, tracker.records["i3"].analysis_status) == ("a3", "REQUESTED")
+    assert tracker.records["i2"].analysis_status == "SUCCEEDED"
+
+    # 3rd poll: only a3 is open.
+    fake.set_analysis("a3", "SUCCEEDED")
+    changes, sent = poll(tracker, fake, protocol)
+    assert sent == [f"GET /api/projects/{PROJECT_ID}/analyses/a3"]
+    assert changes == ["ref-3: analysis REQUESTED -> SUCCEEDED"]
+
+    verdict = tracker.verdict(1)
+    assert verdict.done is True
+    assert verdict.analysis_ids == ["a1", "a2", "a3"]
+    assert [r.item_id for r in verdict.failures] == ["i4", "i5"]
+    assert verdict.failed is True
+    assert tracker.verdict(2).failed is False
+    message = verdict.failure_message(BATCH_ID)
+    assert f"ICA batch {BATCH_ID}: 2 of 5 items failed (max_failures=1):" in message
+    assert "ref-4 (item i4): creation FAILED: Pipeline pipe-cwl-1 not found" in message
+    assert "ref-5 (item i5, analysis a5): analysis FAILED: Out of memory" in message
+
+    # 4th poll: nothing open, nothing to ask.
+    changes, sent = poll(tracker, fake, protocol)
+    assert (changes, sent) == ([], [])
+
+
+def test_poll_lists_again_when_many_are_open() -> None:
+    fake = FakeIca()
+    for n in range(1, 7):
+        fake.put_item(f"i{n}", f"ref-{n}", "RUNNING")
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=4)
+
+    _, sent = poll(tracker, fake, protocol)
+    assert sent == [ITEMS] * 2
+
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "QUEUED")
+    fake.put_item("i2", "ref-2", "FAILED", info="quota")
+    changes, sent = poll(tracker, fake, protocol)  # 6 open >= 2 pages: list again
+    assert sent == [ITEMS] * 2
+    assert changes == ["ref-1: creation RUNNING -> SUCCEEDED", "ref-2: creation RUNNING -> FAILED"]
+    assert tracker.records["i1"].analysis_status == "QUEUED"
+    assert tracker.records["i2"].reason == "quota"
+
+
+def test_poll_for_creation_never_fetches_analyses() -> None:
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
+    fake.put_item("i2", "ref-2", "RUNNING")
+    fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "QUEUED")
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, wait_for="creation", page_size=1)
+
+    poll(tracker, fake, protocol)
+    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "REQUESTED")
+    _, sent = poll(tracker, fake, protocol)
+
+    assert sent == [f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items/i2"]
+    verdict = tracker.verdict(0)
+    assert verdict.done is True
+    assert verdict.analysis_ids == ["a1", "a2", "a3"]
+
+
+def test_poll_picks_up_an_analysis_shown_after_creation() -> None:
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED")  # created; analysis not in the answer yet
+    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "SUCCEEDED")
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+
+    poll(tracker, fake, protocol)
+    assert tracker.verdict(0).done is False
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+    poll(tracker, fake, protocol)
+
+    assert tracker.records["i1"].analysis_id == "a1"
+    assert tracker.verdict(0).done is True
+
+
+def test_poll_warns_once_per_unknown_status(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="ica_airflow_provider.core.progress")
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "PAUSED")
+    fake.put_item("i2", "ref-2", "PAUSED")
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=1)
+
+    poll(tracker, fake, protocol)
+    poll(tracker, fake, protocol)
+
+    warnings = [r for r in caplog.records if "unknown item status 'PAUSED'" in r.getMessage()]
+    assert len(warnings) == 1
+    assert tracker.verdict(0).done is False
+
+
+def test_abort_running_refreshes_then_aborts_only_running_analyses() -> None:
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
+    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "SUCCEEDED")
+    fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "QUEUED")
+    fake.put_item("i4", "ref-4", "RUNNING")
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(tracker, fake, protocol)
+    fake.set_analysis("a3", "SUCCEEDED")  # finished meanwhile: must not be aborted
+
+    aborted = drive(tracker.abort_running(protocol), fake.send, lambda s: None)
+
+    assert aborted == ["a1"]
+    assert fake.described()[-1] == f"POST /api/projects/{PROJECT_ID}/analyses/a1:abort"
+    assert sum(d.endswith(":abort") for d in fake.described()) == 1
+
+
+def test_poll_mints_a_token_when_none_is_cached() -> None:
+    fake = FakeIca()
+    fake.jwt = make_jwt()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+
+    drive(tracker.poll(IcaProtocol("key", RetryPolicy(max_retries=0))), fake.send, lambda s: None)
+
+    assert [r.describe() for r in fake.requests] == ["POST /api/tokens", ITEMS]
+    assert fake.requests[1].headers["Authorization"] == f"Bearer {fake.jwt}"
+
+
+# -- progress_line ----------------------------------------------------------------------------------------------
+
+
+def _counts(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"([A-Z_]+)=(\d+)", text)}
+
+
+def test_progress_line_counts() -> None:
+    tracker = tracker_with([
+        rec("RUNNING", n=1),
+        rec("SUCCEEDED", "IN_PROGRESS", n=2),
+        rec("SUCCEEDED", "IN_PROGRESS", n=3),
+        rec("SUCCEEDED", "SUCCEEDED", n=4),
+        rec("FAILED", n=5),
+    ])
+
+    line = tracker.progress_line()
+
+    assert line.startswith(f"ICA batch {BATCH_ID}: 5 items; creation ")
+    creation, analyses = line.split("; analyses ")
+    assert _counts(creation) == {"FAILED": 1, "RUNNING": 1, "SUCCEEDED": 3}
+    assert _counts(analyses) == {"IN_PROGRESS": 2, "SUCCEEDED": 1}
+
+
+def test_progress_line_without_analyses() -> None:
+    line = tracker_with([rec("RUNNING", n=1), rec("WAITING_RESOURCES", n=2)]).progress_line()
+    assert "analyses" not in line
+    assert _counts(line) == {"RUNNING": 1, "WAITING_RESOURCES": 1}
+    assert "2 items" in line
+
+
+def test_log_poll_caps_the_changes_shown(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.progress")
+    caplog.set_level(logging.INFO, logger="test.progress")
+    tracker = tracker_with([rec("RUNNING", n=1)])
+
+    tracker.log_poll([f"change {n}" for n in range(25)], logger)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == tracker.progress_line()
+    assert "  change 19" in messages and "  change 20" not in messages
+    assert messages[-1] == "  … and 5 more changes"
