@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ica_airflow_provider._compat import AirflowException, Context
-from ica_airflow_provider.core.errors import IcaConfigError, IcaError
+from ica_airflow_provider.core.errors import IcaConfigError, IcaError, PollFailures
 from ica_airflow_provider.core.progress import (
     WAIT_FOR_CHOICES,
     BatchTracker,
@@ -90,12 +90,20 @@ def wait_in_process(
     logger: Any,
 ) -> Verdict | None:
     """Poll with the hook until the batch is done (its verdict) or ``deadline`` (``None``)."""
+    failures = PollFailures()
     while True:
-        changes = hook.run(tracker.poll(hook.protocol))
-        tracker.log_poll(changes, logger)
-        verdict = tracker.verdict(max_failures)
-        if verdict.done:
-            return verdict
+        try:
+            changes = hook.run(tracker.poll(hook.protocol))
+        except IcaError as exc:
+            if not failures.tolerate(exc):
+                raise
+            logger.warning("ICA poll failed (%s); polling again later", exc)
+        else:
+            failures.reset()
+            tracker.log_poll(changes, logger)
+            verdict = tracker.verdict(max_failures)
+            if verdict.done:
+                return verdict
         if time.time() >= deadline:
             return None
         time.sleep(max(0.0, min(poll_interval, deadline - time.time())))

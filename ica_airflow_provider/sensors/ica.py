@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from ica_airflow_provider._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
 from ica_airflow_provider.waiting import BatchWaitMixin, check_wait_args, conclude
@@ -55,6 +56,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.abort_on_kill = abort_on_kill
         self._tracker: BatchTracker | None = None
+        self._failures = PollFailures()
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -85,7 +87,14 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         tracker = self.tracker()
-        changes = self.hook.run(tracker.poll(self.hook.protocol))
+        try:
+            changes = self.hook.run(tracker.poll(self.hook.protocol))
+        except IcaError as exc:
+            if not self._failures.tolerate(exc):
+                raise
+            self.log.warning("ICA poll failed (%s); polling again later", exc)
+            return False
+        self._failures.reset()
         tracker.log_poll(changes, self.log)
         verdict = tracker.verdict(self.max_failures)
         if not verdict.done:

@@ -1,8 +1,8 @@
 """In-memory records of the fake: batches and their items (each item carries its analysis).
 
-All times are floats on the backend's time axis: seconds since the epoch, derived from the
-injectable clock (see ``FakeIcaBackend.now``). Statuses are never stored; ``lifecycle``
-computes them from these times when asked, so a 10,000-item batch costs nothing until read.
+Record times are floats on the backend's clock (``FakeIcaConfig.clock``), turned into
+dates only when rendered. Statuses are never stored; ``lifecycle`` computes them from these
+times when asked, so a 10,000-item batch costs nothing until read.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Identity:
     username: str
     email: str
     storage_id: str
-    created_at: float
+    created_at: float  # epoch seconds (wall clock), unlike the other records' times
 
 
 @dataclass(slots=True, eq=False)

@@ -9,14 +9,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ica_airflow_provider.core.errors import IcaError, is_transient
+from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.hooks.ica_async import IcaAsyncClient
 from ica_airflow_provider.waiting import event_payload
-
-# Polls in a row that may fail on transient errors (each already retried by the
-# core's policy) before the trigger gives up with an error event.
-MAX_FAILED_POLLS = 5
 
 
 class IcaAnalysisBatchTrigger(BaseTrigger):
@@ -73,22 +69,22 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         tracker = self._tracker()
         try:
             client = await IcaAsyncClient.for_connection(self.ica_conn_id)
-        except IcaError as exc:
-            yield TriggerEvent(event_payload("error", tracker, str(exc)))
+        except Exception as exc:  # a missing or unusable connection: tell the task why
+            yield TriggerEvent(event_payload("error", tracker, f"{type(exc).__name__}: {exc}"))
             return
         async with client:
-            failed_polls = 0
+            failures = PollFailures()
             while True:
                 try:
                     changes = await client.run(tracker.poll(client.protocol))
-                except IcaError as exc:
-                    failed_polls += 1
-                    if not is_transient(exc) or failed_polls > MAX_FAILED_POLLS:
-                        yield TriggerEvent(event_payload("error", tracker, str(exc)))
+                except Exception as exc:
+                    if not failures.tolerate(exc):
+                        message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
+                        yield TriggerEvent(event_payload("error", tracker, message))
                         return
                     self.log.warning("ICA poll failed (%s); polling again later", exc)
                 else:
-                    failed_polls = 0
+                    failures.reset()
                     tracker.log_poll(changes, self.log)
                     verdict = tracker.verdict(self.max_failures)
                     if verdict.done:

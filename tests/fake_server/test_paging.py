@@ -48,7 +48,7 @@ def indices(items: list[dict[str, Any]]) -> list[int]:
 def test_cursor_pages_are_complete_unique_and_ordered(staggered: tuple[IcaClient, str, ManualClock]) -> None:
     client, batch_id, _ = staggered
     seen: list[dict[str, Any]] = []
-    params: dict[str, str] = {"pageSize": "4"}
+    params: dict[str, Any] = {"pageSize": "4"}
     while True:
         page = client.list_items(batch_id, **params).json()
         seen.extend(page["items"])

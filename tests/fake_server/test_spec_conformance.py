@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import requests
 from ica_airflow_provider.testing import ManualClock
 
 from .helpers import V3, IcaClient, batch_body, cwl_item, nextflow_item, nextflow_json_item
-from .spec import assert_response, assert_schema
+from .spec import assert_response, assert_schema, load_spec, schema_errors
 
 TOKENS = "/api/tokens"
 REFRESH = "/api/tokens:refresh"
@@ -54,6 +55,24 @@ def scenario(client_factory: Callable[..., IcaClient]) -> tuple[IcaClient, Manua
         awaiting_input_seconds=30,
     )
     return client, clock
+
+
+def test_missing_spec_skips_unless_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    missing = tmp_path / "openapi.json"
+    monkeypatch.delenv("ICA_REQUIRE_SPEC", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="ICA spec not found at"):
+        load_spec(missing)
+    monkeypatch.setenv("ICA_REQUIRE_SPEC", "1")
+    with pytest.raises(pytest.fail.Exception, match="ICA spec not found at"):
+        load_spec(missing)
+
+
+def test_the_validator_is_strict(ica_spec: dict[str, Any]) -> None:
+    """Guard against a validator that accepts anything (unresolved refs, no format checks)."""
+    ref = {"$ref": "#/components/schemas/AnalysisCreationBatch"}
+    assert schema_errors(ica_spec, ref, {"id": "not-a-uuid"})
+    assert schema_errors(ica_spec, ref, {"id": str(uuid.uuid4()), "job": {"id": str(uuid.uuid4())}})
+    assert not schema_errors(ica_spec, ref, {"id": str(uuid.uuid4()), "job": None})
 
 
 def test_request_bodies_used_in_tests_are_valid(ica_spec: dict[str, Any]) -> None:

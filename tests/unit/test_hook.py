@@ -298,7 +298,11 @@ def test_items_item_and_analysis_accept_v4(requests_mock: Any, mint: Any, operat
 def _paged(pages: dict[str | None, tuple[list[str], str | None]]) -> Any:
     """A requests-mock callback serving ``pages[pageToken] = (item ids, nextPageToken)``."""
 
+    calls = []
+
     def callback(request: Any, context: Any) -> dict[str, Any]:
+        calls.append(request)
+        assert len(calls) <= 2 * len(pages), "the hook keeps asking for pages"
         token = dict(query_pairs(request)).get("pageToken")
         ids, nxt = pages[token]
         context.headers["Content-Type"] = V4

@@ -1,0 +1,119 @@
+"""Operator behaviour that needs no server: validation, coercion, the idempotency key."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ica_airflow_provider.core.errors import IcaConfigError
+from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator, derive_idempotency_key
+
+ITEM = {
+    "userReference": "S1",
+    "pipelineId": "p",
+    "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.1"]}]},
+}
+
+
+def operator(**kwargs: Any) -> IcaCreateAnalysisBatchOperator:
+    return IcaCreateAnalysisBatchOperator(task_id="create", **kwargs)
+
+
+def context(**ti: Any) -> dict[str, Any]:
+    fields = {"dag_id": "d", "task_id": "create", "run_id": "manual__2026-01-01T00:00:00+00:00", "map_index": -1}
+    return {"ti": SimpleNamespace(**(fields | ti))}
+
+
+def test_build_batch_returns_ica_json() -> None:
+    batch = operator(nextflow_items=[ITEM]).build_batch()
+    assert batch == {"nextflowItems": [ITEM]}
+
+
+def test_every_invalid_field_is_named_by_its_path() -> None:
+    bad = [ITEM, {**ITEM, "userReference": "bad:ref"}, {**ITEM, "userReference": "S3", "pipelineId": ""}]
+    with pytest.raises(IcaConfigError) as exc:
+        operator(nextflow_items=bad).build_batch()
+    message = str(exc.value)
+    assert "nextflow_items[1].userReference" in message
+    assert "':'" in message
+    assert "nextflow_items[2].pipelineId" in message
+    assert "nextflow_items[0]" not in message
+
+
+def test_unknown_field_after_templating_is_rejected() -> None:
+    with pytest.raises(IcaConfigError, match=r"cwl_items\[0\]\.userRefrence"):
+        operator(cwl_items=[{"userRefrence": "x", "pipelineId": "p", "analysisInput": {}}]).build_batch()
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [json.dumps([ITEM]), repr([ITEM])],
+    ids=["json-text", "python-literal"],
+)
+def test_rendered_text_is_parsed(rendered: str) -> None:
+    assert operator(nextflow_items=rendered).build_batch() == {"nextflowItems": [ITEM]}
+
+
+def test_malformed_json_text_names_the_field() -> None:
+    with pytest.raises(IcaConfigError, match=r"^cwl_items: not valid JSON"):
+        operator(cwl_items='[{"userReference": "x",]').build_batch()
+
+
+def test_rendered_numbers_become_strings_where_ica_wants_strings() -> None:
+    item = {**ITEM, "analysisInput": {**ITEM["analysisInput"], "parameters": [{"code": "threads", "value": 8}]}}
+    batch = operator(nextflow_items=[item]).build_batch()
+    assert batch["nextflowItems"][0]["analysisInput"]["parameters"] == [{"code": "threads", "value": "8"}]
+
+
+def test_empty_batch_and_duplicate_user_references_are_refused() -> None:
+    with pytest.raises(IcaConfigError, match="no items"):
+        operator().build_batch()
+    with pytest.raises(IcaConfigError, match="S1"):
+        operator(nextflow_items=[ITEM, ITEM]).build_batch()
+
+
+def test_bad_wait_arguments_fail_at_parse_time() -> None:
+    with pytest.raises(ValueError, match="wait_for: 'everything'"):
+        operator(nextflow_items=[ITEM], wait_for="everything")
+    with pytest.raises(ValueError, match="max_failures"):
+        operator(nextflow_items=[ITEM], max_failures=-1)
+
+
+def test_template_fields_include_conn_id_and_json_files() -> None:
+    op = operator(nextflow_items=[ITEM])
+    assert set(op.template_fields) == {
+        "project_id", "cwl_items", "nextflow_items", "nextflow_json_items", "idempotency_key", "ica_conn_id",
+    }
+    assert ".json" in op.template_ext
+
+
+def test_idempotency_key_is_stable_and_specific() -> None:
+    batch = {"nextflowItems": [ITEM]}
+    key = derive_idempotency_key(context(), batch)
+    assert key == derive_idempotency_key(context(), json.loads(json.dumps(batch)))
+    assert key.startswith("airflow:d:create:manual__2026-01-01T00:00:00+00:00:-1:")
+    assert key != derive_idempotency_key(context(map_index=3), batch)
+    assert key != derive_idempotency_key(context(run_id="other"), batch)
+    assert key != derive_idempotency_key(context(), {"nextflowItems": [{**ITEM, "pipelineId": "q"}]})
+
+
+def test_idempotency_key_stays_within_255_characters() -> None:
+    batch = {"nextflowItems": [ITEM]}
+    long_a = derive_idempotency_key(context(dag_id="d" * 250), batch)
+    long_b = derive_idempotency_key(context(dag_id="e" * 250), batch)
+    assert len(long_a) <= 255
+    assert long_a != long_b
+
+
+def test_no_connection_or_network_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ica_airflow_provider.hooks.ica import IcaHook
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("connection read during __init__")
+
+    monkeypatch.setattr(IcaHook, "get_connection", classmethod(forbidden))
+    op = operator(nextflow_items=[ITEM], project_id="p")
+    assert "hook" not in vars(op)
