@@ -73,6 +73,24 @@ for mode in ("poke", "deferred"):
         )
     globals()[dag.dag_id] = dag
 
+    # A wait that times out while analyses still run: the operator aborts them.
+    with DAG(
+        dag_id=f"ica_e2e_timeout_{mode}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        params=PARAMS,
+    ) as dag:
+        IcaCreateAnalysisBatchOperator(
+            task_id="create",
+            nextflow_items=NEXTFLOW_ITEMS,
+            wait_for_completion=True,
+            poll_interval=POLL,
+            timeout=2,
+            deferrable=mode == "deferred",
+        )
+    globals()[dag.dag_id] = dag
+
 # The CWL example's request template, rendered and sent for real; the operator waits deferred.
 with DAG(
     dag_id="ica_e2e_cwl_template",

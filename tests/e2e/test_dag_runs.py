@@ -117,3 +117,31 @@ def test_cwl_request_from_json_template(e2e_dags: dict[str, Any], ica: Any) -> N
         ("PT-2-tumor-normal", "CWL"),
     ]
     assert xcom(dag_run.dag_id, dag_run.run_id, "create") == [i.analysis_id for i in batch.items]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeout_aborts_the_running_analyses(
+    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_timeout_{mode}", {"samples": ["G1", "G2-run-long", "G3-run-long"]})
+
+    assert str(dag_run.state) == "failed"
+    (batch,) = ica.backend.batches.values()
+    long_running = [i.analysis_id for i in batch.items if "run-long" in i.user_reference]
+    assert sorted(ica.backend.abort_calls) == sorted(long_running)
+    logs = "".join(capfd.readouterr())
+    assert "timed out with 2 item(s) not finished: G2-run-long, G3-run-long" in logs
+    assert "aborted 2 running analyses" in logs
+    records = xcom(dag_run.dag_id, dag_run.run_id, "create", "analyses")
+    assert {r["user_reference"] for r in records} == {"G1", "G2-run-long", "G3-run-long"}
+
+
+def test_operator_link_points_at_the_project_analyses(e2e_dags: dict[str, Any], ica: Any) -> None:
+    dag_run = run(e2e_dags, "ica_e2e_analyses_poke", {"samples": ["H1"]})
+
+    expected = ica.url.removesuffix("/rest") + "/projects/proj-e2e/analyses"
+    assert xcom(dag_run.dag_id, dag_run.run_id, "create", "analyses_url") == expected
+    from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS
+
+    if AIRFLOW_V_3_0_PLUS:  # Airflow 3 computes links on the worker and stores them as XCom
+        assert xcom(dag_run.dag_id, dag_run.run_id, "create", "_link_IcaProjectAnalysesLink") == expected

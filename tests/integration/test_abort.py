@@ -1,0 +1,71 @@
+"""Kill and abort: what gets aborted, by whom, on the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
+
+ITEMS = [
+    {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
+    for ref in ("K1", "K2-run-long", "K3-run-long")
+]
+
+
+@pytest.fixture
+def batch(ica_fake_server: Any, connect: Any) -> tuple[Any, str, list[str]]:
+    """A batch whose K1 succeeds quickly and whose two other analyses run for an hour."""
+    connect(ica_fake_server)
+    batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "abort-test").id
+    time.sleep(1.5)  # K1 finishes, the other two are IN_PROGRESS
+    items = ica_fake_server.backend.batches[batch_id].items
+    return ica_fake_server, batch_id, [i.analysis_id for i in items if "run-long" in i.user_reference]
+
+
+def test_operator_on_kill_aborts_running_analyses(batch: tuple[Any, str, list[str]]) -> None:
+    server, batch_id, running = batch
+    op = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=ITEMS, project_id="proj")
+    op.on_kill()  # nothing created yet by this operator: nothing to abort
+    assert server.backend.abort_calls == []
+
+    from ica_airflow_provider.core.progress import BatchTracker
+
+    op._tracker = BatchTracker("proj", batch_id)  # what execute() sets before waiting
+    op.on_kill()
+    assert sorted(server.backend.abort_calls) == sorted(running)
+
+
+def test_sensor_on_kill_leaves_analyses_alone_by_default(batch: tuple[Any, str, list[str]]) -> None:
+    server, batch_id, running = batch
+    for abort_on_kill, expected in ((False, []), (True, sorted(running))):
+        sensor = IcaAnalysisBatchSensor(
+            task_id=f"wait_{abort_on_kill}", batch_id=batch_id, project_id="proj", abort_on_kill=abort_on_kill
+        )
+        assert sensor.poke({"ti": None}) is False
+        sensor.on_kill()
+        assert sorted(server.backend.abort_calls) == expected
+
+
+@pytest.mark.parametrize("abort_on_kill", [False, True])
+def test_trigger_on_kill(batch: tuple[Any, str, list[str]], abort_on_kill: bool) -> None:
+    server, batch_id, running = batch
+    trigger = IcaAnalysisBatchTrigger(project_id="proj", batch_id=batch_id, abort_on_kill=abort_on_kill)
+    asyncio.run(trigger.on_kill())
+    assert sorted(server.backend.abort_calls) == (sorted(running) if abort_on_kill else [])
+
+
+def test_aborted_analyses_end_aborted(batch: tuple[Any, str, list[str]]) -> None:
+    _, _, running = batch
+    hook = IcaHook()
+    hook.abort_analysis("proj", running[0])
+    deadline = time.time() + 5
+    while hook.get_analysis("proj", running[0]).status != "ABORTED":
+        assert time.time() < deadline, "the analysis never reached ABORTED"
+        time.sleep(0.1)
