@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ica_airflow_provider.get_provider_info import get_provider_info
 from ica_airflow_provider.hooks.ica import IcaHook
 
