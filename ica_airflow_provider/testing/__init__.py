@@ -3,6 +3,15 @@
 Standalone: runtime code never imports this package and it imports nothing else from the
 project. ``FakeIcaServer`` (FastAPI + uvicorn) is imported lazily, so importing this
 package, e.g. through the pytest plugin, stays cheap.
+
+    clock = ManualClock()
+    with FakeIcaServer(FakeIcaConfig(clock=clock)) as server:
+        ...  # point a client at server.url with X-API-Key "fake-api-key"
+        clock.advance(10)  # every default lifecycle has finished
+        assert server.backend.count_batches() == 1
+
+Failure markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``,
+``awaiting-input``) are documented in ``backend``.
 """
 
 from __future__ import annotations

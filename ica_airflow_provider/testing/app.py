@@ -60,7 +60,9 @@ def require_uuid(name: str, value: str) -> None:
         raise bad_request(f"Invalid {name} '{value}'", {name: "must be a valid UUID"}) from None
 
 
-def json_response(body: Any, version: int, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, version: int, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """Compact JSON with the negotiated media type."""
     content = json.dumps(body, separators=(",", ":")).encode()
     return Response(content, status, headers, media_type=media_type(version))

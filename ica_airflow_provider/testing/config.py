@@ -31,7 +31,9 @@ class FakeIcaConfig:
     port: int = _option(0, "port to listen on; 0 picks a free port")
     api_key: str = _option("fake-api-key", "the X-API-Key the server accepts")
     token_lifetime: int = _option(3600, "JWT lifetime in seconds (exp - iat)")
-    token_status_code: int = _option(200, "status of POST /api/tokens: 200 per the spec, some servers send 201")
+    token_status_code: int = _option(
+        200, "status of POST /api/tokens: 200 per the spec, some servers send 201"
+    )
     log_level: str = _option("warning", "uvicorn log level")
 
     # Batch and item progression.

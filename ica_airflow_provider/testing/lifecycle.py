@@ -52,9 +52,7 @@ def markers_of(user_reference: str, technical_tags: Iterable[str]) -> frozenset[
     """Markers named in the user reference (substring) or as ``ica-fake:<marker>`` tags."""
     tags = set(technical_tags)
     return frozenset(
-        marker
-        for marker in MARKERS
-        if marker in user_reference or MARKER_TAG_PREFIX + marker in tags
+        marker for marker in MARKERS if marker in user_reference or MARKER_TAG_PREFIX + marker in tags
     )
 
 
@@ -191,4 +189,3 @@ def job_state(batch: Batch, t: float) -> JobState:
     info = f"{failed} of {total} analyses could not be created"
     status = JOB_FAILED if failed == total else JOB_PARTIALLY_SUCCEEDED
     return JobState(status, batch.starts_at, batch.finishes_at, info)
-

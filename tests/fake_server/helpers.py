@@ -79,7 +79,9 @@ class IcaClient:
         if idempotency_key is not None:
             sent["Idempotency-Key"] = idempotency_key
         sent.update(headers or {})
-        return self.session.post(f"{self.url}/api/projects/{project_id}/analysisCreationBatch", json=body, headers=sent)
+        return self.session.post(
+            f"{self.url}/api/projects/{project_id}/analysisCreationBatch", json=body, headers=sent
+        )
 
     def get_batch(self, batch_id: str, project_id: str = PROJECT_ID, **headers: str) -> requests.Response:
         """GET a batch (v3 only)."""
@@ -93,7 +95,9 @@ class IcaClient:
         url = f"{self.url}/api/projects/{project_id}/analysisCreationBatch/{batch_id}/items"
         return self.session.get(url, headers=self.headers(version), params=params)
 
-    def all_items(self, batch_id: str, page_size: int, status: list[str] | None = None) -> list[dict[str, Any]]:
+    def all_items(
+        self, batch_id: str, page_size: int, status: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Follow ``nextPageToken`` to the end and return every item."""
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"pageSize": str(page_size), "status": status or []}
@@ -111,7 +115,9 @@ class IcaClient:
         url = f"{self.url}/api/projects/{PROJECT_ID}/analysisCreationBatch/{batch_id}/items/{item_id}"
         return self.session.get(url, headers=self.headers(version))
 
-    def get_analysis(self, analysis_id: str, version: int = 4, project_id: str = PROJECT_ID) -> requests.Response:
+    def get_analysis(
+        self, analysis_id: str, version: int = 4, project_id: str = PROJECT_ID
+    ) -> requests.Response:
         """GET an analysis."""
         url = f"{self.url}/api/projects/{project_id}/analyses/{analysis_id}"
         return self.session.get(url, headers=self.headers(version))

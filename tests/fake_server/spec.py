@@ -48,7 +48,10 @@ def schema_errors(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -
         # Validators are reused: building one resolves the components anew each time.
         wrapped = {**schema, "components": spec["components"]}
         validator = _VALIDATORS[key] = OAS30Validator(wrapped, format_checker=oas30_format_checker)
-    return sorted(f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(instance))
+    return sorted(
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(instance)
+    )
 
 
 def assert_schema(spec: dict[str, Any], name: str, instance: Any) -> None:

@@ -61,13 +61,18 @@ def test_tags_are_echoed_with_all_three_lists(client: IcaClient) -> None:
         ({"nextflowItems": [nextflow_item("bad!ref")]}, "nextflowItems[0].userReference"),
         ({"nextflowItems": [nextflow_item("")]}, "nextflowItems[0].userReference"),
         ({"nextflowItems": [nextflow_item("x" * 256)]}, "nextflowItems[0].userReference"),
-        ({"nextflowItems": [nextflow_item("ok"), {"pipelineId": "p", "analysisInput": {"inputs": []}}]},
-         "nextflowItems[1].userReference"),
+        (
+            {"nextflowItems": [nextflow_item("ok"), {"pipelineId": "p", "analysisInput": {"inputs": []}}]},
+            "nextflowItems[1].userReference",
+        ),
         ({"cwlItems": [nextflow_item("ok")]}, "cwlItems[0].analysisInput.objectType"),
         ({"cwlItems": [cwl_item("ok", pipelineId=None)]}, "cwlItems[0].pipelineId"),
         ({"nextflowItems": [nextflow_item("ok", analysisInput=None)]}, "nextflowItems[0].analysisInput"),
         ({"nextflowJsonItems": [nextflow_item("ok")]}, "nextflowJsonItems[0].inputFormValues"),
-        ({"nextflowItems": [nextflow_item("ok", analysisStorageId="small")]}, "nextflowItems[0].analysisStorageId"),
+        (
+            {"nextflowItems": [nextflow_item("ok", analysisStorageId="small")]},
+            "nextflowItems[0].analysisStorageId",
+        ),
         ({"nextflowItems": {"userReference": "x"}}, "nextflowItems"),
         ({}, "body"),
         ({"cwlItems": [], "nextflowItems": None}, "body"),
@@ -118,8 +123,11 @@ def test_backend_introspection(ica_fake_server: FakeIcaServer) -> None:
     backend.reset_request_log()
     client.list_items(batch_id, project_id="p2", pageSize="5", status=["RUNNING", "FAILED"])
     (entry,) = backend.request_log
-    assert entry == ("GET", f"/ica/rest/api/projects/p2/analysisCreationBatch/{batch_id}/items",
-                     "pageSize=5&status=RUNNING&status=FAILED")
+    assert entry == (
+        "GET",
+        f"/ica/rest/api/projects/p2/analysisCreationBatch/{batch_id}/items",
+        "pageSize=5&status=RUNNING&status=FAILED",
+    )
     assert backend.count_requests("GET", "/items") == 1
 
 

@@ -43,11 +43,15 @@ def test_same_key_with_different_body_is_422(client: IcaClient) -> None:
 def test_same_key_while_in_flight_is_409(client_factory: Callable[..., IcaClient]) -> None:
     client = client_factory(create_delay_seconds=0.5)
     results: list[requests.Response] = []
-    slow = threading.Thread(target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k")))
+    slow = threading.Thread(
+        target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k"))
+    )
     slow.start()
     time.sleep(0.15)
     # A second connection: the session in the other thread is busy.
-    concurrent = IcaClient(client.server, token=client.token).create_batch(batch_body("a"), idempotency_key="k")
+    concurrent = IcaClient(client.server, token=client.token).create_batch(
+        batch_body("a"), idempotency_key="k"
+    )
     slow.join()
     assert concurrent.status_code == 409
     assert concurrent.json()["title"] == "ICA_API_006"

@@ -59,7 +59,10 @@ def test_job_item_and_analysis_progress_with_the_clock(client: IcaClient, clock:
     assert job(client, batch_id)["status"] == "INITIALIZED"
     assert only_item(client, batch_id)["processing"]["status"] == "WAITING_RESOURCES"
     at(clock, 1.5)
-    assert (job(client, batch_id)["status"], job(client, batch_id)["timeStarted"] is not None) == ("RUNNING", True)
+    assert (job(client, batch_id)["status"], job(client, batch_id)["timeStarted"] is not None) == (
+        "RUNNING",
+        True,
+    )
     item = only_item(client, batch_id)
     assert item["processing"]["status"] == "RUNNING"
     assert "createdAnalysis" not in item
@@ -88,7 +91,9 @@ def test_job_item_and_analysis_progress_with_the_clock(client: IcaClient, clock:
 
 
 def test_waiting_for_resources_phase(client_factory: Callable[..., IcaClient], clock: ManualClock) -> None:
-    client = client_factory(clock=clock, batch_start_seconds=1, item_waiting_seconds=5, item_creation_seconds=2)
+    client = client_factory(
+        clock=clock, batch_start_seconds=1, item_waiting_seconds=5, item_creation_seconds=2
+    )
     batch_id = client.create_batch(batch_body("s1")).json()["id"]
     at(clock, 3)
     assert job(client, batch_id)["status"] == "WAITING_FOR_RESOURCES"
@@ -117,9 +122,13 @@ def test_failure_markers(client: IcaClient, clock: ManualClock) -> None:
     items = items_by_ref(client, batch_id)
     failed_item = items["s-fail-creation"]
     assert failed_item["processing"]["status"] == "FAILED"
-    assert failed_item["processing"]["additionalStatusInformation"].startswith("Pipeline input validation failed")
+    assert failed_item["processing"]["additionalStatusInformation"].startswith(
+        "Pipeline input validation failed"
+    )
     assert "createdAnalysis" not in failed_item
-    statuses = {ref: item["createdAnalysis"]["status"] for ref, item in items.items() if "createdAnalysis" in item}
+    statuses = {
+        ref: item["createdAnalysis"]["status"] for ref, item in items.items() if "createdAnalysis" in item
+    }
     assert statuses == {
         "ok": "GENERATING_OUTPUTS",
         "s-fail-analysis": "FAILED",

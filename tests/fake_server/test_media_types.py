@@ -17,7 +17,8 @@ def batch_id(client: IcaClient) -> str:
 
 
 @pytest.mark.parametrize(
-    "accept", [None, "*/*", "application/json", "application/vnd.illumina.v2+json", "application/vnd.illumina.v5+json"]
+    "accept",
+    [None, "*/*", "application/json", "application/vnd.illumina.v2+json", "application/vnd.illumina.v5+json"],
 )
 def test_unsupported_accept_is_ica_api_004(client: IcaClient, batch_id: str, accept: str | None) -> None:
     headers: dict[str, str | None] = {**client.headers(), "Accept": accept}  # None: not sent
@@ -27,7 +28,11 @@ def test_unsupported_accept_is_ica_api_004(client: IcaClient, batch_id: str, acc
         assert response.status_code == 400
         assert response.headers["Content-Type"] == "application/problem+json"
         problem = response.json()
-        assert (problem["title"], problem["detail"], problem["status"]) == ("ICA_API_004", "Invalid Accept Header", 400)
+        assert (problem["title"], problem["detail"], problem["status"]) == (
+            "ICA_API_004",
+            "Invalid Accept Header",
+            400,
+        )
         assert problem["method"] == "GET"
         assert problem["instance"].endswith(url.removeprefix(client.server.root_url))
 

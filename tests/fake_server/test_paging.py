@@ -28,7 +28,9 @@ def expected_status(index: int) -> str:
 def staggered(client_factory: Callable[..., IcaClient]) -> tuple[IcaClient, str, ManualClock]:
     """25 items starting 1 s apart, 10 s to create; every 4th fails; clock at t=15."""
     clock = ManualClock()
-    client = client_factory(clock=clock, batch_start_seconds=0, item_stagger_seconds=1, item_creation_seconds=10)
+    client = client_factory(
+        clock=clock, batch_start_seconds=0, item_stagger_seconds=1, item_creation_seconds=10
+    )
     refs = [f"item-{i:02d}" + ("-fail-creation" if i % 4 == 0 else "") for i in range(ITEM_COUNT)]
     response = client.create_batch({"nextflowItems": [nextflow_item(ref) for ref in refs]})
     clock.advance(15)
@@ -79,7 +81,9 @@ def test_cursor_stays_unique_while_statuses_change(staggered: tuple[IcaClient, s
     client, batch_id, clock = staggered
     first = client.list_items(batch_id, pageSize="5", status=["RUNNING"]).json()
     clock.advance(3)  # items 6..8 finish, 16..18 start running
-    second = client.list_items(batch_id, pageSize="100", status=["RUNNING"], pageToken=first["nextPageToken"]).json()
+    second = client.list_items(
+        batch_id, pageSize="100", status=["RUNNING"], pageToken=first["nextPageToken"]
+    ).json()
     ids = [item["id"] for item in first["items"] + second["items"]]
     assert len(ids) == len(set(ids))
     assert indices(first["items"]) == list(range(6, 11))
@@ -89,7 +93,9 @@ def test_cursor_stays_unique_while_statuses_change(staggered: tuple[IcaClient, s
 
 def test_offset_paging(staggered: tuple[IcaClient, str, ManualClock]) -> None:
     client, batch_id, _ = staggered
-    pages = [client.list_items(batch_id, pageSize="10", pageOffset=str(offset)).json() for offset in (0, 10, 20)]
+    pages = [
+        client.list_items(batch_id, pageSize="10", pageOffset=str(offset)).json() for offset in (0, 10, 20)
+    ]
     assert [len(page["items"]) for page in pages] == [10, 10, 5]
     for page in pages:
         assert page["nextPageToken"] == ""

@@ -17,7 +17,9 @@ from .helpers import V3
 def test_fixture_serves_the_default_api_key(ica_fake_server: FakeIcaServer) -> None:
     assert ica_fake_server.api_key == "fake-api-key"
     assert ica_fake_server.url == f"http://127.0.0.1:{ica_fake_server.port}/ica/rest"
-    response = requests.post(f"{ica_fake_server.url}/api/tokens", headers={"X-API-Key": "fake-api-key", "Accept": V3})
+    response = requests.post(
+        f"{ica_fake_server.url}/api/tokens", headers={"X-API-Key": "fake-api-key", "Accept": V3}
+    )
     assert response.status_code == 200
 
 
@@ -52,8 +54,19 @@ def test_plugin_import_is_light() -> None:
 
 
 def test_console_script_prints_url_and_serves() -> None:
-    command = [sys.executable, "-m", "ica_airflow_provider.testing", "--port", "0", "--api-key", "cli-key",
-               "--token-lifetime", "120", "--analysis-step-seconds", "0.5"]
+    command = [
+        sys.executable,
+        "-m",
+        "ica_airflow_provider.testing",
+        "--port",
+        "0",
+        "--api-key",
+        "cli-key",
+        "--token-lifetime",
+        "120",
+        "--analysis-step-seconds",
+        "0.5",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -29,7 +29,10 @@ SCENARIO_BODY: dict[str, Any] = {
         cwl_item("cwl-ok", tags={"technicalTags": ["t1"], "userTags": ["u"], "referenceTags": ["r"]}),
         cwl_item(
             "cwl-structured-fail-analysis",
-            analysisInput={"objectType": "STRUCTURED", "inputs": [{"parameterCode": "in", "dataIds": ["fil.1"]}]},
+            analysisInput={
+                "objectType": "STRUCTURED",
+                "inputs": [{"parameterCode": "in", "dataIds": ["fil.1"]}],
+            },
         ),
     ],
     "nextflowItems": [
@@ -92,7 +95,9 @@ def test_token_responses(ica_spec: dict[str, Any], client: IcaClient) -> None:
     assert_response(ica_spec, REFRESH, refresh)
 
 
-def test_every_status_of_every_resource(ica_spec: dict[str, Any], scenario: tuple[IcaClient, ManualClock]) -> None:
+def test_every_status_of_every_resource(
+    ica_spec: dict[str, Any], scenario: tuple[IcaClient, ManualClock]
+) -> None:
     client, clock = scenario
     created = client.create_batch(SCENARIO_BODY)
     assert created.status_code == 201
@@ -125,16 +130,39 @@ def test_every_status_of_every_resource(ica_spec: dict[str, Any], scenario: tupl
                     seen.add((f"v{version}", analysis.json()["status"]))
     v4_statuses = {status for kind, status in seen if kind == "v4"}
     assert v4_statuses == {
-        "REQUESTED", "QUEUED", "INITIALIZING", "PREPARING_INPUTS", "IN_PROGRESS", "GENERATING_OUTPUTS",
-        "AWAITING_INPUT", "ABORTING", "ABORTED", "SUCCEEDED", "FAILED", "FAILED_FINAL",
+        "REQUESTED",
+        "QUEUED",
+        "INITIALIZING",
+        "PREPARING_INPUTS",
+        "IN_PROGRESS",
+        "GENERATING_OUTPUTS",
+        "AWAITING_INPUT",
+        "ABORTING",
+        "ABORTED",
+        "SUCCEEDED",
+        "FAILED",
+        "FAILED_FINAL",
     }
-    assert {status for kind, status in seen if kind == "item"} == {"WAITING_RESOURCES", "RUNNING", "SUCCEEDED", "FAILED"}
-    assert {status for kind, status in seen if kind == "job"} == {"INITIALIZED", "RUNNING", "PARTIALLY_SUCCEEDED"}
+    assert {status for kind, status in seen if kind == "item"} == {
+        "WAITING_RESOURCES",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+    }
+    assert {status for kind, status in seen if kind == "job"} == {
+        "INITIALIZED",
+        "RUNNING",
+        "PARTIALLY_SUCCEEDED",
+    }
 
 
-def test_job_statuses_of_other_outcomes(ica_spec: dict[str, Any], client_factory: Callable[..., IcaClient]) -> None:
+def test_job_statuses_of_other_outcomes(
+    ica_spec: dict[str, Any], client_factory: Callable[..., IcaClient]
+) -> None:
     clock = ManualClock()
-    client = client_factory(clock=clock, batch_start_seconds=1, item_waiting_seconds=2, item_creation_seconds=2)
+    client = client_factory(
+        clock=clock, batch_start_seconds=1, item_waiting_seconds=2, item_creation_seconds=2
+    )
     ok = client.create_batch(batch_body("a")).json()["id"]
     failed = client.create_batch(batch_body("b-fail-creation")).json()["id"]
     for seconds, expected in ((2, "WAITING_FOR_RESOURCES"), (10, "SUCCEEDED")):
@@ -164,7 +192,12 @@ def test_problem_responses(ica_spec: dict[str, Any], client_factory: Callable[..
         (ITEM, client.get_item(batch_id, unknown)),
         (ANALYSIS, client.get_analysis("nope")),
         (ABORT, client.abort("nope")),
-        (BATCH, requests.get(f"{client.url}/api/projects/p/analysisCreationBatch/{batch_id}", headers={"Accept": V3})),
+        (
+            BATCH,
+            requests.get(
+                f"{client.url}/api/projects/p/analysisCreationBatch/{batch_id}", headers={"Accept": V3}
+            ),
+        ),
     ]
     client.server.backend.inject_fault(503, path_contains="/items")
     problems.append((ITEMS, client.list_items(batch_id)))
