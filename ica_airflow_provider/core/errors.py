@@ -45,6 +45,10 @@ class IcaApiError(IcaError):
         return text
 
 
+class IcaResponseError(IcaError):
+    """ICA answered 2xx with a body of an unexpected shape."""
+
+
 class IcaConnectionError(IcaError):
     """No answer from ICA: connection refused or dropped, or a timeout, after retries."""
 

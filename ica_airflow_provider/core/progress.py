@@ -130,7 +130,14 @@ class BatchTracker:
         """``(item ids, analysis ids)`` to fetch one by one, or ``None`` to list every item."""
         if not self.records:
             return None
-        creating = [r.item_id for r in self.records.values() if item_phase(r.item_status) is Phase.RUNNING]
+        # Items still being created, and (when waiting for analyses) items whose creation
+        # succeeded before ICA showed the analysis: both are fetched item by item.
+        creating = [
+            r.item_id
+            for r in self.records.values()
+            if item_phase(r.item_status) is Phase.RUNNING
+            or (self.wait_for == "analyses" and r.analysis_id is None and item_phase(r.item_status) is Phase.SUCCEEDED)
+        ]
         open_analyses = self.running_analyses() if self.wait_for == "analyses" else []
         listing_cost = math.ceil(len(self.records) / self.page_size)
         if len(creating) + len(open_analyses) < listing_cost:

@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import TokenCache
-from ica_airflow_provider.core.errors import IcaApiError
+from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
 from ica_airflow_provider.core.http import Action, Outcome, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import connection_error, decipher
 from ica_airflow_provider.core.retry import RetryPolicy
@@ -28,6 +30,7 @@ from ica_airflow_provider.models.response import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Call = Generator[Action, Outcome | None, T]
 
 
@@ -96,7 +99,7 @@ class IcaProtocol:
         """``POST /api/tokens`` with the API key; caches and returns the JWT."""
         request = ops.create_token(self._api_key)
         response = yield from self.send(request)
-        token = Token.model_validate(decipher(request, response)).token
+        token = parse(Token, decipher(request, response), request).token
         if self._on_token is not None:
             self._on_token(token)
         self.tokens.store(token)
@@ -107,12 +110,12 @@ class IcaProtocol:
     def create_analysis_creation_batch(
         self, project_id: str, batch: Mapping[str, Any], idempotency_key: str | None = None
     ) -> Call[AnalysisCreationBatch]:
-        data = yield from self.call(ops.create_analysis_creation_batch(project_id, batch, idempotency_key))
-        return AnalysisCreationBatch.model_validate(data)
+        request = ops.create_analysis_creation_batch(project_id, batch, idempotency_key)
+        return parse(AnalysisCreationBatch, (yield from self.call(request)), request)
 
     def get_analysis_creation_batch(self, project_id: str, batch_id: str) -> Call[AnalysisCreationBatch]:
-        data = yield from self.call(ops.get_analysis_creation_batch(project_id, batch_id))
-        return AnalysisCreationBatch.model_validate(data)
+        request = ops.get_analysis_creation_batch(project_id, batch_id)
+        return parse(AnalysisCreationBatch, (yield from self.call(request)), request)
 
     def get_analysis_creation_batch_items(
         self,
@@ -126,8 +129,7 @@ class IcaProtocol:
         request = ops.get_analysis_creation_batch_items(
             project_id, batch_id, statuses=statuses, page_size=page_size, page_token=page_token
         )
-        data = yield from self.call(request)
-        return AnalysisCreationBatchItemPage.model_validate(data)
+        return parse(AnalysisCreationBatchItemPage, (yield from self.call(request)), request)
 
     def list_all_items(
         self, project_id: str, batch_id: str, *, statuses: Iterable[str] | None = None, page_size: int | None = None
@@ -148,12 +150,12 @@ class IcaProtocol:
     def get_analysis_creation_batch_item(
         self, project_id: str, batch_id: str, item_id: str
     ) -> Call[AnalysisCreationBatchItem]:
-        data = yield from self.call(ops.get_analysis_creation_batch_item(project_id, batch_id, item_id))
-        return AnalysisCreationBatchItem.model_validate(data)
+        request = ops.get_analysis_creation_batch_item(project_id, batch_id, item_id)
+        return parse(AnalysisCreationBatchItem, (yield from self.call(request)), request)
 
     def get_analysis(self, project_id: str, analysis_id: str) -> Call[Analysis]:
-        data = yield from self.call(ops.get_analysis(project_id, analysis_id))
-        return Analysis.model_validate(data)
+        request = ops.get_analysis(project_id, analysis_id)
+        return parse(Analysis, (yield from self.call(request)), request)
 
     def abort_analysis(self, project_id: str, analysis_id: str) -> Call[None]:
         yield from self.call(ops.abort_analysis(project_id, analysis_id))
@@ -162,3 +164,16 @@ class IcaProtocol:
 def next_page_token(page: AnalysisCreationBatchItemPage) -> str | None:
     """The cursor of the next page; ``None`` at the end (null or empty token)."""
     return page.next_page_token or None
+
+
+def parse(model: type[M], data: Any, request: Request) -> M:
+    """Validate an answer into ``model``; a wrong shape is an :class:`IcaResponseError`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        raise IcaResponseError(
+            f"ICA's answer to {request.describe()} is not a {model.__name__}: {problems}"
+        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -58,6 +59,8 @@ class RetryPolicy:
                 seconds = parsedate_to_datetime(value).timestamp() - self.now()
             except (TypeError, ValueError):
                 return None
+        if not math.isfinite(seconds):
+            return None
         return min(max(seconds, 0.0), self.retry_after_max)
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,19 +112,24 @@ def _flag(extra: Mapping[str, Any], name: str, default: bool, fail: Any) -> bool
 
 
 def _timeout(value: Any, fail: Any) -> tuple[float, float]:
+    """Seconds (the read timeout) or ``[connect, read]``."""
     if value is None or value == "":
         return DEFAULT_TIMEOUT
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = json.loads(value)
+    problem = f"extra timeout={value!r} is not seconds or [connect, read] seconds"
     try:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)
+        if isinstance(value, bool):
+            raise ValueError(value)
         if isinstance(value, list | tuple) and len(value) == 2:
             connect, read = float(value[0]), float(value[1])
         else:
-            connect = read = float(value)
+            read = float(value)
+            connect = min(DEFAULT_TIMEOUT[0], read)
     except (TypeError, ValueError):
-        raise fail(f"extra timeout={value!r} is not seconds or [connect, read] seconds") from None
-    if connect <= 0 or read <= 0:
-        raise fail(f"extra timeout={value!r} must be positive")
+        raise fail(problem) from None
+    if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
+        raise fail(f"extra timeout={value!r} must be positive, finite seconds")
     return connect, read
 
 
@@ -131,6 +137,8 @@ def _max_retries(value: Any, fail: Any) -> int:
     if value is None or value == "":
         return DEFAULT_MAX_RETRIES
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
         retries = int(value)
     except (TypeError, ValueError):
         raise fail(f"extra max_retries={value!r} is not a whole number") from None
@@ -140,13 +148,18 @@ def _max_retries(value: Any, fail: Any) -> int:
 
 
 def _verify(value: Any, fail: Any) -> bool | str:
+    """``true``/``false``, or the path of a CA bundle."""
     if value is None or value == "":
         return True
     if isinstance(value, bool):
         return value
-    text = str(value).strip()
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if not isinstance(value, str):
+        raise fail(f"extra verify={value!r} is not true, false or a CA bundle path")
+    text = value.strip()
     if text.lower() in _TRUE:
         return True
     if text.lower() in _FALSE:
         return False
-    return text  # a CA bundle path
+    return text

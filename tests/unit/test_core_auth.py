@@ -6,13 +6,13 @@ import base64
 from typing import Any
 
 import pytest
+from samples import BATCH_ID, PROJECT_ID, FakeIca, make_jwt
 
 from ica_airflow_provider.core.auth import REMINT_LEAD_SECONDS, TokenCache, jwt_expiry
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.http import Request
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
-from samples import BATCH_ID, PROJECT_ID, FakeIca, make_jwt
 
 NOW = 1_900_000_000.0
 

@@ -12,13 +12,13 @@ import re
 from typing import Any
 
 import pytest
+from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
 
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, judge
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
-from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
 
 ITEMS = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from samples import HTML_502, PROBLEM_JSON, V3, json_response, problem_body, raw_response
 
 from ica_airflow_provider._compat import AirflowException
 from ica_airflow_provider.core.errors import (
@@ -16,7 +17,6 @@ from ica_airflow_provider.core.errors import (
 )
 from ica_airflow_provider.core.http import Request, Response, TransportFailure
 from ica_airflow_provider.core.responses import api_error, connection_error, decipher
-from samples import HTML_502, PROBLEM_JSON, V3, json_response, problem_body, raw_response
 
 REQ = Request("POST", "/api/projects/proj-1/analysisCreationBatch")
 

@@ -8,6 +8,7 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
+from samples import BATCH_REQUEST, PROBLEM_JSON, PROJECT_ID, json_response, problem_body, raw_response
 
 from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.drive import drive
@@ -15,7 +16,6 @@ from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
 from ica_airflow_provider.core.http import Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
-from samples import BATCH_REQUEST, PROBLEM_JSON, PROJECT_ID, json_response, problem_body, raw_response
 
 NOW = 1_900_000_000.0
 MAX_RETRIES = 3

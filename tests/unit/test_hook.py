@@ -12,11 +12,6 @@ from typing import Any
 
 import pytest
 import requests
-
-from ica_airflow_provider.core.auth import TokenCache
-from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
-from ica_airflow_provider.core.retry import RetryPolicy
-from ica_airflow_provider.hooks.ica import IcaHook
 from samples import (
     API_KEY,
     BASE_URL,
@@ -45,6 +40,11 @@ from samples import (
     token_body,
     url,
 )
+
+from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
+from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.hooks.ica import IcaHook
 
 BATCH_URL = url(f"{BATCH_PATH}/{BATCH_ID}")
 ITEMS_URL = url(BATCH_ITEMS_PATH)
@@ -768,3 +768,11 @@ def test_path_segments_are_percent_encoded(requests_mock: Any, mint: Any) -> Non
 
     assert hook.get_analysis(PROJECT_ID, "a/b").status == "QUEUED"
     assert get.call_count == 1
+
+
+def test_answer_of_the_wrong_shape_is_an_ica_error_not_a_crash(requests_mock: Any, sleeps: list[float]) -> None:
+    requests_mock.post(f"{BASE_URL}/api/tokens", json={"jwt": "no token field here"})
+    ok, message = make_hook().test_connection()
+    assert ok is False
+    assert "POST /api/tokens" in message
+    assert "token" in message

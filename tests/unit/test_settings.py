@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from samples import API_KEY, set_connection
 
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
 from ica_airflow_provider.hooks.ica import IcaHook
-from samples import API_KEY, set_connection
 
 CONN = "ica_conf"
 
@@ -242,5 +242,5 @@ def test_hook_settings_from_env_connection(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_hook_settings_error_names_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     set_connection(monkeypatch, conn_id="ica_nokey", password=None)
-    with pytest.raises(IcaConfigError, match="'ica_nokey'.*API key"):
+    with pytest.raises(IcaConfigError, match=r"'ica_nokey'.*API key"):
         _ = IcaHook("ica_nokey").settings
