@@ -25,11 +25,11 @@ if AIRFLOW_V_3_0_PLUS:
         PokeReturnValue,
         conf,
     )
-    from airflow.sdk.exceptions import AirflowException, TaskDeferred
+    from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred
     from airflow.sdk.log import mask_secret
 else:  # Airflow 2.10+
     from airflow.configuration import conf  # type: ignore
-    from airflow.exceptions import AirflowException, TaskDeferred  # type: ignore
+    from airflow.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred  # type: ignore
     from airflow.hooks.base import BaseHook  # type: ignore
     from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore
@@ -44,6 +44,7 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "AirflowException",
+    "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

@@ -7,11 +7,23 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from ica_airflow_provider._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from ica_airflow_provider._compat import (
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    Context,
+    PokeReturnValue,
+    conf,
+)
 from ica_airflow_provider.core.errors import IcaError, PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
 from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
-from ica_airflow_provider.waiting import BatchWaitMixin, check_wait_args, conclude
+from ica_airflow_provider.waiting import (
+    ANALYSES_XCOM,
+    BatchWaitMixin,
+    check_wait_args,
+    conclude,
+    timeout_message,
+)
 
 
 class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
@@ -57,6 +69,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         self.abort_on_kill = abort_on_kill
         self._tracker: BatchTracker | None = None
         self._failures = PollFailures()
+        self._deadline: float | None = None
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -71,6 +84,10 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
+            if self.mode == "poke":
+                # Our own deadline, just before Airflow's: the timeout then pushes the
+                # records and says what was unfinished, as in deferred mode.
+                self._deadline = time.time() + float(self.timeout)
             return super().execute(context)
         result = self.poke(context)  # finished batches are not deferred
         if isinstance(result, PokeReturnValue) and result.is_done:
@@ -98,8 +115,17 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         tracker.log_poll(changes, self.log)
         verdict = tracker.verdict(self.max_failures)
         if not verdict.done:
+            if self._deadline is not None and time.time() >= self._deadline:
+                context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
+                self._on_wait_timeout(context, tracker.project_id, tracker.batch_id, verdict.records)
             return False
         return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+
+    def _on_wait_timeout(
+        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
+    ) -> None:
+        # A sensor timeout, so that soft_fail skips the task as for any sensor.
+        raise AirflowSensorTimeout(timeout_message(batch_id, records, self.wait_for, []))
 
     def on_kill(self) -> None:
         if self.abort_on_kill and self._tracker is not None:

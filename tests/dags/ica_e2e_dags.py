@@ -73,6 +73,20 @@ for mode in ("poke", "deferred"):
         )
     globals()[dag.dag_id] = dag
 
+    # A sensor that times out: it says what was unfinished and aborts nothing.
+    with DAG(
+        dag_id=f"ica_e2e_sensor_timeout_{mode}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        params=PARAMS,
+    ) as dag:
+        create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
+        IcaAnalysisBatchSensor(
+            task_id="wait", batch_id=create.output, poke_interval=POLL, timeout=2, deferrable=mode == "deferred"
+        )
+    globals()[dag.dag_id] = dag
+
     # A wait that times out while analyses still run: the operator aborts them.
     with DAG(
         dag_id=f"ica_e2e_timeout_{mode}",

@@ -145,3 +145,18 @@ def test_operator_link_points_at_the_project_analyses(e2e_dags: dict[str, Any], 
 
     if AIRFLOW_V_3_0_PLUS:  # Airflow 3 computes links on the worker and stores them as XCom
         assert xcom(dag_run.dag_id, dag_run.run_id, "create", "_link_IcaProjectAnalysesLink") == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sensor_timeout_names_the_unfinished_and_aborts_nothing(
+    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run(e2e_dags, f"ica_e2e_sensor_timeout_{mode}", {"samples": ["J1", "J2-run-long"]})
+
+    assert str(dag_run.state) == "failed"
+    assert ica.backend.abort_calls == []
+    logs = "".join(capfd.readouterr())
+    assert "AirflowSensorTimeout" in logs
+    assert "timed out with 1 item(s) not finished: J2-run-long" in logs
+    records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")
+    assert [r["user_reference"] for r in records] == ["J1", "J2-run-long"]
