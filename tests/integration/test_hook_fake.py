@@ -1,0 +1,109 @@
+"""The hook and the sensor against the fake server: paging, tokens, replay, poll cost."""
+
+from __future__ import annotations
+
+import math
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.clock import ManualClock
+
+
+def items(n: int, long_running: set[int] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    return {
+        "nextflowItems": [
+            {
+                "userReference": f"S{i:05d}" + ("-run-long" if i in long_running else ""),
+                "pipelineId": "p",
+                "analysisInput": {"inputs": []},
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server: Any, connect: Any) -> None:
+    connect(ica_fake_server)
+    hook = IcaHook()
+    batch = hook.create_analysis_creation_batch("proj", items(250, {3, 7}), "paging")
+    time.sleep(1.6)
+    listed = [i.request.user_reference for i in hook.iter_analysis_creation_batch_items("proj", batch.id, page_size=40)]
+    assert listed == [f"S{i:05d}" + ("-run-long" if i in (3, 7) else "") for i in range(250)]
+    assert ica_fake_server.backend.count_requests("GET", "/items") == math.ceil(250 / 40)
+    succeeded = list(hook.iter_analysis_creation_batch_items("proj", batch.id, statuses=["SUCCEEDED"], page_size=100))
+    assert len(succeeded) == 250
+
+
+def test_short_lived_tokens_are_reminted(ica_fake_server_factory: Any, connect: Any) -> None:
+    server = ica_fake_server_factory(token_lifetime=2)
+    connect(server)
+    hook = IcaHook()
+    batch = hook.create_analysis_creation_batch("proj", items(2), "tokens")
+    for _ in range(4):
+        hook.get_analysis_creation_batch("proj", batch.id)
+        time.sleep(0.8)
+    mints = server.backend.count_requests("POST", "/api/tokens")
+    assert 2 <= mints <= 3
+    assert server.backend.count_requests("GET", "/analysisCreationBatch/") == 4  # never a 401 retry
+
+
+def test_same_idempotency_key_replays_the_same_batch(ica_fake_server: Any, connect: Any) -> None:
+    connect(ica_fake_server)
+    hook = IcaHook()
+    first = hook.create_analysis_creation_batch("proj", items(3), "replay-me")
+    again = IcaHook().create_analysis_creation_batch("proj", items(3), "replay-me")
+    assert again.id == first.id
+    assert ica_fake_server.backend.count_batches() == 1
+
+
+def test_409_while_the_first_call_is_in_flight_is_waited_out(ica_fake_server_factory: Any, connect: Any) -> None:
+    import threading
+
+    server = ica_fake_server_factory(create_delay_seconds=1.5)
+    connect(server)
+    results: list[str] = []
+    first = threading.Thread(
+        target=lambda: results.append(IcaHook().create_analysis_creation_batch("proj", items(2), "slow").id)
+    )
+    first.start()
+    time.sleep(0.5)
+    second = IcaHook().create_analysis_creation_batch("proj", items(2), "slow")
+    first.join()
+    assert results == [second.id]
+    assert server.backend.count_batches() == 1
+
+
+def test_each_poke_costs_at_most_the_pages_or_the_open_analyses(ica_fake_server_factory: Any, connect: Any) -> None:
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server)
+    n, page_size, long_running = 350, 100, {10, 20, 30}
+    batch = IcaHook().create_analysis_creation_batch("proj", items(n, long_running), "cost")
+    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch.id, project_id="proj", page_size=page_size)
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None)}
+
+    def poke_cost() -> tuple[Any, int]:
+        server.backend.reset_request_log()
+        result = sensor.poke(context)
+        return result, len(server.backend.request_log)
+
+    pages = math.ceil(n / page_size)
+    result, cost = poke_cost()  # everything still being created: the whole listing
+    assert result is False
+    assert cost <= pages + 1  # + the token
+    clock.advance(5)  # every item created; all but the three long analyses finished
+    result, cost = poke_cost()
+    assert result is False
+    assert cost == pages
+    result, cost = poke_cost()  # only the three open analyses are fetched
+    assert result is False
+    assert cost == len(long_running)
+    assert all("/analyses/" in r.path for r in server.backend.request_log), server.backend.request_log
+    clock.advance(4000)
+    result, cost = poke_cost()
+    assert result.is_done
+    assert cost == len(long_running)
+    assert len(result.xcom_value) == n
