@@ -30,7 +30,7 @@ test-af3: $(VENV)/.installed
 	$(BIN)/pytest
 
 test-af2: $(VENV_AF2)/.installed
-	$(BIN_AF2)/pytest -p no:cacheprovider tests/unit tests/integration tests/fake_server
+	$(BIN_AF2)/pytest -p no:cacheprovider
 
 # Lint, types, the whole suite on Airflow 3, then the suites again on Airflow 2.10.
 test: lint typecheck test-af3 test-af2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -14,6 +15,9 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "tests" / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
+if version("apache-airflow").startswith("2."):
+    # Airflow 2 refuses SQLite with its default LocalExecutor.
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 # Connections the tests define come from AIRFLOW_CONN_* variables; none is inherited.
 for name in list(os.environ):
     if name.startswith("AIRFLOW_CONN_"):

@@ -11,7 +11,8 @@ package, e.g. through the pytest plugin, stays cheap.
         assert server.backend.count_batches() == 1
 
 Failure markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``,
-``awaiting-input``) are documented in ``backend``.
+``awaiting-input``) are documented in ``backend``; fault injection (``fault_rate``,
+``fault_seed``, ``inject_fault("drop")``, ...) in ``faults``.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ica_airflow_provider.testing import render
 from ica_airflow_provider.testing.backend import FakeIcaBackend
+from ica_airflow_provider.testing.drop import ConnectionDropper
 from ica_airflow_provider.testing.errors import (
     INTERNAL_ERROR,
     INVALID_ACCEPT,
@@ -28,6 +29,7 @@ from ica_airflow_provider.testing.errors import (
     IcaProblem,
     bad_request,
 )
+from ica_airflow_provider.testing.faults import DROP, LOST_CREATE, SLOW, is_batch_create
 from ica_airflow_provider.testing.idempotency import StoredResponse, body_hash, check_key
 from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.validation import parse_batch_request
@@ -69,26 +71,42 @@ def json_response(
 
 
 class _RequestLogMiddleware:
-    """Logs every request into the backend and applies injected faults before routing."""
+    """Logs every request into the backend and applies its fault (explicit or random) around routing."""
 
-    def __init__(self, app: ASGIApp, backend: FakeIcaBackend) -> None:
+    def __init__(self, app: ASGIApp, backend: FakeIcaBackend, dropper: ConnectionDropper) -> None:
         self.app = app
         self.backend = backend
+        self.dropper = dropper
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        self.backend.log_request(method, path, scope["query_string"].decode("latin-1"))
-        fault = self.backend.take_fault(method, path)
+        fault = self.backend.on_request(method, path, scope["query_string"].decode("latin-1"))
         if fault is None:
             await self.app(scope, receive, send)
-            return
-        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        problem = IcaProblem(fault.status, f"ICA_API_{fault.status}", fault.detail, headers=headers)
-        response = _problem_response(Request(scope), problem, self.backend)
-        await response(scope, receive, send)
+        elif fault.status == SLOW:
+            # Async sleep: other requests are served meanwhile.
+            await asyncio.sleep(self.backend.config.slow_seconds)
+            await self.app(scope, receive, send)
+        elif fault.status == LOST_CREATE and is_batch_create(method, path):
+            try:
+                await self.app(scope, receive, _discard)  # executed and stored, answer never sent
+            finally:
+                await self.dropper.drop(scope)
+        elif fault.status in (DROP, LOST_CREATE):  # lost-create elsewhere: nothing to lose
+            await self.dropper.drop(scope, receive)
+        else:
+            status = int(fault.status)
+            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            problem = IcaProblem(status, f"ICA_API_{status}", fault.detail, headers=headers)
+            response = _problem_response(Request(scope), problem, self.backend)
+            await response(scope, receive, send)
+
+
+async def _discard(message: Message) -> None:
+    """An ASGI ``send`` that loses the response (``lost-create``)."""
 
 
 def _problem_response(request: Request, problem: IcaProblem, backend: FakeIcaBackend) -> Response:
@@ -105,11 +123,15 @@ def _problem_response(request: Request, problem: IcaProblem, backend: FakeIcaBac
     return Response(content, problem.status, problem.headers, media_type=PROBLEM_JSON)
 
 
-def create_app(backend: FakeIcaBackend) -> FastAPI:
-    """Build the ASGI app serving ``backend`` under ``/ica/rest``."""
+def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None) -> FastAPI:
+    """Build the ASGI app serving ``backend`` under ``/ica/rest``.
+
+    ``drop``/``lost-create`` faults need ``dropper`` attached to the serving uvicorn server
+    (``FakeIcaServer`` does that); without it they raise RuntimeError.
+    """
     app = FastAPI(title="Fake ICA", openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=5)
-    app.add_middleware(_RequestLogMiddleware, backend=backend)
+    app.add_middleware(_RequestLogMiddleware, backend=backend, dropper=dropper or ConnectionDropper())
     _add_error_handlers(app, backend)
     renderer = Renderer(backend.to_wall)
 

@@ -37,11 +37,20 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ica_airflow_provider.testing.config import FakeIcaConfig
 from ica_airflow_provider.testing.errors import bad_request, not_found, unauthorized
+from ica_airflow_provider.testing.faults import (
+    RETRY_AFTER_STATUSES,
+    STATUS_KINDS,
+    Fault,
+    InjectedFault,
+    RandomFaults,
+    explicit_status,
+)
 from ica_airflow_provider.testing.idempotency import IdempotencyStore
 from ica_airflow_provider.testing.lifecycle import (
     AnalysisState,
@@ -71,18 +80,6 @@ class LoggedRequest(NamedTuple):
     method: str
     path: str
     query: str
-
-
-@dataclass
-class Fault:
-    """An injected error returned instead of the next ``remaining`` matching requests."""
-
-    status: int
-    remaining: int
-    method: str | None = None
-    path_contains: str | None = None
-    retry_after: float | None = None
-    detail: str = "Injected fault"
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,13 @@ class FakeIcaBackend:
         self.tokens = TokenIssuer(self.identity.tenant_id, self.identity.tenant_name)
         self._plans: dict[frozenset[str], AnalysisPlan] = {}
         self.idempotency = IdempotencyStore(self.config.idempotency_ttl_seconds, self.now)
-        self.faults: list[Fault] = []
+        self.faults: list[Fault] = []  # explicit faults, applied before random ones
+        self.random_faults = RandomFaults(
+            self.config.fault_rate, self.config.fault_kinds, self.config.fault_paths, self.config.fault_seed
+        )
+        self.fault_counts: Counter[str] = Counter()  # kind -> faults applied
+        self.fault_log: list[InjectedFault] = []
+        self.request_count = 0  # requests since start; unlike request_log, never reset
         self.batches: dict[str, Batch] = {}
         self.analyses: dict[str, Item] = {}  # analysis id -> the item that created it
         self.request_log: list[LoggedRequest] = []
@@ -137,7 +140,10 @@ class FakeIcaBackend:
     # --- introspection for tests ----------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget all batches, logs, idempotency records and faults (tokens stay valid)."""
+        """Forget all batches, logs, idempotency records, faults and fault counts.
+
+        Tokens stay valid and the random fault draws go on where they were.
+        """
         with self._lock:
             self.batches = {}
             self.analyses = {}
@@ -145,6 +151,8 @@ class FakeIcaBackend:
             self.abort_calls = []
             self.idempotency.clear()
             self.faults.clear()
+            self.fault_counts.clear()
+            self.fault_log = []
 
     def log_request(self, method: str, path: str, query: str) -> None:
         """Record a received request (called by the HTTP layer for every request)."""
@@ -177,7 +185,7 @@ class FakeIcaBackend:
 
     def inject_fault(
         self,
-        status: int = 429,
+        status: int | str = 429,
         *,
         count: int = 1,
         method: str | None = None,
@@ -185,24 +193,63 @@ class FakeIcaBackend:
         retry_after: float | None = None,
         detail: str = "Injected fault",
     ) -> Fault:
-        """Answer the next ``count`` matching requests with a ``status`` problem."""
-        fault = Fault(status, count, method, path_contains, retry_after, detail)
+        """Answer the next ``count`` matching requests with a ``status`` problem.
+
+        ``status`` may also be ``"drop"``, ``"slow"`` (delayed by ``config.slow_seconds``) or
+        ``"lost-create"`` (see ``faults``). Counted in ``fault_counts`` under ``str(status)``.
+        """
+        fault = Fault(explicit_status(status), count, method, path_contains, retry_after, detail)
         with self._lock:
             self.faults.append(fault)
         return fault
 
     def take_fault(self, method: str, path: str) -> Fault | None:
-        """The fault to apply to this request, if any (consumes one use of it)."""
+        """The explicit fault to apply to this request, if any (consumes one use of it)."""
         with self._lock:
             for fault in self.faults:
-                if (fault.method is None or fault.method == method) and (
-                    fault.path_contains is None or fault.path_contains in path
-                ):
+                if fault.matches(method, path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self.faults.remove(fault)
                     return fault
         return None
+
+    def on_request(self, method: str, path: str, query: str) -> Fault | None:
+        """Log a request and pick its fault: an explicit one first, else a random draw."""
+        with self._lock:  # one lock: the draws follow the order requests arrive in
+            index = self.request_count
+            self.request_count += 1
+            self.log_request(method, path, query)
+            fault = self.take_fault(method, path)
+            kind = self.random_faults.draw(method, path)  # drawn even if unused, see faults
+            if fault is None and kind is not None:
+                fault = self._random_fault(kind, index)
+            if fault is not None:
+                self.fault_counts[fault.kind] += 1
+                self.fault_log.append(InjectedFault(index, method, path, fault.kind))
+            return fault
+
+    def set_fault_rate(self, rate: float) -> None:
+        """Change the random fault rate from now on (e.g. 0 to let a soak test drain)."""
+        with self._lock:
+            self.random_faults.rate = rate
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for a test report: requests, faults by kind, seed, batches."""
+        with self._lock:
+            return {
+                "requests": self.request_count,
+                "faults": sum(self.fault_counts.values()),
+                "fault_counts": dict(sorted(self.fault_counts.items())),
+                "fault_seed": self.random_faults.seed,
+                "batches": len(self.batches),
+            }
+
+    def _random_fault(self, kind: str, index: int) -> Fault:
+        status: int | str = int(kind) if kind in STATUS_KINDS else kind
+        retry_after = self.config.retry_after_seconds if status in RETRY_AFTER_STATUSES else None
+        detail = f"Injected random fault (seed {self.random_faults.seed}, request {index})"
+        return Fault(status, 0, retry_after=retry_after, detail=detail)
 
     # --- authentication -------------------------------------------------------------------
 

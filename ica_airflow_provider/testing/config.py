@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ica_airflow_provider.testing.faults import parse_fault_kinds
+
 T = TypeVar("T")
 
 # Fields that are not plain scalars and therefore cannot be set from the command line.
@@ -54,7 +56,26 @@ class FakeIcaConfig:
     max_page_size: int = _option(1000, "largest pageSize; larger values get a 400 problem")
     idempotency_ttl_seconds: float = _option(7 * 24 * 3600.0, "how long Idempotency-Key responses are kept")
 
+    # Random faults (see ``faults``); explicit ones come from ``FakeIcaBackend.inject_fault``.
+    fault_rate: float = _option(0.0, "probability that a request gets a random fault")
+    fault_kinds: str = _option(
+        "429,500,502,503,504,drop,slow,lost-create",
+        "comma-separated fault kinds drawn from, optionally weighted as in 429:3,503:1",
+    )
+    fault_seed: int | None = _option(None, "seed of the fault draws; unset picks one (see backend.stats())")
+    fault_paths: str = _option("", "comma-separated path fragments; if set, only matching paths get faults")
+    retry_after_seconds: float = _option(1.0, "Retry-After of random 429 and 503 faults")
+    slow_seconds: float = _option(1.0, "how late a slow fault delivers the normal answer")
+
     # ``clock`` drives all progression (inject a ManualClock in tests); ``wall_clock``
     # drives JWT iat/exp only, as clients compare exp with their own time.time().
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     wall_clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        # Fail at startup (or on the command line), not on the first faulty request.
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
+        if self.slow_seconds < 0 or self.retry_after_seconds < 0:
+            raise ValueError("slow_seconds and retry_after_seconds must not be negative")
+        parse_fault_kinds(self.fault_kinds)

@@ -13,12 +13,14 @@ import time
 import typing
 from collections.abc import Sequence
 from types import FrameType, TracebackType
+from typing import Any
 
 import uvicorn
 
 from ica_airflow_provider.testing.app import BASE_PATH, create_app
 from ica_airflow_provider.testing.backend import FakeIcaBackend
 from ica_airflow_provider.testing.config import NON_CLI_FIELDS, FakeIcaConfig
+from ica_airflow_provider.testing.drop import ConnectionDropper
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 _POLL_SECONDS = 0.01
@@ -107,14 +109,18 @@ class FakeIcaServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.config.port))
         self._socket = sock
+        dropper = ConnectionDropper()
         uvicorn_config = uvicorn.Config(
-            create_app(self.backend),
+            create_app(self.backend, dropper),
             log_level=self.config.log_level,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            # The dropper finds a request's connection by scope["client"]: keep the real peer.
+            proxy_headers=False,
         )
         self._server = _PromptServer(uvicorn_config)
+        dropper.attach(self._server.server_state.connections)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="fake-ica-server", daemon=True
         )
@@ -159,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     for config_field in dataclasses.fields(FakeIcaConfig):
         if config_field.name in NON_CLI_FIELDS:
             continue
-        kind = hints[config_field.name]
+        kind = _flag_type(hints[config_field.name])
         parser.add_argument(
             "--" + config_field.name.replace("_", "-"),
             dest=config_field.name,
@@ -169,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{config_field.metadata.get('help', '')} (default: {config_field.default})",
         )
     return parser
+
+
+def _flag_type(hint: Any) -> type:
+    """The type a flag parses to: ``int | None`` -> ``int`` (None is the flag's absence)."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    return args[0] if len(args) == 1 else hint  # type: ignore[no-any-return]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with FakeIcaServer(config) as server:
         # Scripts wait for this line before sending requests, hence the flush.
         print(f"ICA fake server listening on {server.url}", flush=True)
+        if config.fault_rate > 0:  # the seed repeats a failing run; stderr keeps stdout one line
+            seed = server.backend.random_faults.seed
+            print(f"random faults: rate {config.fault_rate:g}, seed {seed}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     return 0

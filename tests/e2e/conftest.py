@@ -41,3 +41,13 @@ def e2e_dags() -> dict[str, Any]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return {name: value for name, value in vars(module).items() if name.startswith("ica_e2e_")}
+
+
+@pytest.fixture
+def task_logs(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """Everything the run logged: Airflow 3 tasks print (structlog), Airflow 2 tasks log."""
+
+    def read() -> str:
+        return "".join(capfd.readouterr()) + caplog.text
+
+    return read

@@ -37,7 +37,7 @@ def test_all_succeed(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_failures_fail_the_task_and_keep_xcoms(
-    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+    e2e_dags: dict[str, Any], ica: Any, mode: str, task_logs: Any
 ) -> None:
     samples = ["B1", "B2-fail-analysis", "B3-fail-creation", "B4"]
     dag_run = run(e2e_dags, f"ica_e2e_analyses_{mode}", {"samples": samples})
@@ -50,8 +50,7 @@ def test_failures_fail_the_task_and_keep_xcoms(
     assert records["B3-fail-creation"]["item_status"] == "FAILED"
     assert records["B3-fail-creation"]["analysis_id"] is None
     assert records["B3-fail-creation"]["reason"]
-    # Task logs go to the process's output (structlog), not to the logging module.
-    logs = "".join(capfd.readouterr())
+    logs = task_logs()
     assert "2 of 4 items failed (max_failures=0)" in logs
     failed = records["B2-fail-analysis"]
     assert f"B2-fail-analysis (item {failed['item_id']}, analysis {failed['analysis_id']}): analysis FAILED" in logs
@@ -121,7 +120,7 @@ def test_cwl_request_from_json_template(e2e_dags: dict[str, Any], ica: Any) -> N
 
 @pytest.mark.parametrize("mode", MODES)
 def test_timeout_aborts_the_running_analyses(
-    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+    e2e_dags: dict[str, Any], ica: Any, mode: str, task_logs: Any
 ) -> None:
     dag_run = run(e2e_dags, f"ica_e2e_timeout_{mode}", {"samples": ["G1", "G2-run-long", "G3-run-long"]})
 
@@ -129,7 +128,7 @@ def test_timeout_aborts_the_running_analyses(
     (batch,) = ica.backend.batches.values()
     long_running = [i.analysis_id for i in batch.items if "run-long" in i.user_reference]
     assert sorted(ica.backend.abort_calls) == sorted(long_running)
-    logs = "".join(capfd.readouterr())
+    logs = task_logs()
     assert "timed out with 2 item(s) not finished: G2-run-long, G3-run-long" in logs
     assert "aborted 2 running analyses" in logs
     records = xcom(dag_run.dag_id, dag_run.run_id, "create", "analyses")
@@ -149,13 +148,13 @@ def test_operator_link_points_at_the_project_analyses(e2e_dags: dict[str, Any], 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_sensor_timeout_names_the_unfinished_and_aborts_nothing(
-    e2e_dags: dict[str, Any], ica: Any, mode: str, capfd: pytest.CaptureFixture[str]
+    e2e_dags: dict[str, Any], ica: Any, mode: str, task_logs: Any
 ) -> None:
     dag_run = run(e2e_dags, f"ica_e2e_sensor_timeout_{mode}", {"samples": ["J1", "J2-run-long"]})
 
     assert str(dag_run.state) == "failed"
     assert ica.backend.abort_calls == []
-    logs = "".join(capfd.readouterr())
+    logs = task_logs()
     assert "AirflowSensorTimeout" in logs
     assert "timed out with 1 item(s) not finished: J2-run-long" in logs
     records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")

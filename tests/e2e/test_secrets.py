@@ -38,7 +38,7 @@ def test_no_credential_leaks(
     e2e_dags: dict[str, Any],
     ica_fake_server_factory: Any,
     monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+    task_logs: Any,
     mode: str,
 ) -> None:
     server = ica_fake_server_factory(api_key=API_KEY)
@@ -60,7 +60,7 @@ def test_no_credential_leaks(
 
     assert str(dag_run.state) == "failed"
     assert tokens, "no JWT was minted"
-    output = "".join(capfd.readouterr())
+    output = task_logs()
     assert "L2-fail-analysis" in output  # the failure was logged...
     stored = stored_values(dag_run.dag_id, dag_run.run_id)
     for secret in [API_KEY, *tokens]:
