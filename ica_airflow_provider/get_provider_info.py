@@ -21,6 +21,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Retries of a request after 429, 5xx or a network error. Default 5.",
         "schema": {"type": ["integer", "null"], "minimum": 0},
     },
+    "retry_backoff": {
+        "label": "Retry backoff (seconds)",
+        "description": "First wait before a retry; it doubles per retry, with jitter. Default 1.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "retry_backoff_max": {
+        "label": "Max retry backoff (seconds)",
+        "description": "Cap of the wait between retries. Default 60.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
     "verify": {
         "label": "Verify TLS",
         "description": "Verify the server's certificate (or give a CA bundle path). Default true.",

@@ -11,10 +11,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ica_airflow_provider.core.errors import IcaConfigError
+from ica_airflow_provider.core.retry import RetryPolicy
 
 DEFAULT_BASE_URL = "https://ica.illumina.com/ica/rest"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 DEFAULT_MAX_RETRIES = 5
+DEFAULT_BACKOFF = 1.0  # seconds: the first retry waits 0.5 to 1 s, then doubles
+DEFAULT_BACKOFF_MAX = 60.0
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -29,6 +32,13 @@ class IcaSettings:
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     verify: bool | str = True
+    retry_backoff: float = DEFAULT_BACKOFF
+    retry_backoff_max: float = DEFAULT_BACKOFF_MAX
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries, backoff_base=self.retry_backoff, backoff_max=self.retry_backoff_max
+        )
 
     @property
     def web_url(self) -> str:
@@ -69,6 +79,8 @@ def settings_from_connection(
         timeout=_timeout(extra.get("timeout"), fail),
         max_retries=_max_retries(extra.get("max_retries"), fail),
         verify=_verify(extra.get("verify"), fail),
+        retry_backoff=_seconds(extra, "retry_backoff", DEFAULT_BACKOFF, fail),
+        retry_backoff_max=_seconds(extra, "retry_backoff_max", DEFAULT_BACKOFF_MAX, fail),
     )
 
 
@@ -131,6 +143,21 @@ def _timeout(value: Any, fail: Any) -> tuple[float, float]:
     if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
         raise fail(f"extra timeout={value!r} must be positive, finite seconds")
     return connect, read
+
+
+def _seconds(extra: Mapping[str, Any], name: str, default: float, fail: Any) -> float:
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise fail(f"extra {name}={value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise fail(f"extra {name}={value!r} must be 0 or more, finite seconds")
+    return seconds
 
 
 def _max_retries(value: Any, fail: Any) -> int:

@@ -68,7 +68,7 @@ class IcaHook(BaseHook):
 
     @cached_property
     def protocol(self) -> IcaProtocol:
-        policy = self._retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
+        policy = self._retry_policy or self.settings.retry_policy()
         return IcaProtocol(self.settings.api_key, policy, on_token=mask_secret)
 
     @cached_property

@@ -21,7 +21,7 @@ class IcaAsyncClient:
 
     def __init__(self, settings: IcaSettings, policy: RetryPolicy | None = None) -> None:
         self.settings = settings
-        self.protocol = IcaProtocol(settings.api_key, policy or RetryPolicy(max_retries=settings.max_retries))
+        self.protocol = IcaProtocol(settings.api_key, policy or settings.retry_policy())
         self._masked: str | None = None
         connect, read = settings.timeout
         self._client = httpx.AsyncClient(

@@ -46,7 +46,9 @@ def test_connection_form_is_declared_for_airflow_3_and_2() -> None:
     conn_type = get_provider_info()["connection-types"][0]
     assert conn_type["connection-type"] == IcaHook.conn_type == "ica"
     fields = conn_type["conn-fields"]
-    assert set(fields) == {"project_id", "timeout", "max_retries", "verify", "allow_insecure_http"}
+    assert set(fields) == {
+        "project_id", "timeout", "max_retries", "retry_backoff", "retry_backoff_max", "verify", "allow_insecure_http",
+    }
     assert all(f["label"] and f["schema"]["type"] for f in fields.values())
     behaviour = IcaHook.get_ui_field_behaviour()  # Airflow 2 reads it from the hook
     assert behaviour["relabeling"] == {"host": "ICA API base URL", "password": "API key"}
