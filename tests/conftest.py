@@ -22,3 +22,20 @@ if version("apache-airflow").startswith("2."):
 for name in list(os.environ):
     if name.startswith("AIRFLOW_CONN_"):
         del os.environ[name]
+
+
+# Tests that measure something (the soak test) report one line at the end of the run.
+import pytest  # noqa: E402
+
+_SUMMARY = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def summary_line(request: pytest.FixtureRequest) -> object:
+    """``summary_line("...")`` prints the line in pytest's closing summary."""
+    return request.config.stash.setdefault(_SUMMARY, []).append
+
+
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+    for line in config.stash.get(_SUMMARY, []):
+        terminalreporter.write_line(line)  # type: ignore[attr-defined]

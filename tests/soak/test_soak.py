@@ -169,7 +169,7 @@ def one_batch(index: int, tally: Tally) -> None:
 
 @pytest.mark.soak
 def test_soak(ica_fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-              capfd: pytest.CaptureFixture[str]) -> None:
+              capfd: pytest.CaptureFixture[str], summary_line: Any) -> None:
     server = ica_fake_server_factory(
         api_key=API_KEY, fault_rate=0.2, fault_seed=SEED, fault_kinds=FAULTS, retry_after_seconds=0.05,
         slow_seconds=0.3, token_lifetime=3, item_creation_seconds=0.2, analysis_step_seconds=0.15,
@@ -206,8 +206,8 @@ def test_soak(ica_fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch, cap
     leaks = sum(logs.count(secret) for secret in {API_KEY, *tokens})
     duplicates = server.backend.count_batches() - BATCHES
     faults = dict(sorted(stats["fault_counts"].items()))
-    print(
-        f"\nsoak: batches={BATCHES} items={BATCHES * ITEMS} requests={stats['requests']} faults={stats['faults']}"
+    summary_line(
+        f"soak: batches={BATCHES} items={BATCHES * ITEMS} requests={stats['requests']} faults={stats['faults']}"
         f" {faults} client_retries={retries[0]} task_retries={tally.task_retries} duplicates={duplicates}"
         f" leaks={leaks} unhandled={len(tally.unhandled)} seed={SEED} seconds={elapsed:.0f}"
     )
