@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 try:
     from airflow.sdk import DAG
@@ -33,87 +34,50 @@ SENSOR_SCENARIOS = {
     "analyses": {"wait_for": "analyses", "max_failures": 0},
     "tolerant": {"wait_for": "analyses", "max_failures": 1},
     "creation": {"wait_for": "creation", "max_failures": 0},
+    "sensor_timeout": {"timeout": 2},  # says what was unfinished, aborts nothing
+}
+OPERATOR_SCENARIOS = {
+    "operator_wait": {"retries": 1, "retry_delay": 0},
+    "timeout": {"timeout": 2},  # aborts the analyses still running
 }
 
+
+def scenario_dag(dag_id: str, **kwargs: Any) -> DAG:
+    """A DAG the tests find by ``dag_id`` in this module's globals."""
+    dag = DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, **kwargs)
+    globals()[dag_id] = dag
+    return dag
+
+
 for mode in ("poke", "deferred"):
-    for name, wait_args in SENSOR_SCENARIOS.items():
-        with DAG(
-            dag_id=f"ica_e2e_{name}_{mode}",
-            schedule=None,
-            start_date=datetime(2026, 1, 1),
-            catchup=False,
-            params=PARAMS,
-        ) as dag:
+    deferrable = mode == "deferred"
+    for name, sensor_args in SENSOR_SCENARIOS.items():
+        with scenario_dag(f"ica_e2e_{name}_{mode}", params=PARAMS):
             create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
             IcaAnalysisBatchSensor(
                 task_id="wait",
                 batch_id=create.output,
                 poke_interval=POLL,
-                timeout=120,
-                deferrable=mode == "deferred",
-                **wait_args,  # type: ignore[arg-type]
+                deferrable=deferrable,
+                **{"timeout": 120, **sensor_args},
             )
-        globals()[dag.dag_id] = dag
-
-    with DAG(
-        dag_id=f"ica_e2e_operator_wait_{mode}",
-        schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        params=PARAMS,
-    ) as dag:
-        IcaCreateAnalysisBatchOperator(
-            task_id="create",
-            nextflow_items=NEXTFLOW_ITEMS,
-            wait_for_completion=True,
-            poll_interval=POLL,
-            deferrable=mode == "deferred",
-            retries=1,
-            retry_delay=0,
-        )
-    globals()[dag.dag_id] = dag
-
-    # A sensor that times out: it says what was unfinished and aborts nothing.
-    with DAG(
-        dag_id=f"ica_e2e_sensor_timeout_{mode}",
-        schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        params=PARAMS,
-    ) as dag:
-        create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
-        IcaAnalysisBatchSensor(
-            task_id="wait", batch_id=create.output, poke_interval=POLL, timeout=2, deferrable=mode == "deferred"
-        )
-    globals()[dag.dag_id] = dag
-
-    # A wait that times out while analyses still run: the operator aborts them.
-    with DAG(
-        dag_id=f"ica_e2e_timeout_{mode}",
-        schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        params=PARAMS,
-    ) as dag:
-        IcaCreateAnalysisBatchOperator(
-            task_id="create",
-            nextflow_items=NEXTFLOW_ITEMS,
-            wait_for_completion=True,
-            poll_interval=POLL,
-            timeout=2,
-            deferrable=mode == "deferred",
-        )
-    globals()[dag.dag_id] = dag
+    for name, operator_args in OPERATOR_SCENARIOS.items():
+        with scenario_dag(f"ica_e2e_{name}_{mode}", params=PARAMS):
+            IcaCreateAnalysisBatchOperator(
+                task_id="create",
+                nextflow_items=NEXTFLOW_ITEMS,
+                wait_for_completion=True,
+                poll_interval=POLL,
+                deferrable=deferrable,
+                **operator_args,
+            )
 
 # The CWL example's request template, rendered and sent for real; the operator waits deferred.
-with DAG(
-    dag_id="ica_e2e_cwl_template",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+with scenario_dag(
+    "ica_e2e_cwl_template",
     template_searchpath=[str(Path(__file__).resolve().parents[2] / "example_dags")],
     params={"samples": ["PT-1", "PT-2"], "pipeline_id": "cwl-pipe", "data_folder": "fol.abc"},
-) as dag:
+):
     IcaCreateAnalysisBatchOperator(
         task_id="create",
         cwl_items="ica_cwl_batch_request.json",
@@ -121,4 +85,3 @@ with DAG(
         deferrable=True,
         poll_interval=POLL,
     )
-globals()[dag.dag_id] = dag
