@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.defaults import IDEMPOTENCY_KEY_MAX
 
 V3 = "application/vnd.illumina.v3+json"
 V4 = "application/vnd.illumina.v4+json"
-IDEMPOTENCY_KEY_MAX = 255
 
 # Item statuses the items endpoint accepts as a filter (spec enum).
 ITEM_STATUS_FILTERS = frozenset({"RUNNING", "WAITING_RESOURCES", "SUCCEEDED", "FAILED"})

@@ -11,9 +11,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ica_airflow_provider.core.protocol import Call, IcaProtocol
 from ica_airflow_provider.core.status import (
     Phase,
     analysis_phase,
@@ -21,7 +20,11 @@ from ica_airflow_provider.core.status import (
     is_known_item_status,
     item_phase,
 )
-from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
+from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
+
+if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
+    from ica_airflow_provider.core.protocol import Call, IcaProtocol
+    from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ class BatchTracker:
     project_id: str
     batch_id: str
     wait_for: WaitFor = "analyses"
-    page_size: int = 1000
+    page_size: int = DEFAULT_PAGE_SIZE
     records: dict[str, ItemRecord] = field(default_factory=dict)
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 

@@ -15,6 +15,7 @@ from ica_airflow_provider.core.http import Outcome, Request, Response, Transport
 from ica_airflow_provider.core.protocol import Call, IcaProtocol, T, next_page_token
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
     import requests
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     )
 
 USER_AGENT = f"ica-airflow-provider/{__version__}"
-DEFAULT_PAGE_SIZE = 1000
 
 
 class IcaHook(BaseHook):
@@ -39,7 +39,7 @@ class IcaHook(BaseHook):
     """
 
     conn_name_attr = "ica_conn_id"
-    default_conn_name = "ica_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "ica"
     hook_name = "Illumina Connected Analytics"
 

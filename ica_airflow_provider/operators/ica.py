@@ -9,13 +9,12 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.core.errors import IcaConfigError
-from ica_airflow_provider.core.operations import IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
-from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, IcaProjectAnalysesLink, analyses_url
 from ica_airflow_provider.waiting import (
     BatchWaitMixin,
@@ -27,6 +26,10 @@ from ica_airflow_provider.waiting import (
 )
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
+
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.hooks.ica import IcaHook
 
 
 class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
@@ -70,7 +73,7 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         nextflow_items: Any = None,
         nextflow_json_items: Any = None,
         idempotency_key: str | None = None,
-        ica_conn_id: str = IcaHook.default_conn_name,
+        ica_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
         wait_for: WaitFor = "analyses",
         max_failures: int = 0,
@@ -100,6 +103,8 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> IcaHook:
+        from ica_airflow_provider.hooks.ica import IcaHook
+
         return IcaHook(self.ica_conn_id)
 
     # -- building the request -------------------------------------------------------------

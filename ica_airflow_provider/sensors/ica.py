@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import (
     AirflowSensorTimeout,
@@ -16,7 +16,7 @@ from ica_airflow_provider._compat import (
 )
 from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
-from ica_airflow_provider.hooks.ica import DEFAULT_PAGE_SIZE, IcaHook
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.waiting import (
     ANALYSES_XCOM,
     BatchWaitMixin,
@@ -24,6 +24,9 @@ from ica_airflow_provider.waiting import (
     conclude,
     timeout_message,
 )
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.hooks.ica import IcaHook
 
 
 class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
@@ -53,7 +56,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         wait_for: WaitFor = "analyses",
         max_failures: int = 0,
         page_size: int = DEFAULT_PAGE_SIZE,
-        ica_conn_id: str = IcaHook.default_conn_name,
+        ica_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         abort_on_kill: bool = False,
         **kwargs: Any,
@@ -73,6 +76,8 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     @cached_property
     def hook(self) -> IcaHook:
+        from ica_airflow_provider.hooks.ica import IcaHook
+
         return IcaHook(self.ica_conn_id)
 
     def tracker(self) -> BatchTracker:
