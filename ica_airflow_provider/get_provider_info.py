@@ -33,7 +33,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "verify": {
         "label": "Verify TLS",
-        "description": "Verify the server's certificate (or give a CA bundle path). Default true.",
+        "description": "Verify the server's TLS certificate. Default true. A CA bundle path can go in the extra JSON.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
     "allow_insecure_http": {
