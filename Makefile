@@ -41,5 +41,13 @@ demo: $(VENV)/.installed
 fake-server: $(VENV)/.installed
 	$(BIN)/ica-fake-server --host 127.0.0.1 --port 8642 --api-key fake-api-key
 
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints/airflow-3.txt -e ".[bench]"
+	touch $@
+
+# A few minutes: prints one table and rewrites benchmarks/RESULTS.md.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/run_all.py
+
 clean:
 	rm -rf $(VENV) $(VENV_AF2) airflow-home .demo .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,7 @@ from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
     from ica_airflow_provider.core.protocol import Call, IcaProtocol
+    from ica_airflow_provider.models.progress import AnalysisStatusView, ItemStatusView
     from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,17 @@ class BatchTracker:
         changes: list[str] = []
         targets = self.plan()
         if targets is None:
-            items = yield from protocol.list_all_items(self.project_id, self.batch_id, page_size=self.page_size)
-            for item in items:
-                self._apply_item(item, changes)
+            # Page by page, each applied and dropped: memory stays one page deep.
+            token: str | None = None
+            while True:
+                page = yield from protocol.get_item_status_page(
+                    self.project_id, self.batch_id, page_size=self.page_size, page_token=token
+                )
+                for view in page.items:
+                    self._apply_item(view, changes)
+                token = page.next_page_token or None
+                if token is None:
+                    break
         else:
             item_ids, analysis_ids = targets
             for item_id in item_ids:
@@ -202,7 +211,7 @@ class BatchTracker:
 
     # -- applying answers -------------------------------------------------------------
 
-    def _apply_item(self, item: AnalysisCreationBatchItem, changes: list[str]) -> None:
+    def _apply_item(self, item: AnalysisCreationBatchItem | ItemStatusView, changes: list[str]) -> None:
         record = self.records.get(item.id)
         if record is None:
             record = ItemRecord(
@@ -224,7 +233,9 @@ class BatchTracker:
         if item.created_analysis is not None:
             self._apply_analysis(record, item.created_analysis, changes)
 
-    def _apply_analysis(self, record: ItemRecord, analysis: Analysis, changes: list[str]) -> None:
+    def _apply_analysis(
+        self, record: ItemRecord, analysis: Analysis | AnalysisStatusView, changes: list[str]
+    ) -> None:
         self._check_known("analysis", analysis.status, is_known_analysis_status(analysis.status))
         old = record.analysis_status
         if old is not None and old != analysis.status:

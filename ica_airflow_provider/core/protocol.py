@@ -17,8 +17,9 @@ from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
 from ica_airflow_provider.core.http import Action, Outcome, Request, Response, Send, Sleep
-from ica_airflow_provider.core.responses import connection_error, decipher
+from ica_airflow_provider.core.responses import connection_error, decipher, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.models.progress import ItemStatusPage
 from ica_airflow_provider.models.response import (
     Analysis,
     AnalysisCreationBatch,
@@ -78,7 +79,7 @@ class IcaProtocol:
             )
             yield Sleep(delay)
 
-    def call(self, request: Request) -> Call[Any]:
+    def call(self, request: Request) -> Call[Response]:
         """Send ``request`` with a JWT (minted when needed, again once after a 401)."""
         for attempt in range(2):
             token = self.tokens.token
@@ -92,14 +93,14 @@ class IcaProtocol:
                 log.info("ICA answered 401 to %s; minting a new token", request.describe())
                 self.tokens.clear()
                 continue
-            return decipher(request, response)
+            return response
         raise AssertionError("unreachable")
 
     def mint_token(self) -> Call[str]:
         """``POST /api/tokens`` with the API key; caches and returns the JWT."""
         request = ops.create_token(self._api_key)
         response = yield from self.send(request)
-        token = parse(Token, decipher(request, response), request).token
+        token = parse(Token, request, response).token
         if self._on_token is not None:
             self._on_token(token)
         self.tokens.store(token)
@@ -111,11 +112,11 @@ class IcaProtocol:
         self, project_id: str, batch: Mapping[str, Any], idempotency_key: str | None = None
     ) -> Call[AnalysisCreationBatch]:
         request = ops.create_analysis_creation_batch(project_id, batch, idempotency_key)
-        return parse(AnalysisCreationBatch, (yield from self.call(request)), request)
+        return parse(AnalysisCreationBatch, request, (yield from self.call(request)))
 
     def get_analysis_creation_batch(self, project_id: str, batch_id: str) -> Call[AnalysisCreationBatch]:
         request = ops.get_analysis_creation_batch(project_id, batch_id)
-        return parse(AnalysisCreationBatch, (yield from self.call(request)), request)
+        return parse(AnalysisCreationBatch, request, (yield from self.call(request)))
 
     def get_analysis_creation_batch_items(
         self,
@@ -129,51 +130,46 @@ class IcaProtocol:
         request = ops.get_analysis_creation_batch_items(
             project_id, batch_id, statuses=statuses, page_size=page_size, page_token=page_token
         )
-        return parse(AnalysisCreationBatchItemPage, (yield from self.call(request)), request)
+        return parse(AnalysisCreationBatchItemPage, request, (yield from self.call(request)))
 
-    def list_all_items(
-        self, project_id: str, batch_id: str, *, statuses: Iterable[str] | None = None, page_size: int | None = None
-    ) -> Call[list[AnalysisCreationBatchItem]]:
-        """Every item of the batch, walking cursor pages until the token runs out."""
-        items: list[AnalysisCreationBatchItem] = []
-        token: str | None = None
-        filters = list(statuses or ())
-        while True:
-            page = yield from self.get_analysis_creation_batch_items(
-                project_id, batch_id, statuses=filters, page_size=page_size, page_token=token
-            )
-            items.extend(page.items)
-            token = next_page_token(page)
-            if token is None:
-                return items
+    def get_item_status_page(
+        self, project_id: str, batch_id: str, *, page_size: int | None = None, page_token: str | None = None
+    ) -> Call[ItemStatusPage]:
+        """A page of items as slim status views: what following a batch needs, cheaply."""
+        request = ops.get_analysis_creation_batch_items(
+            project_id, batch_id, page_size=page_size, page_token=page_token
+        )
+        return parse(ItemStatusPage, request, (yield from self.call(request)))
 
     def get_analysis_creation_batch_item(
         self, project_id: str, batch_id: str, item_id: str
     ) -> Call[AnalysisCreationBatchItem]:
         request = ops.get_analysis_creation_batch_item(project_id, batch_id, item_id)
-        return parse(AnalysisCreationBatchItem, (yield from self.call(request)), request)
+        return parse(AnalysisCreationBatchItem, request, (yield from self.call(request)))
 
     def get_analysis(self, project_id: str, analysis_id: str) -> Call[Analysis]:
         request = ops.get_analysis(project_id, analysis_id)
-        return parse(Analysis, (yield from self.call(request)), request)
+        return parse(Analysis, request, (yield from self.call(request)))
 
     def abort_analysis(self, project_id: str, analysis_id: str) -> Call[None]:
         yield from self.call(ops.abort_analysis(project_id, analysis_id))
 
 
-def next_page_token(page: AnalysisCreationBatchItemPage) -> str | None:
+def next_page_token(page: AnalysisCreationBatchItemPage | ItemStatusPage) -> str | None:
     """The cursor of the next page; ``None`` at the end (null or empty token)."""
     return page.next_page_token or None
 
 
-def parse(model: type[M], data: Any, request: Request) -> M:
-    """Validate an answer into ``model``; a wrong shape is an :class:`IcaResponseError`."""
+def parse(model: type[M], request: Request, response: Response) -> M:
+    """Validate an answer's JSON body into ``model``, straight from the bytes.
+
+    Not JSON is an :class:`IcaApiError`; JSON of the wrong shape an :class:`IcaResponseError`.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(response.body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors(include_input=False)
-        )
-        raise IcaResponseError(
-            f"ICA's answer to {request.describe()} is not a {model.__name__}: {problems}"
-        ) from None
+        errors = exc.errors(include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise not_json(request, response, errors[0]["msg"]) from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in errors)
+        raise IcaResponseError(f"ICA's answer to {request.describe()} is not a {model.__name__}: {problems}") from None

@@ -20,12 +20,17 @@ def decipher(request: Request, response: Response) -> Any:
     try:
         return json.loads(response.body)
     except ValueError as exc:
-        raise IcaApiError(
-            response.status,
-            method=request.method,
-            path=request.path,
-            detail=f"the answer is not valid JSON ({exc}): {_snippet(response.body)}",
-        ) from None
+        raise not_json(request, response, str(exc)) from None
+
+
+def not_json(request: Request, response: Response, reason: str) -> IcaApiError:
+    """The error for a 2xx answer whose body is not JSON (truncated, or a proxy's page)."""
+    return IcaApiError(
+        response.status,
+        method=request.method,
+        path=request.path,
+        detail=f"the answer is not valid JSON ({reason}): {_snippet(response.body)}",
+    )
 
 
 def api_error(request: Request, response: Response) -> IcaApiError:
