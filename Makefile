@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 demo fake-server bench clean
+.PHONY: test lint typecheck test-af3 test-af2 demo fake-server bench e2e clean
 
 $(VENV)/.installed: pyproject.toml constraints/airflow-3.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,5 +49,13 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py
 
+$(VENV)/.e2e-installed: $(VENV)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints/airflow-3.txt -e ".[dev,deploy]"
+	touch $@
+
+# The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~2 min.
+e2e: $(VENV)/.e2e-installed
+	ICA_E2E_DEPLOYMENT=1 $(BIN)/pytest -p no:cacheprovider tests/deployment
+
 clean:
-	rm -rf $(VENV) $(VENV_AF2) airflow-home .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_AF2) airflow-home .demo .e2e .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,264 @@
+"""What the running deployment must do, checked from outside: REST API, UI metadata, fake ICA.
+
+Each check takes a started ``Deployment``, raises ``AssertionError`` with what it saw on
+failure, and returns a one-line summary on success. The same functions back
+``python deploy/e2e.py`` and ``tests/deployment``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploy.airflow_e2e.deployment import DAG_ID, PROJECT_ID, Deployment, DeploymentError
+from deploy.airflow_e2e.rest import AirflowClient, log_line
+
+WAIT_TASK = "wait_for_analyses"
+CREATE_TASK = "create_batch"
+COLLECT_TASK = "collect_outputs"
+SUCCESS_SAMPLES = ("E2E1", "E2E2", "E2E3")
+FAILING_SAMPLES = ("E2E4", "E2E5-fail-analysis")
+RUN_TIMEOUT_SECONDS = 240.0
+POLL_SECONDS = 1.0
+TERMINAL_RUN_STATES = ("success", "failed")
+
+
+@dataclass
+class RunObservation:
+    """A DAG run watched through the REST API until it ended."""
+
+    run_id: str
+    state: str
+    seconds: float
+    # Each task's states in the order they were seen (consecutive repeats collapsed).
+    states_seen: dict[str, list[str]] = field(default_factory=dict)
+    # The wait task's REST record while it was deferred (trigger, triggerer_job), if seen.
+    deferred_record: dict[str, Any] | None = None
+    batches_before: int = 0
+    batches_after: int = 0
+
+
+def run_and_watch(
+    deployment: Deployment, run_id: str, samples: Sequence[str], timeout: float = RUN_TIMEOUT_SECONDS
+) -> RunObservation:
+    """Unpause, trigger with ``{"samples": [...]}``, and poll until the run ends."""
+    client = deployment.client
+    backend = deployment.ica.backend
+    assert client.set_paused(DAG_ID, False)["is_paused"] is False
+    observation = RunObservation(run_id, "queued", 0.0, batches_before=backend.count_batches())
+    started = time.monotonic()
+    run = client.trigger(DAG_ID, run_id, {"samples": list(samples)})
+    assert run["conf"] == {"samples": list(samples)}, run
+    while True:
+        deployment.check_alive()
+        state = client.dag_run(DAG_ID, run_id)["state"]
+        for ti in client.task_instances(DAG_ID, run_id):
+            seen = observation.states_seen.setdefault(ti["task_id"], [])
+            ti_state = str(ti["state"])
+            if not seen or seen[-1] != ti_state:
+                seen.append(ti_state)
+            if ti["task_id"] == WAIT_TASK and ti_state == "deferred" and ti.get("triggerer_job"):
+                observation.deferred_record = ti
+        if state in TERMINAL_RUN_STATES:
+            break
+        if time.monotonic() - started > timeout:
+            raise DeploymentError(
+                f"run {run_id} still {state} after {timeout:.0f} s; task states seen: "
+                f"{observation.states_seen}\n{deployment.log_tails()}"
+            )
+        time.sleep(POLL_SECONDS)
+    observation.state = state
+    observation.seconds = time.monotonic() - started
+    observation.batches_after = backend.count_batches()
+    return observation
+
+
+# --- the checks -------------------------------------------------------------------------
+
+
+def check_health(deployment: Deployment) -> str:
+    health = deployment.client.health()
+    statuses = {name: (value or {}).get("status") for name, value in health.items()}
+    assert all(status == "healthy" for status in statuses.values()), health
+    version = deployment.client.version()["version"]
+    return f"Airflow {version}: " + ", ".join(f"{name} {status}" for name, status in statuses.items())
+
+
+def check_rest_api_without_login(deployment: Deployment) -> str:
+    """Simple auth manager with all admins: the API server authorizes requests that carry no token."""
+    anonymous = AirflowClient(deployment.api_url)
+    assert "Authorization" not in anonymous.session.headers
+    dags = anonymous.get("/api/v2/dags", params={"dag_id_pattern": DAG_ID})
+    assert [dag["dag_id"] for dag in dags["dags"]] == [DAG_ID], dags
+    # The token endpoint hands out an admin token without credentials too (for other clients).
+    token = anonymous.request("GET", "/auth/token", expect=(200, 201))
+    assert token.get("access_token"), token
+    return "REST API answers without a token; GET /auth/token gives one without credentials"
+
+
+def check_connection_form(deployment: Deployment) -> str:
+    """The ``ica`` form the UI renders, from ``/ui/connections/hook_meta`` on the API server."""
+    from ica_airflow_provider.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+
+    metas = deployment.client.connection_hook_meta()
+    ica = [meta for meta in metas if meta["connection_type"] == "ica"]
+    assert len(ica) == 1, f"no single 'ica' entry among {[m['connection_type'] for m in metas]}"
+    meta = ica[0]
+    assert meta["hook_class_name"] == "ica_airflow_provider.hooks.ica.IcaHook", meta
+    assert meta["hook_name"] == "Illumina Connected Analytics", meta
+
+    standard = meta["standard_fields"]
+    assert standard["host"] == {
+        "hidden": False,
+        "title": "ICA API base URL",
+        "placeholder": "https://ica.illumina.com/ica/rest",
+    }, standard["host"]
+    assert standard["password"] == {"hidden": False, "title": "API key", "placeholder": "ICA API key"}, (
+        standard["password"]
+    )
+    for hidden in ("login", "port", "url_schema"):  # url_schema is the form's "schema"
+        assert (standard.get(hidden) or {}).get("hidden") is True, (hidden, standard.get(hidden))
+
+    extra = meta["extra_fields"]
+    required_labels = {
+        "project_id": "Default project ID",
+        "timeout": "Timeout (seconds)",
+        "max_retries": "Max retries",
+        "verify": "Verify TLS",
+        "allow_insecure_http": "Allow plain http",
+    }
+    missing = sorted(set(required_labels) - set(extra))
+    assert not missing, f"extra fields {missing} not served; served: {sorted(extra)}"
+    # Every field the provider declares is served, with its label, description and type.
+    assert set(extra) == set(CONN_FIELDS), f"served {sorted(extra)}, declared {sorted(CONN_FIELDS)}"
+    for name, declared in CONN_FIELDS.items():
+        served = extra[name]
+        label = required_labels.get(name, declared["label"])
+        assert served["schema"]["title"] == declared["label"] == label, (name, served)
+        assert served["description"] == declared["description"], (name, served)
+        assert served["schema"]["type"] == declared["schema"]["type"], (name, served)
+    assert extra["verify"]["value"] is True and extra["allow_insecure_http"]["value"] is False, extra
+    assert extra["max_retries"]["schema"].get("minimum") == 0, extra["max_retries"]
+
+    # Airflow 3.3's form shows placeholders of standard fields only: the extra fields'
+    # placeholders that the provider declares (for Airflow 2) are not served. Say so.
+    extra_placeholders = sorted(set(UI_FIELD_BEHAVIOUR["placeholders"]) & set(CONN_FIELDS))
+    note = (
+        f"; extra-field placeholders {extra_placeholders} not served by this Airflow"
+        if extra_placeholders
+        else ""
+    )
+    return f"'ica' form: host/password relabelled with placeholders, login/port/schema hidden, {len(extra)} extra fields{note}"
+
+
+def check_successful_run(deployment: Deployment, run_id: str = "e2e-success") -> str:
+    observation = run_and_watch(deployment, run_id, SUCCESS_SAMPLES)
+    client, backend = deployment.client, deployment.ica.backend
+    assert observation.state == "success", (
+        f"run {run_id} ended {observation.state}: {observation.states_seen}\n"
+        + failed_task_logs(deployment, run_id)
+    )
+
+    # The sensor waited on the real triggerer (default_deferrable=True), not on a worker slot.
+    wait_states = observation.states_seen.get(WAIT_TASK, [])
+    assert "deferred" in wait_states, f"{WAIT_TASK} never seen deferred: {wait_states}"
+    record = observation.deferred_record
+    assert record is not None, f"{WAIT_TASK} deferred but never assigned to a triggerer: {wait_states}"
+    assert record["trigger"]["classpath"].startswith("ica_airflow_provider.triggers."), record["trigger"]
+    triggerer = record["triggerer_job"]
+    assert triggerer["job_type"] == "TriggererJob" and triggerer["state"] == "running", triggerer
+    assert record["trigger"]["triggerer_id"] == triggerer["id"], record["trigger"]
+
+    # Exactly one batch, holding one analysis per sample, and the XComs name its analyses.
+    assert observation.batches_after - observation.batches_before == 1, observation
+    batch_id = client.xcom(DAG_ID, run_id, CREATE_TASK)
+    batch = backend.batches[batch_id]
+    assert batch.project_id == PROJECT_ID, batch.project_id
+    references = [f"{sample}-germline" for sample in SUCCESS_SAMPLES]
+    assert [item.user_reference for item in batch.items] == references
+    analysis_ids = [item.analysis_id for item in batch.items]
+
+    assert client.xcom(DAG_ID, run_id, WAIT_TASK) == analysis_ids
+    records = client.xcom(DAG_ID, run_id, WAIT_TASK, "analyses")
+    assert [r["user_reference"] for r in records] == references, records
+    assert [r["analysis_id"] for r in records] == analysis_ids, records
+    assert {r["analysis_status"] for r in records} == {"SUCCEEDED"}, records
+
+    collected = [ti for ti in client.task_instances(DAG_ID, run_id) if ti["task_id"] == COLLECT_TASK]
+    assert sorted(ti["map_index"] for ti in collected) == [0, 1, 2], collected
+    assert {ti["state"] for ti in collected} == {"success"}, collected
+    return (
+        f"run {run_id} succeeded in {observation.seconds:.0f} s; {WAIT_TASK} went "
+        f"{' -> '.join(wait_states)} (trigger {record['trigger']['id']} on triggerer job {triggerer['id']}); "
+        f"1 batch {batch_id} with {len(analysis_ids)} analyses, the same IDs in XCom"
+    )
+
+
+def check_failed_run(deployment: Deployment, run_id: str = "e2e-failure") -> str:
+    observation = run_and_watch(deployment, run_id, FAILING_SAMPLES)
+    client = deployment.client
+    assert observation.state == "failed", (
+        f"run {run_id} ended {observation.state}: {observation.states_seen}\n"
+        + failed_task_logs(deployment, run_id)
+    )
+    assert observation.batches_after - observation.batches_before == 1, observation
+    states = {ti["task_id"]: ti for ti in client.task_instances(DAG_ID, run_id)}
+    wait = states[WAIT_TASK]
+    assert wait["state"] == "failed", wait
+    assert states[COLLECT_TASK]["state"] == "upstream_failed", states[COLLECT_TASK]
+
+    # The task log (task and trigger parts) shows the analysis failing, then the task's error
+    # listing the failure: 'E2E5-fail-analysis-germline (item ..., analysis ...): analysis FAILED: ...'.
+    events = client.task_log_events(DAG_ID, run_id, WAIT_TASK, wait["try_number"])
+    lines = [log_line(event) for event in events]
+    assert any("E2E5-fail-analysis-germline: analysis IN_PROGRESS -> FAILED" in line for line in lines), (
+        "no progress line shows the analysis failing:\n" + "\n".join(lines[-40:])
+    )
+    errors = [
+        detail.get("exc_value", "")
+        for event in events
+        if isinstance(event, dict) and event.get("level") == "error"
+        for detail in event.get("error_detail") or [{"exc_value": event.get("event", "")}]
+    ]
+    failure = [e for e in errors if "E2E5-fail-analysis-germline" in e and "analysis FAILED" in e]
+    assert failure, f"no error in the log lists the failed analysis; errors: {errors}\n" + "\n".join(
+        lines[-40:]
+    )
+
+    records = {r["user_reference"]: r for r in client.xcom(DAG_ID, run_id, WAIT_TASK, "analyses")}
+    assert records["E2E5-fail-analysis-germline"]["analysis_status"] == "FAILED", records
+    assert records["E2E4-germline"]["analysis_status"] == "SUCCEEDED", records
+    return (
+        f"run {run_id} failed in {observation.seconds:.0f} s; {WAIT_TASK} log (try {wait['try_number']}) "
+        f"ends with: {_shorten(' '.join(failure[0].split()))}"
+    )
+
+
+def failed_task_logs(deployment: Deployment, run_id: str, lines: int = 40) -> str:
+    """The end of each failed task's log, through the REST API (for assertion messages)."""
+    client = deployment.client
+    parts = []
+    for ti in client.task_instances(DAG_ID, run_id):
+        if ti["state"] == "failed" and ti["try_number"]:
+            try:
+                log = client.task_log(DAG_ID, run_id, ti["task_id"], ti["try_number"])
+            except Exception as error:
+                log = f"(log not readable: {error})"
+            tail = "\n".join(log.splitlines()[-lines:])
+            parts.append(f"----- {ti['task_id']}[{ti['map_index']}] try {ti['try_number']} -----\n{tail}")
+    return "\n".join(parts)
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+CHECKS = (
+    check_health,
+    check_rest_api_without_login,
+    check_connection_form,
+    check_successful_run,
+    check_failed_run,
+)
