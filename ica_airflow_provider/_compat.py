@@ -23,13 +23,39 @@ if AIRFLOW_V_3_0_PLUS:
         BaseOperatorLink,
         BaseSensorOperator,
         PokeReturnValue,
-        conf,
     )
-    from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred
-    from airflow.sdk.log import mask_secret
+
+    # Tested on 3.3; these names reached airflow.sdk after 3.0, so older 3.x fall back.
+    try:
+        from airflow.sdk import conf
+    except ImportError:
+        from airflow.configuration import conf  # type: ignore
+    try:
+        from airflow.sdk.exceptions import (
+            AirflowException,
+            AirflowSensorTimeout,
+            AirflowSkipException,
+            TaskDeferred,
+        )
+    except ImportError:
+        from airflow.exceptions import (  # type: ignore
+            AirflowException,
+            AirflowSensorTimeout,
+            AirflowSkipException,
+            TaskDeferred,
+        )
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:
+        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore
 else:  # Airflow 2.10+
     from airflow.configuration import conf  # type: ignore
-    from airflow.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred  # type: ignore
+    from airflow.exceptions import (  # type: ignore
+        AirflowException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
     from airflow.hooks.base import BaseHook  # type: ignore
     from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore
@@ -45,6 +71,7 @@ __all__ = [
     "AIRFLOW_V_3_3_PLUS",
     "AirflowException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -68,7 +95,9 @@ async def amask_secret(secret: str) -> None:
         if hasattr(sdk_log, "amask_secret"):
             await sdk_log.amask_secret(secret)
             return
-    mask_secret(secret)
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(mask_secret)(secret)
 
 
 async def aextra_dejson(conn: Any) -> dict[str, Any]:

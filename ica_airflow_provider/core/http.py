@@ -18,6 +18,8 @@ class Request:
     # Safe to send again after a transport failure or a 5xx: GETs, aborts, token
     # mints, and a batch POST that carries an Idempotency-Key.
     retryable: bool = True
+    # The answer carries a secret (a JWT): error messages must not quote its body.
+    secret_answer: bool = False
 
     def with_headers(self, **extra: str) -> Request:
         merged = {**self.headers, **{k.replace("_", "-"): v for k, v in extra.items()}}
@@ -48,7 +50,7 @@ class Response:
 class TransportFailure:
     """The request got no HTTP answer: connection refused or dropped, or a timeout."""
 
-    kind: str  # "connect", "timeout" or "protocol"
+    kind: str  # "connect", "timeout", "protocol", or "invalid" (could not be sent at all)
     message: str
 
 

@@ -31,7 +31,7 @@ def _batch(project_id: str, batch_id: str) -> str:
 
 def create_token(api_key: str) -> Request:
     """``POST /api/tokens`` (createJwtToken): exchange the API key for a JWT."""
-    return Request("POST", "/api/tokens", headers={"Accept": V3, "X-API-Key": api_key})
+    return Request("POST", "/api/tokens", headers={"Accept": V3, "X-API-Key": api_key}, secret_answer=True)
 
 
 def create_analysis_creation_batch(

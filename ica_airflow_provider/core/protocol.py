@@ -62,7 +62,7 @@ class IcaProtocol:
         while True:
             outcome = yield Send(request)
             assert outcome is not None
-            if isinstance(outcome, Response) and outcome.status < 400:
+            if isinstance(outcome, Response) and 200 <= outcome.status < 300:
                 return outcome
             delay = self.policy.delay(request, outcome, attempt)
             if delay is None:

@@ -13,7 +13,7 @@ _SNIPPET = 200  # characters of a non-JSON error body worth showing
 
 def decipher(request: Request, response: Response) -> Any:
     """Return the JSON body of a 2xx answer (``None`` when empty); raise otherwise."""
-    if response.status >= 400:
+    if not 200 <= response.status < 300:
         raise api_error(request, response)
     if not response.body.strip():
         return None
@@ -29,12 +29,18 @@ def not_json(request: Request, response: Response, reason: str) -> IcaApiError:
         response.status,
         method=request.method,
         path=request.path,
-        detail=f"the answer is not valid JSON ({reason}): {_snippet(response.body)}",
+        detail=f"the answer is not valid JSON ({reason}): {_snippet(request, response.body)}",
     )
 
 
 def api_error(request: Request, response: Response) -> IcaApiError:
     """Build the :class:`IcaApiError` for an error answer, problem+json or not."""
+    if 300 <= response.status < 400:
+        # Redirects are not followed: they could carry the API key elsewhere.
+        where = response.headers.get("location", "nowhere")
+        return IcaApiError(
+            response.status, method=request.method, path=request.path, detail=f"unexpected redirect to {where}"
+        )
     problem = _problem(response.body)
     if problem is None:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
@@ -42,7 +48,7 @@ def api_error(request: Request, response: Response) -> IcaApiError:
             response.status,
             method=request.method,
             path=request.path,
-            detail=f"non-JSON answer ({kind}): {_snippet(response.body)}",
+            detail=f"non-JSON answer ({kind}): {_snippet(request, response.body)}",
         )
     parameters = problem.get("parameters")
     return IcaApiError(
@@ -76,7 +82,9 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _snippet(body: bytes) -> str:
+def _snippet(request: Request, body: bytes) -> str:
+    if request.secret_answer:
+        return "(body not shown: it may hold a token)"
     text = " ".join(body.decode("utf-8", "replace").split())
     if not text:
         return "(empty body)"

@@ -68,7 +68,7 @@ class RetryPolicy:
         if not request.retryable:
             return False
         if not isinstance(outcome, Response):
-            return True  # connection error or timeout
+            return outcome.kind != "invalid"  # a connection error or a timeout
         if outcome.status == 429 or outcome.status in TRANSIENT_STATUSES:
             return True
         # 409 on a keyed batch POST: the first call is still in flight; wait it out.

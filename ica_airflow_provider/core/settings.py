@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,9 @@ def settings_from_connection(
 
     if not password:
         raise fail("no API key: put the ICA API key in the connection's password field")
+    if password != password.strip() or not password.isprintable():
+        # Never echoed: HTTP libraries quote a bad header value in their errors.
+        raise fail("the API key has spaces, line breaks or control characters around or in it")
     base_url = _base_url(host, port, fail)
     scheme = urlsplit(base_url).scheme
     if scheme == "http" and not _loopback(urlsplit(base_url).hostname) and not _flag(
@@ -89,6 +93,8 @@ def _base_url(host: str | None, port: int | None, fail: Any) -> str:
     if "://" not in raw:
         raw = "https://" + raw
     parts = urlsplit(raw)
+    if parts.username is not None or parts.password is not None:
+        raise fail("host must not contain credentials: put the API key in the password field")
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in raw:
         raise fail(f"host {host!r} is not a URL like {DEFAULT_BASE_URL}")
     try:
@@ -189,4 +195,6 @@ def _verify(value: Any, fail: Any) -> bool | str:
         return True
     if text.lower() in _FALSE:
         return False
+    if not os.path.exists(text):
+        raise fail(f"extra verify={value!r}: no CA bundle at that path")
     return text

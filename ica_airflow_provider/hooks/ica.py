@@ -96,9 +96,19 @@ class IcaHook(BaseHook):
                 data=request.body,
                 timeout=settings.timeout,
                 verify=settings.verify,
+                # A redirect would carry X-API-Key to another host, or to plain http.
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             return TransportFailure("timeout", type(exc).__name__)
+        except (
+            requests.exceptions.InvalidHeader,
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as exc:
+            # The request could not be built; the library's text may quote a header value.
+            return TransportFailure("invalid", type(exc).__name__)
         except requests.ConnectionError as exc:
             return TransportFailure("connect", _reason(exc))
         except requests.RequestException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 import httpx
@@ -26,7 +27,9 @@ class IcaAsyncClient:
         connect, read = settings.timeout
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=connect),
-            verify=settings.verify,
+            verify=ssl.create_default_context(cafile=settings.verify)
+            if isinstance(settings.verify, str)
+            else settings.verify,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
         )
 
@@ -69,6 +72,11 @@ class IcaAsyncClient:
             )
         except httpx.TimeoutException as exc:
             return TransportFailure("timeout", type(exc).__name__)
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            # The request could not be built; the library's text may quote a header value.
+            return TransportFailure("invalid", type(exc).__name__)
         except httpx.TransportError as exc:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        except httpx.DecodingError as exc:
+            return TransportFailure("protocol", f"{type(exc).__name__}: {exc}".splitlines()[0])
         return Response.build(response.status_code, response.headers, response.content)

@@ -776,3 +776,22 @@ def test_answer_of_the_wrong_shape_is_an_ica_error_not_a_crash(requests_mock: An
     assert ok is False
     assert "POST /api/tokens" in message
     assert "token" in message
+
+
+def test_redirects_are_not_followed(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
+    url = f"{BASE_URL}/api/projects/p/analysisCreationBatch/b"
+    requests_mock.get(url, status_code=307, headers={"Location": "http://elsewhere.test/steal"})
+    requests_mock.get("http://elsewhere.test/steal", json={})
+    with pytest.raises(IcaApiError, match=r"307.*unexpected redirect to http://elsewhere\.test/steal"):
+        make_hook().get_analysis_creation_batch("p", "b")
+    assert not any(r.url.startswith("http://elsewhere.test") for r in requests_mock.request_history)
+    assert sleeps == []
+
+
+def test_a_truncated_token_answer_is_not_quoted(requests_mock: Any, sleeps: list[float]) -> None:
+    secret = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2VjcmV0"
+    requests_mock.post(f"{BASE_URL}/api/tokens", text='{"token": "' + secret)
+    ok, message = make_hook().test_connection()
+    assert ok is False
+    assert "not valid JSON" in message
+    assert secret not in message and secret[:20] not in message

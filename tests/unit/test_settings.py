@@ -205,8 +205,8 @@ def test_bad_max_retries_is_named(value: Any) -> None:
         ("no", False),
         ("", True),
         (None, True),
-        ("/etc/ssl/certs/corp-ca.pem", "/etc/ssl/certs/corp-ca.pem"),
-        (" /etc/ssl/ca.pem ", "/etc/ssl/ca.pem"),
+        ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt"),
+        (" /etc/ssl/certs/ca-certificates.crt ", "/etc/ssl/certs/ca-certificates.crt"),
     ],
 )
 def test_verify(value: Any, expected: Any) -> None:
@@ -244,3 +244,23 @@ def test_hook_settings_error_names_connection(monkeypatch: pytest.MonkeyPatch) -
     set_connection(monkeypatch, conn_id="ica_nokey", password=None)
     with pytest.raises(IcaConfigError, match=r"'ica_nokey'.*API key"):
         _ = IcaHook("ica_nokey").settings
+
+
+def test_missing_ca_bundle_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(IcaConfigError, match="no CA bundle at that path"):
+        settings_from_connection("c", host=None, port=None, password="k", extra={"verify": "/nope/ca.pem"})
+
+
+@pytest.mark.parametrize("key", [" s3cr3tK", "s3cr3tK\n", "s3cr\t3tK"])
+def test_api_key_with_whitespace_is_refused_without_echoing_it(key: str) -> None:
+    with pytest.raises(IcaConfigError) as exc:
+        settings_from_connection("c", host=None, port=None, password=key, extra={})
+    assert "API key has spaces" in str(exc.value)
+    assert key.strip() not in str(exc.value)
+
+
+def test_credentials_in_the_host_are_refused_without_echoing_them() -> None:
+    with pytest.raises(IcaConfigError) as exc:
+        settings_from_connection("c", host="https://me:hunter2@ica.example.test", port=None, password="k", extra={})
+    assert "must not contain credentials" in str(exc.value)
+    assert "hunter2" not in str(exc.value)
