@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from ica_airflow_provider._compat import AirflowException, Context
 from ica_airflow_provider.core.errors import IcaConfigError, IcaError, PollFailures
@@ -18,7 +18,6 @@ from ica_airflow_provider.core.progress import (
     ItemRecord,
     Verdict,
     WaitFor,
-    judge,
 )
 
 ANALYSES_XCOM = "analyses"
@@ -33,13 +32,28 @@ class IcaWaitTimeoutError(IcaError):
     """The batch was not finished by the wait's deadline."""
 
 
-def check_wait_args(wait_for: str, max_failures: int) -> WaitFor:
+def check_wait_args(wait_for: str, max_failures: int, page_size: int, **seconds: float) -> WaitFor:
     """Validate the wait parameters at DAG-parse time; no network."""
     if wait_for not in WAIT_FOR_CHOICES:
         raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
     if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
         raise ValueError(f"max_failures: must be a whole number of 0 or more, got {max_failures!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValueError(f"page_size: must be a whole number of 1 or more, got {page_size!r}")
+    for name, value in seconds.items():
+        if not value >= 0:
+            raise ValueError(f"{name}: must be 0 or more seconds, got {value!r}")
     return wait_for  # type: ignore[return-value]
+
+
+def check_batch_id(task_id: str, batch_id: Any) -> str:
+    """The rendered ``batch_id`` must be one ID (not, say, the list a waiting operator returns)."""
+    if not isinstance(batch_id, str) or not batch_id.strip():
+        raise IcaConfigError(
+            f"{task_id}: batch_id must be one batch ID, got {batch_id!r}; when the create task waits"
+            " (wait_for_completion), pull its 'batch_id' XCom instead of its return value"
+        )
+    return batch_id.strip()
 
 
 def conclude(context: Context, verdict: Verdict, batch_id: str) -> list[str]:
@@ -109,10 +123,8 @@ def wait_in_process(
         time.sleep(max(0.0, min(poll_interval, deadline - time.time())))
 
 
-
-
 class BatchWaitMixin:
-    """Project resolution, deferral, resumption and abort shared by the operator and the sensor."""
+    """Project resolution, deferral, resumption, timeout and abort shared by the operator and the sensor."""
 
     task_id: str
     ica_conn_id: str
@@ -122,6 +134,7 @@ class BatchWaitMixin:
     page_size: int
     log: Any
     hook: Any
+    timeout_error: type[Exception] = IcaWaitTimeoutError
 
     def resolve_project_id(self) -> str:
         project_id = self.project_id or self.hook.settings.project_id
@@ -132,22 +145,36 @@ class BatchWaitMixin:
             )
         return str(project_id)
 
-    def _abort_running(self, project_id: str, batch_id: str) -> None:
-        """Best effort (the task is going away): abort the batch's running analyses."""
-        try:
-            aborted = self.hook.run(BatchTracker(project_id, batch_id).abort_running(self.hook.protocol))
-            self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))
-        except Exception:
-            self.log.exception("Could not abort the analyses of ICA batch %s", batch_id)
+    def new_tracker(self, project_id: str, batch_id: str) -> BatchTracker:
+        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
 
-    def _defer_wait(
-        self, *, project_id: str, batch_id: str, poll_interval: float, end_time: float, abort_on_kill: bool
-    ) -> None:
+    def _abort_running(self, tracker: BatchTracker) -> list[str]:
+        """Best effort (the task is going away, or failing): abort the batch's running analyses."""
+        try:
+            aborted: list[str] = self.hook.run(tracker.abort_running(self.hook.protocol))
+        except Exception:
+            self.log.exception("Could not abort the analyses of ICA batch %s", tracker.batch_id)
+            return []
+        self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))
+        return aborted
+
+    def _abort_after_timeout(self, tracker: BatchTracker) -> list[str]:
+        """What a timed-out wait aborts: nothing here; the operator that owns the batch overrides."""
+        return []
+
+    def _timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
+        """Abort what the task owns, push the records, and fail saying what was unfinished."""
+        aborted = self._abort_after_timeout(tracker)
+        records = list(tracker.records.values())
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in records])
+        raise self.timeout_error(timeout_message(tracker.batch_id, records, self.wait_for, aborted))
+
+    def _defer_wait(self, *, tracker: BatchTracker, poll_interval: float, end_time: float, abort_on_kill: bool) -> None:
         from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
         trigger = IcaAnalysisBatchTrigger(
-            project_id=project_id,
-            batch_id=batch_id,
+            project_id=tracker.project_id,
+            batch_id=tracker.batch_id,
             ica_conn_id=self.ica_conn_id,
             wait_for=self.wait_for,
             max_failures=self.max_failures,
@@ -166,12 +193,11 @@ class BatchWaitMixin:
         batch_id = str(event.get("batch_id"))
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
+        tracker = self.new_tracker(str(event.get("project_id")), batch_id)
+        tracker.records = {r.item_id: r for r in records}
         if status == "timeout":
-            context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in records])
-            self._on_wait_timeout(context, str(event.get("project_id")), batch_id, records)
-        return conclude(context, judge(records, self.wait_for, self.max_failures), batch_id)
-
-    def _on_wait_timeout(
-        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
-    ) -> None:
-        raise IcaWaitTimeoutError(timeout_message(batch_id, records, self.wait_for, []))
+            self._timed_out(context, tracker)
+        verdict = tracker.verdict(self.max_failures)
+        if not verdict.done:
+            raise AirflowException(f"The ICA trigger reported {status!r} for batch {batch_id}, which is not finished")
+        return conclude(context, verdict, batch_id)

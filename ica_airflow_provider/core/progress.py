@@ -61,11 +61,13 @@ class ItemRecord:
     def phase(self, wait_for: WaitFor) -> Phase:
         """Where this item stands for the given ``wait_for``."""
         creation = item_phase(self.item_status)
-        if creation is not Phase.SUCCEEDED or wait_for == "creation":
+        if creation is not Phase.SUCCEEDED:
             return creation
-        if self.analysis_status is None:
-            return Phase.RUNNING  # created, but ICA has not shown the analysis yet
-        return analysis_phase(self.analysis_status)
+        if self.analysis_id is None:
+            return Phase.RUNNING  # created, but ICA has not shown the analysis yet: no ID to hand on
+        if wait_for == "creation":
+            return Phase.SUCCEEDED
+        return analysis_phase(self.analysis_status or "")
 
 
 @dataclass
@@ -134,13 +136,13 @@ class BatchTracker:
         """``(item ids, analysis ids)`` to fetch one by one, or ``None`` to list every item."""
         if not self.records:
             return None
-        # Items still being created, and (when waiting for analyses) items whose creation
-        # succeeded before ICA showed the analysis: both are fetched item by item.
+        # Items still being created, and items whose creation succeeded before ICA showed
+        # the analysis: both are fetched item by item.
         creating = [
             r.item_id
             for r in self.records.values()
             if item_phase(r.item_status) is Phase.RUNNING
-            or (self.wait_for == "analyses" and r.analysis_id is None and item_phase(r.item_status) is Phase.SUCCEEDED)
+            or (r.analysis_id is None and item_phase(r.item_status) is Phase.SUCCEEDED)
         ]
         open_analyses = self.running_analyses() if self.wait_for == "analyses" else []
         listing_cost = math.ceil(len(self.records) / self.page_size)

@@ -32,14 +32,6 @@ ANALYSIS_PHASES = {
     **dict.fromkeys(("FAILED", "FAILED_FINAL", "FAILEDFINAL", "ABORTED"), Phase.FAILED),
 }
 
-# Batch ``job.status``.
-JOB_PHASES = {
-    **dict.fromkeys(("INITIALIZED", "WAITING_FOR_RESOURCES", "RUNNING"), Phase.RUNNING),
-    "SUCCEEDED": Phase.SUCCEEDED,
-    **dict.fromkeys(("PARTIALLY_SUCCEEDED", "FAILED", "STOPPED"), Phase.FAILED),
-}
-
-
 def item_phase(status: str) -> Phase:
     """Phase of an item status; an unknown one counts as still running."""
     return ITEM_PHASES.get(status, Phase.RUNNING)

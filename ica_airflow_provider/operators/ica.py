@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.core.errors import IcaConfigError
-from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
+from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, IcaProjectAnalysesLink, analyses_url
 from ica_airflow_provider.waiting import (
     BatchWaitMixin,
-    IcaWaitTimeoutError,
     check_wait_args,
     conclude,
-    timeout_message,
     wait_in_process,
 )
 
@@ -49,6 +47,8 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
     :param timeout: wall-clock limit of the wait (when waiting).
     :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
     :param abort_on_timeout: abort still-running analyses when the wait times out.
+    :param abort_on_kill: abort still-running analyses when the waiting task is killed
+        (marked failed or success, or cleared; deferred: Airflow 3.3+).
     :param page_size: items per page when listing the batch.
     """
 
@@ -81,6 +81,7 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         timeout: timedelta | float = timedelta(days=7),
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         abort_on_timeout: bool = True,
+        abort_on_kill: bool = True,
         page_size: int = DEFAULT_PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
@@ -92,12 +93,15 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         self.idempotency_key = idempotency_key
         self.ica_conn_id = ica_conn_id
         self.wait_for_completion = wait_for_completion
-        self.wait_for = check_wait_args(wait_for, max_failures)
+        self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.wait_for = check_wait_args(
+            wait_for, max_failures, page_size, poll_interval=poll_interval, timeout=self.wait_timeout
+        )
         self.max_failures = max_failures
         self.poll_interval = float(poll_interval)
-        self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         self.deferrable = deferrable
         self.abort_on_timeout = abort_on_timeout
+        self.abort_on_kill = abort_on_kill
         self.page_size = page_size
         self._tracker: BatchTracker | None = None
 
@@ -132,6 +136,8 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         batch = self.build_batch()
         project_id = self.resolve_project_id()
         key = self.idempotency_key or derive_idempotency_key(context, batch)
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise IcaConfigError(f"idempotency_key: {len(key)} characters, ICA allows {IDEMPOTENCY_KEY_MAX}")
         total = sum(len(batch.get(k, [])) for k in ("cwlItems", "nextflowItems", "nextflowJsonItems"))
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
@@ -144,7 +150,7 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         return self._wait(context, project_id, created.id)
 
     def _wait(self, context: Context, project_id: str, batch_id: str) -> list[str]:
-        tracker = self._tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+        tracker = self._tracker = self.new_tracker(project_id, batch_id)
         deadline = time.time() + self.wait_timeout
         if self.deferrable:
             # One poll first: a batch that is already finished is not deferred.
@@ -154,11 +160,7 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
             if verdict is not None:
                 return conclude(context, verdict, batch_id)
             self._defer_wait(
-                project_id=project_id,
-                batch_id=batch_id,
-                poll_interval=self.poll_interval,
-                end_time=deadline,
-                abort_on_kill=True,
+                tracker=tracker, poll_interval=self.poll_interval, end_time=deadline, abort_on_kill=self.abort_on_kill
             )
         verdict = wait_in_process(
             self.hook,
@@ -169,25 +171,16 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
             logger=self.log,
         )
         if verdict is None:
-            context["ti"].xcom_push(key="analyses", value=[r.to_xcom() for r in tracker.records.values()])
-            self._on_wait_timeout(context, project_id, batch_id, list(tracker.records.values()))
-        assert verdict is not None
+            self._timed_out(context, tracker)
         return conclude(context, verdict, batch_id)
 
-    def _on_wait_timeout(
-        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
-    ) -> None:
-        aborted: list[str] = []
-        if self.abort_on_timeout:
-            tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
-            aborted = self.hook.run(tracker.abort_running(self.hook.protocol))
-            records = list(tracker.records.values())
-        raise IcaWaitTimeoutError(timeout_message(batch_id, records, self.wait_for, aborted))
+    def _abort_after_timeout(self, tracker: BatchTracker) -> list[str]:
+        return self._abort_running(tracker) if self.abort_on_timeout else []
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""
-        if self._tracker is not None:
-            self._abort_running(self._tracker.project_id, self._tracker.batch_id)
+        if self.abort_on_kill and self._tracker is not None:
+            self._abort_running(self._tracker)
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:

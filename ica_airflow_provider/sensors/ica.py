@@ -9,21 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import (
     AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseOperator,
     BaseSensorOperator,
     Context,
     PokeReturnValue,
     conf,
 )
 from ica_airflow_provider.core.errors import IcaError, PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
+from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
-from ica_airflow_provider.waiting import (
-    ANALYSES_XCOM,
-    BatchWaitMixin,
-    check_wait_args,
-    conclude,
-    timeout_message,
-)
+from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
@@ -47,6 +43,8 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
     ui_color = "#e0f2fe"
+    # A sensor timeout, so that soft_fail skips the task as for any sensor.
+    timeout_error = AirflowSensorTimeout
 
     def __init__(
         self,
@@ -64,7 +62,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         super().__init__(**kwargs)
         self.batch_id = batch_id
         self.project_id = project_id
-        self.wait_for = check_wait_args(wait_for, max_failures)
+        self.wait_for = check_wait_args(wait_for, max_failures, page_size)
         self.max_failures = max_failures
         self.page_size = page_size
         self.ica_conn_id = ica_conn_id
@@ -82,9 +80,10 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     def tracker(self) -> BatchTracker:
         """The records survive between pokes of one process (poke mode), so later pokes are cheap."""
+        batch_id = check_batch_id(self.task_id, self.batch_id)
         project_id = self.resolve_project_id()
-        if self._tracker is None or (self._tracker.project_id, self._tracker.batch_id) != (project_id, self.batch_id):
-            self._tracker = BatchTracker(str(project_id), str(self.batch_id), self.wait_for, self.page_size)
+        if self._tracker is None or (self._tracker.project_id, self._tracker.batch_id) != (project_id, batch_id):
+            self._tracker = self.new_tracker(project_id, batch_id)
         return self._tracker
 
     def execute(self, context: Context) -> Any:
@@ -97,10 +96,8 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         result = self.poke(context)  # finished batches are not deferred
         if isinstance(result, PokeReturnValue) and result.is_done:
             return result.xcom_value
-        tracker = self.tracker()
         self._defer_wait(
-            project_id=tracker.project_id,
-            batch_id=tracker.batch_id,
+            tracker=self.tracker(),
             poll_interval=float(self.poke_interval),
             end_time=time.time() + float(self.timeout),
             abort_on_kill=self.abort_on_kill,
@@ -115,23 +112,28 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
             if not self._failures.tolerate(exc):
                 raise
             self.log.warning("ICA poll failed (%s); polling again later", exc)
-            return False
-        self._failures.reset()
-        tracker.log_poll(changes, self.log)
-        verdict = tracker.verdict(self.max_failures)
-        if not verdict.done:
-            if self._deadline is not None and time.time() >= self._deadline:
-                context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
-                self._on_wait_timeout(context, tracker.project_id, tracker.batch_id, verdict.records)
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+        else:
+            self._failures.reset()
+            tracker.log_poll(changes, self.log)
+            verdict = tracker.verdict(self.max_failures)
+            if verdict.done:
+                return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+        if self._deadline is not None and time.time() >= self._deadline:
+            self._timed_out(context, tracker)
+        return False
 
-    def _on_wait_timeout(
-        self, context: Context, project_id: str, batch_id: str, records: list[ItemRecord]
-    ) -> None:
-        # A sensor timeout, so that soft_fail skips the task as for any sensor.
-        raise AirflowSensorTimeout(timeout_message(batch_id, records, self.wait_for, []))
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Back from the trigger. ``soft_fail`` skips only on a timeout, as in poke mode
+
+        (Airflow's deferred-sensor default would also skip a batch that failed).
+        """
+        try:
+            return BaseOperator.resume_execution(self, next_method, next_kwargs, context)  # type: ignore[arg-type]
+        except AirflowSensorTimeout as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(str(exc)) from exc
+            raise
 
     def on_kill(self) -> None:
         if self.abort_on_kill and self._tracker is not None:
-            self._abort_running(self._tracker.project_id, self._tracker.batch_id)
+            self._abort_running(self._tracker)

@@ -11,8 +11,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.hooks.ica_async import IcaAsyncClient
 from ica_airflow_provider.waiting import event_payload
+
+ABORTS_AT_ONCE = 8
 
 
 class IcaAnalysisBatchTrigger(BaseTrigger):
@@ -27,12 +30,12 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         *,
         project_id: str,
         batch_id: str,
-        ica_conn_id: str = "ica_default",
+        ica_conn_id: str = DEFAULT_CONN_ID,
         wait_for: WaitFor = "analyses",
         max_failures: int = 0,
         poll_interval: float = 60.0,
         end_time: float | None = None,
-        page_size: int = 1000,
+        page_size: int = DEFAULT_PAGE_SIZE,
         abort_on_kill: bool = False,
     ) -> None:
         super().__init__()
@@ -45,6 +48,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         self.end_time = end_time
         self.page_size = page_size
         self.abort_on_kill = abort_on_kill
+        self._tracker: BatchTracker | None = None  # what run() knows, for on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -62,11 +66,11 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
             },
         )
 
-    def _tracker(self) -> BatchTracker:
+    def _new_tracker(self) -> BatchTracker:
         return BatchTracker(self.project_id, self.batch_id, self.wait_for, self.page_size)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        tracker = self._tracker()
+        tracker = self._tracker = self._new_tracker()
         try:
             client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         except Exception as exc:  # a missing or unusable connection: tell the task why
@@ -103,6 +107,19 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         if not self.abort_on_kill:
             return
         client = await IcaAsyncClient.for_connection(self.ica_conn_id)
+        tracker = self._tracker or self._new_tracker()
         async with client:
-            aborted = await client.run(self._tracker().abort_running(client.protocol))
-        self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))
+            await client.run(tracker.poll(client.protocol))
+            running = tracker.running_analyses()
+            # Concurrently, but bounded: Airflow gives on_kill 30 s, and ICA rate-limits.
+            slots = asyncio.Semaphore(ABORTS_AT_ONCE)
+
+            async def abort(analysis_id: str) -> None:
+                async with slots:
+                    await client.run(client.protocol.abort_analysis(self.project_id, analysis_id))
+
+            results = await asyncio.gather(*(abort(a) for a in running), return_exceptions=True)
+        failed = [a for a, r in zip(running, results, strict=True) if isinstance(r, BaseException)]
+        self.log.info("Asked ICA to abort %d running analyses: %s", len(running), ", ".join(running))
+        if failed:
+            self.log.warning("Could not abort %d analyses: %s", len(failed), ", ".join(failed))

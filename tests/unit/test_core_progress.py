@@ -59,7 +59,7 @@ PHASES = [
     ("RUNNING", None, "creation", "running"),
     ("FAILED", None, "analyses", "failed"),
     ("FAILED", None, "creation", "failed"),
-    ("SUCCEEDED", None, "creation", "succeeded"),
+    ("SUCCEEDED", None, "creation", "running"),  # created, but no analysis ID to hand on yet
     ("SUCCEEDED", None, "analyses", "running"),  # created, analysis not shown yet
     ("SUCCEEDED", "REQUESTED", "analyses", "running"),
     ("SUCCEEDED", "IN_PROGRESS", "analyses", "running"),

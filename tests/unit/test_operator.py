@@ -117,3 +117,32 @@ def test_no_connection_or_network_in_init(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(IcaHook, "get_connection", classmethod(forbidden))
     op = operator(nextflow_items=[ITEM], project_id="p")
     assert "hook" not in vars(op)
+
+
+@pytest.mark.parametrize(("name", "value"), [("poll_interval", -1), ("timeout", -5), ("page_size", 0)])
+def test_bad_wait_numbers_fail_at_parse_time(name: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=name):
+        operator(nextflow_items=[ITEM], **{name: value})
+
+
+def test_a_too_long_idempotency_key_is_named_before_any_request(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ICA_DEFAULT",
+        json.dumps({"conn_type": "ica", "host": "https://ica.example.test", "password": "k", "extra": {"project_id": "p"}}),
+    )
+    with pytest.raises(IcaConfigError, match="idempotency_key: 300 characters"):
+        operator(nextflow_items=[ITEM], idempotency_key="k" * 300).execute(context())  # type: ignore[arg-type]
+    assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize("abort_on_kill", [True, False])
+def test_on_kill_respects_abort_on_kill(abort_on_kill: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ica_airflow_provider.core.progress import BatchTracker
+
+    op = operator(nextflow_items=[ITEM], abort_on_kill=abort_on_kill)
+    aborted: list[BatchTracker] = []
+    monkeypatch.setattr(op, "_abort_running", aborted.append)
+    op.on_kill()  # nothing created yet: nothing to abort
+    op._tracker = BatchTracker("p", "b")
+    op.on_kill()
+    assert aborted == ([op._tracker] if abort_on_kill else [])
