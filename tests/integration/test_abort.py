@@ -23,8 +23,19 @@ ITEMS = [
 def batch(ica_fake_server: Any, connect: Any) -> tuple[Any, str, list[str]]:
     """A batch whose K1 succeeds quickly and whose two other analyses run for an hour."""
     connect(ica_fake_server)
-    batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "abort-test").id
-    time.sleep(1.5)  # K1 finishes, the other two are IN_PROGRESS
+    hook = IcaHook()
+    batch_id = hook.create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "abort-test").id
+    deadline = time.time() + 10
+    while True:  # until K1 has finished and the other two run (for an hour)
+        statuses = {
+            i.request.user_reference: i.created_analysis.status if i.created_analysis else None
+            for i in hook.iter_analysis_creation_batch_items("proj", batch_id)
+        }
+        if statuses["K1"] == "SUCCEEDED" and statuses["K2-run-long"] == statuses["K3-run-long"] == "IN_PROGRESS":
+            break
+        assert time.time() < deadline, statuses
+        time.sleep(0.1)
+    ica_fake_server.backend.reset_request_log()
     items = ica_fake_server.backend.batches[batch_id].items
     return ica_fake_server, batch_id, [i.analysis_id for i in items if "run-long" in i.user_reference]
 

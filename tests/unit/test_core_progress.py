@@ -223,12 +223,9 @@ def test_plan_for_creation_ignores_analyses() -> None:
 
 def test_plan_refetches_items_created_without_an_analysis_yet() -> None:
     """An item that SUCCEEDED before ICA showed its analysis must be fetched again."""
-    records = [rec("SUCCEEDED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2)]
-    tracker = tracker_with(records)
-
-    targets = tracker.plan()
-
-    assert targets is None or "i1" in targets[0]
+    records = [rec("SUCCEEDED", n=1), rec("SUCCEEDED", "SUCCEEDED", n=2), rec("SUCCEEDED", "SUCCEEDED", n=3)]
+    for wait_for in ("analyses", "creation"):
+        assert tracker_with(records, page_size=1, wait_for=wait_for).plan() == (["i1"], [])
 
 
 # -- BatchTracker.poll with the real generators ------------------------------------------------------------------
