@@ -106,18 +106,9 @@ def wait_in_process(
     """Poll with the hook until the batch is done (its verdict) or ``deadline`` (``None``)."""
     failures = PollFailures()
     while True:
-        try:
-            changes = hook.run(tracker.poll(hook.protocol))
-        except IcaError as exc:
-            if not failures.tolerate(exc):
-                raise
-            logger.warning("ICA poll failed (%s); polling again later", exc)
-        else:
-            failures.reset()
-            tracker.log_poll(changes, logger)
-            verdict = tracker.verdict(max_failures)
-            if verdict.done:
-                return verdict
+        verdict = hook.run(tracker.step(hook.protocol, failures, max_failures, logger))
+        if verdict is not None and verdict.done:
+            return verdict  # type: ignore[no-any-return]
         if time.time() >= deadline:
             return None
         time.sleep(max(0.0, min(poll_interval, deadline - time.time())))

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.status import (
     Phase,
     analysis_phase,
@@ -176,6 +177,22 @@ class BatchTracker:
                 analysis = yield from protocol.get_analysis(self.project_id, analysis_id)
                 self._apply_analysis(by_analysis[analysis_id], analysis, changes)
         return changes
+
+    def step(self, protocol: IcaProtocol, failures: PollFailures, max_failures: int, logger: Any) -> Call[Verdict | None]:
+        """One poll of a wait: refresh, log, judge. ``None`` when a transient failure is let pass.
+
+        The one body of the sensor's poke, the operator's loop and the trigger's loop.
+        """
+        try:
+            changes = yield from self.poll(protocol)
+        except IcaError as exc:
+            if not failures.tolerate(exc):
+                raise
+            logger.warning("ICA poll failed (%s); polling again later", exc)
+            return None
+        failures.reset()
+        self.log_poll(changes, logger)
+        return self.verdict(max_failures)
 
     def running_analyses(self) -> list[str]:
         """IDs of created analyses that are not terminal yet."""

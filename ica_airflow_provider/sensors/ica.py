@@ -16,7 +16,7 @@ from ica_airflow_provider._compat import (
     PokeReturnValue,
     conf,
 )
-from ica_airflow_provider.core.errors import IcaError, PollFailures
+from ica_airflow_provider.core.errors import PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
@@ -106,18 +106,9 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         tracker = self.tracker()
-        try:
-            changes = self.hook.run(tracker.poll(self.hook.protocol))
-        except IcaError as exc:
-            if not self._failures.tolerate(exc):
-                raise
-            self.log.warning("ICA poll failed (%s); polling again later", exc)
-        else:
-            self._failures.reset()
-            tracker.log_poll(changes, self.log)
-            verdict = tracker.verdict(self.max_failures)
-            if verdict.done:
-                return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+        verdict = self.hook.run(tracker.step(self.hook.protocol, self._failures, self.max_failures, self.log))
+        if verdict is not None and verdict.done:
+            return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
         if self._deadline is not None and time.time() >= self._deadline:
             self._timed_out(context, tracker)
         return False

@@ -80,21 +80,14 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
             failures = PollFailures()
             while True:
                 try:
-                    changes = await client.run(tracker.poll(client.protocol))
-                except Exception as exc:
-                    if not failures.tolerate(exc):
-                        message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
-                        yield TriggerEvent(event_payload("error", tracker, message))
-                        return
-                    self.log.warning("ICA poll failed (%s); polling again later", exc)
-                else:
-                    failures.reset()
-                    tracker.log_poll(changes, self.log)
-                    verdict = tracker.verdict(self.max_failures)
-                    if verdict.done:
-                        status = "failure" if verdict.failed else "success"
-                        yield TriggerEvent(event_payload(status, tracker))
-                        return
+                    verdict = await client.run(tracker.step(client.protocol, failures, self.max_failures, self.log))
+                except Exception as exc:  # whatever it was, the task is told, not left waiting
+                    message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
+                    yield TriggerEvent(event_payload("error", tracker, message))
+                    return
+                if verdict is not None and verdict.done:
+                    yield TriggerEvent(event_payload("failure" if verdict.failed else "success", tracker))
+                    return
                 now = time.time()
                 if self.end_time is not None and now >= self.end_time:
                     yield TriggerEvent(event_payload("timeout", tracker))
