@@ -138,7 +138,7 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         key = self.idempotency_key or derive_idempotency_key(context, batch)
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise IcaConfigError(f"idempotency_key: {len(key)} characters, ICA allows {IDEMPOTENCY_KEY_MAX}")
-        total = sum(len(batch.get(k, [])) for k in ("cwlItems", "nextflowItems", "nextflowJsonItems"))
+        total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
         ti = context["ti"]
