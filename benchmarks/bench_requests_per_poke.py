@@ -18,7 +18,8 @@ end" after that.
 Scenarios: poke mode (one sensor instance, so its records survive between pokes) for
 N = 10, 1,000 and 10,000 at the default page size 1000, N = 1,000 at page size 100
 (10 pages, so the near-end switch happens), and the same N = 1,000 / 100 batch in
-reschedule mode (a fresh sensor every poke, as each reschedule is a new process).
+reschedule mode (a fresh sensor every poke, as each reschedule is a new process; the
+records carried over in a stand-in for Airflow 3.3's task state store).
 
     .venv/bin/python benchmarks/bench_requests_per_poke.py
 """
@@ -26,6 +27,7 @@ reschedule mode (a fresh sensor every poke, as each reschedule is a new process)
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -72,6 +74,22 @@ class _TI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
+
+
+class _StateStore:
+    """Airflow 3.3's task state store as a rescheduled sensor sees it (values kept as JSON)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
 
 
 def kind_of(method: str, path: str, query: str) -> str:
@@ -136,8 +154,11 @@ def run_scenario(n: int, page_size: int, fresh_sensor_each_poke: bool) -> tuple[
 
         def new_sensor() -> Any:
             return QuietSensor(
-                task_id=f"wait_{n}_{page_size}", batch_id=batch_id, project_id=PROJECT_ID, page_size=page_size
+                task_id=f"wait_{n}_{page_size}", batch_id=batch_id, project_id=PROJECT_ID, page_size=page_size,
+                mode="reschedule" if fresh_sensor_each_poke else "poke",
             )
+
+        store = _StateStore()  # survives the fresh sensors of reschedule mode
 
         sensor = new_sensor()
         listing_bound = math.ceil(n / page_size) + 1
@@ -150,7 +171,7 @@ def run_scenario(n: int, page_size: int, fresh_sensor_each_poke: bool) -> tuple[
             t = clock()
             backend.reset_request_log()
             start = time.perf_counter()
-            result = sensor.poke({"ti": _TI()})
+            result = sensor.poke({"ti": _TI(), "task_state_store": store})
             poke_seconds += time.perf_counter() - start
             log = list(backend.request_log)
             done = result is not False and bool(getattr(result, "is_done", result))

@@ -17,12 +17,20 @@ from ica_airflow_provider._compat import (
     conf,
 )
 from ica_airflow_provider.core.errors import PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
+
+# Where a rescheduled sensor keeps its records between pokes (Airflow 3.3+).
+RECORDS_STATE_KEY = "ica_batch_records"
+
+
+def _state_store(context: Context | None) -> Any:
+    """Airflow 3.3's per-task-instance store (``None`` before 3.3 or outside a task)."""
+    return context.get("task_state_store") if isinstance(context, dict) else None
 
 
 class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
@@ -78,12 +86,22 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
         return IcaHook(self.ica_conn_id)
 
-    def tracker(self) -> BatchTracker:
-        """The records survive between pokes of one process (poke mode), so later pokes are cheap."""
+    def tracker(self, context: Context | None = None) -> BatchTracker:
+        """The records survive between pokes, so later pokes are cheap.
+
+        In one process (poke mode) they stay on the sensor; across reschedules they go to
+        Airflow's task state store (Airflow 3.3+), where there is one.
+        """
         batch_id = check_batch_id(self.task_id, self.batch_id)
         project_id = self.resolve_project_id()
         if self._tracker is None or (self._tracker.project_id, self._tracker.batch_id) != (project_id, batch_id):
             self._tracker = self.new_tracker(project_id, batch_id)
+            store = _state_store(context) if self.mode == "reschedule" else None
+            saved = store.get(RECORDS_STATE_KEY) if store is not None else None
+            if isinstance(saved, dict) and saved.get("batch_id") == batch_id:
+                self._tracker.records = {
+                    r["item_id"]: ItemRecord.from_xcom(r) for r in saved.get("records") or [] if isinstance(r, dict)
+                }
         return self._tracker
 
     def execute(self, context: Context) -> Any:
@@ -105,10 +123,16 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        tracker = self.tracker()
+        tracker = self.tracker(context)
         verdict = self.hook.run(tracker.step(self.hook.protocol, self._failures, self.max_failures, self.log))
+        store = _state_store(context) if self.mode == "reschedule" else None
         if verdict is not None and verdict.done:
+            if store is not None:
+                store.delete(RECORDS_STATE_KEY)
             return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
+        if store is not None:
+            records = [r.to_xcom() for r in tracker.records.values()]
+            store.set(RECORDS_STATE_KEY, {"batch_id": tracker.batch_id, "records": records})
         if self._deadline is not None and time.time() >= self._deadline:
             self._timed_out(context, tracker)
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from types import SimpleNamespace
@@ -107,3 +108,48 @@ def test_each_poke_costs_at_most_the_pages_or_the_open_analyses(ica_fake_server_
     assert result.is_done
     assert cost == len(long_running)
     assert len(result.xcom_value) == n
+
+
+class DictStateStore:
+    """What a rescheduled sensor sees of Airflow 3.3's task state store."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(json.dumps(self.data.get(key, default)))  # stored as JSON
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def test_rescheduled_pokes_stay_cheap_with_the_task_state_store(ica_fake_server_factory: Any, connect: Any) -> None:
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server)
+    n, page_size, long_running = 350, 100, {10, 20, 30}
+    batch = IcaHook().create_analysis_creation_batch("proj", items(n, long_running), "resched")
+    store = DictStateStore()
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": store}
+
+    def poke_cost() -> tuple[Any, int]:
+        # Every reschedule is a new sensor instance: only the store carries the records over.
+        sensor = IcaAnalysisBatchSensor(
+            task_id="w", batch_id=batch.id, project_id="proj", page_size=page_size, mode="reschedule"
+        )
+        server.backend.reset_request_log()
+        result = sensor.poke(context)
+        return result, sum(1 for r in server.backend.request_log if r.path != "/ica/rest/api/tokens")
+
+    assert poke_cost() == (False, math.ceil(n / page_size))
+    clock.advance(5)
+    assert poke_cost() == (False, math.ceil(n / page_size))
+    assert poke_cost() == (False, len(long_running))  # only the open analyses
+    clock.advance(4000)
+    result, cost = poke_cost()
+    assert result.is_done and cost == len(long_running)
+    assert len(result.xcom_value) == n
+    assert store.data == {}  # cleaned up once done
