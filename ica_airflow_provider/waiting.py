@@ -19,6 +19,7 @@ from ica_airflow_provider.core.progress import (
     Verdict,
     WaitFor,
 )
+from ica_airflow_provider.core.status import Phase
 
 ANALYSES_XCOM = "analyses"
 EVENT_STATUSES = ("success", "failure", "timeout", "error")
@@ -65,7 +66,7 @@ def conclude(context: Context, verdict: Verdict, batch_id: str) -> list[str]:
 
 
 def timeout_message(batch_id: str, records: Iterable[ItemRecord], wait_for: WaitFor, aborted: list[str]) -> str:
-    running = [r for r in records if r.phase(wait_for).value == "running"]
+    running = [r for r in records if r.phase(wait_for) is Phase.RUNNING]
     text = f"ICA batch {batch_id}: timed out with {len(running)} item(s) not finished"
     if running:
         text += ": " + ", ".join(r.user_reference for r in running[:20])
@@ -82,16 +83,16 @@ def event_payload(status: str, tracker: BatchTracker, message: str = "") -> dict
         "status": status,
         "project_id": tracker.project_id,
         "batch_id": tracker.batch_id,
-        "records": [r.to_xcom() for r in tracker.records.values()],
+        "records": tracker.dump_records(),
         "message": message,
     }
 
 
-def records_from_event(event: Mapping[str, Any] | None) -> tuple[str, list[ItemRecord]]:
-    """Check an event from the trigger and return ``(status, records)``."""
+def check_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """An event from the trigger, checked (a lost payload or a version skew shows here)."""
     if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
         raise AirflowException(f"Unexpected event from the ICA trigger: {event!r}")
-    return event["status"], [ItemRecord.from_xcom(r) for r in event.get("records") or []]
+    return event
 
 
 def wait_in_process(
@@ -156,9 +157,8 @@ class BatchWaitMixin:
     def _timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
         """Abort what the task owns, push the records, and fail saying what was unfinished."""
         aborted = self._abort_after_timeout(tracker)
-        records = list(tracker.records.values())
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in records])
-        raise self.timeout_error(timeout_message(tracker.batch_id, records, self.wait_for, aborted))
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=tracker.dump_records())
+        raise self.timeout_error(timeout_message(tracker.batch_id, tracker.records.values(), self.wait_for, aborted))
 
     def _defer_wait(self, *, tracker: BatchTracker, poll_interval: float, end_time: float, abort_on_kill: bool) -> None:
         from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
@@ -179,13 +179,12 @@ class BatchWaitMixin:
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)  # type: ignore[attr-defined]
 
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> list[str]:
-        status, records = records_from_event(event)
-        assert event is not None
-        batch_id = str(event.get("batch_id"))
+        event = check_event(event)
+        status, batch_id = event["status"], str(event.get("batch_id"))
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
         tracker = self.new_tracker(str(event.get("project_id")), batch_id)
-        tracker.records = {r.item_id: r for r in records}
+        tracker.load_records(event.get("records") or [])
         if status == "timeout":
             self._timed_out(context, tracker)
         verdict = tracker.verdict(self.max_failures)

@@ -130,6 +130,15 @@ class BatchTracker:
     records: dict[str, ItemRecord] = field(default_factory=dict)
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
+    def dump_records(self) -> list[dict[str, Any]]:
+        """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
+        return [r.to_xcom() for r in self.records.values()]
+
+    def load_records(self, data: Iterable[Any]) -> None:
+        """Take records dumped by :meth:`dump_records` (elsewhere, or in an earlier process)."""
+        loaded = (ItemRecord.from_xcom(d) for d in data if isinstance(d, Mapping))
+        self.records = {r.item_id: r for r in loaded}
+
     def verdict(self, max_failures: int) -> Verdict:
         return judge(self.records.values(), self.wait_for, max_failures)
 

@@ -17,7 +17,7 @@ from ica_airflow_provider._compat import (
     conf,
 )
 from ica_airflow_provider.core.errors import PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, WaitFor
+from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
 
@@ -99,9 +99,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
             store = _state_store(context) if self.mode == "reschedule" else None
             saved = store.get(RECORDS_STATE_KEY) if store is not None else None
             if isinstance(saved, dict) and saved.get("batch_id") == batch_id:
-                self._tracker.records = {
-                    r["item_id"]: ItemRecord.from_xcom(r) for r in saved.get("records") or [] if isinstance(r, dict)
-                }
+                self._tracker.load_records(saved.get("records") or [])
         return self._tracker
 
     def execute(self, context: Context) -> Any:
@@ -131,8 +129,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
                 store.delete(RECORDS_STATE_KEY)
             return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
         if store is not None:
-            records = [r.to_xcom() for r in tracker.records.values()]
-            store.set(RECORDS_STATE_KEY, {"batch_id": tracker.batch_id, "records": records})
+            store.set(RECORDS_STATE_KEY, {"batch_id": tracker.batch_id, "records": tracker.dump_records()})
         if self._deadline is not None and time.time() >= self._deadline:
             self._timed_out(context, tracker)
         return False
