@@ -71,7 +71,7 @@ def json_response(
 
 
 class _RequestLogMiddleware:
-    """Logs every request into the backend and applies its fault (explicit or random) around routing."""
+    """Logs every API request into the backend and applies its rate limit or fault around routing."""
 
     def __init__(self, app: ASGIApp, backend: FakeIcaBackend, dropper: ConnectionDropper) -> None:
         self.app = app
@@ -83,6 +83,9 @@ class _RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        if not path.startswith(BASE_PATH + "/"):  # web pages and admin calls: no log, limit or faults
+            await self.app(scope, receive, send)
+            return
         fault = self.backend.on_request(method, path, scope["query_string"].decode("latin-1"))
         if fault is None:
             await self.app(scope, receive, send)

@@ -69,6 +69,7 @@ from ica_airflow_provider.testing.paging import (
     parse_page_size,
     parse_statuses,
 )
+from ica_airflow_provider.testing.ratelimit import Counters, RateLimiter
 from ica_airflow_provider.testing.render import pipeline_code
 from ica_airflow_provider.testing.tokens import TokenIssuer
 from ica_airflow_provider.testing.validation import ItemRequest
@@ -122,6 +123,8 @@ class FakeIcaBackend:
         self.fault_counts: Counter[str] = Counter()  # kind -> faults applied
         self.fault_log: list[InjectedFault] = []
         self.request_count = 0  # requests since start; unlike request_log, never reset
+        self.rate_limiter = RateLimiter(self.config.rate_limit)
+        self.counters = Counters()  # requests, token mints, 429s by cause; never reset
         self.batches: dict[str, Batch] = {}
         self.analyses: dict[str, Item] = {}  # analysis id -> the item that created it
         self.request_log: list[LoggedRequest] = []
@@ -215,19 +218,34 @@ class FakeIcaBackend:
         return None
 
     def on_request(self, method: str, path: str, query: str) -> Fault | None:
-        """Log a request and pick its fault: an explicit one first, else a random draw."""
+        """Log an API request and pick its fault.
+
+        The rate limiter comes first (its 429 is not a fault: counted in
+        ``counters.rate_limited`` only, explicit faults stay for later requests), then an
+        explicit fault, else a random draw.
+        """
         with self._lock:  # one lock: the draws follow the order requests arrive in
             index = self.request_count
             self.request_count += 1
+            self.counters.bump("requests")
             self.log_request(method, path, query)
-            fault = self.take_fault(method, path)
             kind = self.random_faults.draw(method, path)  # drawn even if unused, see faults
+            if not self.rate_limiter.allow(self.now()):
+                self.counters.bump("rate_limited")
+                return Fault(429, 0, detail=self._rate_limit_detail())
+            fault = self.take_fault(method, path)
             if fault is None and kind is not None:
                 fault = self._random_fault(kind, index)
             if fault is not None:
                 self.fault_counts[fault.kind] += 1
                 self.fault_log.append(InjectedFault(index, method, path, fault.kind))
+                if fault.kind == "429":
+                    self.counters.bump("fault_429s")
             return fault
+
+    def _rate_limit_detail(self) -> str:
+        # No Retry-After, as ICA documents its limiter: clients must back off on their own.
+        return f"Too many requests: the tenant's rate limit of {self.config.rate_limit:g} requests per second"
 
     def set_fault_rate(self, rate: float) -> None:
         """Change the random fault rate from now on (e.g. 0 to let a soak test drain)."""
@@ -235,9 +253,10 @@ class FakeIcaBackend:
             self.random_faults.rate = rate
 
     def stats(self) -> dict[str, Any]:
-        """Counts for a test report: requests, faults by kind, seed, batches."""
+        """Counts for a test report: ``counters``, faults by kind, seed, batches."""
         with self._lock:
             return {
+                **self.counters.snapshot(),
                 "requests": self.request_count,
                 "faults": sum(self.fault_counts.values()),
                 "fault_counts": dict(sorted(self.fault_counts.items())),
@@ -261,6 +280,7 @@ class FakeIcaBackend:
             raise unauthorized("Missing credentials: provide the X-API-Key header")
         if api_key != self.config.api_key:
             raise unauthorized("Invalid API key")
+        self.counters.bump("token_mints")
         return self.tokens.mint(self.identity.user_id, self.config.wall_clock(), self.config.token_lifetime)
 
     def refresh_token(self, authorization: str | None) -> str:

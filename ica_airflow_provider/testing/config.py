@@ -56,6 +56,12 @@ class FakeIcaConfig:
     max_page_size: int = _option(1000, "largest pageSize; larger values get a 400 problem")
     idempotency_ttl_seconds: float = _option(7 * 24 * 3600.0, "how long Idempotency-Key responses are kept")
 
+    # Tenant-wide rate limit (see ``ratelimit``), applied before any fault.
+    rate_limit: float = _option(
+        0.0,
+        "requests per second across the tenant (all callers); excess gets 429 without Retry-After; 0 = off",
+    )
+
     # Random faults (see ``faults``); explicit ones come from ``FakeIcaBackend.inject_fault``.
     fault_rate: float = _option(0.0, "probability that a request gets a random fault")
     fault_kinds: str = _option(
@@ -76,6 +82,8 @@ class FakeIcaConfig:
         # Fail at startup (or on the command line), not on the first faulty request.
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
+        if not self.rate_limit >= 0:  # also refuses NaN
+            raise ValueError(f"rate_limit must not be negative, got {self.rate_limit}")
         if self.slow_seconds < 0 or self.retry_after_seconds < 0:
             raise ValueError("slow_seconds and retry_after_seconds must not be negative")
         parse_fault_kinds(self.fault_kinds)

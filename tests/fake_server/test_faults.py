@@ -120,6 +120,10 @@ def test_rate_is_roughly_respected(ica_fake_server_factory: Factory) -> None:
     assert statuses.count(404) == 300 - faults
     assert server.backend.stats() == {
         "requests": 300,
+        "token_mints": 1,  # auth() mints in process
+        "rate_limited": 0,
+        "fault_429s": 0,
+        "responses_429": 0,
         "faults": faults,
         "fault_counts": {"500": faults},
         "fault_seed": 3,
