@@ -10,7 +10,7 @@ package, e.g. through the pytest plugin, stays cheap.
         clock.advance(10)  # every default lifecycle has finished
         assert server.backend.count_batches() == 1
 
-Failure markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``,
+Markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``, ``stop-job``,
 ``awaiting-input``) are documented in ``backend``; fault injection (``fault_rate``,
 ``fault_seed``, ``inject_fault("drop")``, ...) in ``faults``.
 """

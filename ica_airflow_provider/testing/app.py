@@ -35,6 +35,7 @@ from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.validation import parse_batch_request
 
 BASE_PATH = "/ica/rest"
+ADMIN_PATH = "/_fake"  # controls of the fake itself: no auth, no rate limit, no faults
 PROBLEM_JSON = "application/problem+json"
 GZIP_MINIMUM_SIZE = 200  # bytes; small enough that typical JSON bodies get compressed
 _PROJECT = BASE_PATH + "/api/projects/{project_id}"
@@ -245,6 +246,13 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
         user_of(request)
         backend.abort_analysis(project_id, analysis_id)
         return Response(status_code=204)
+
+    @app.post(ADMIN_PATH + "/projects/{project_id}/analysisCreationBatch/{batch_id}:stopJob")
+    async def stop_batch_job(project_id: str, batch_id: str) -> Response:
+        """Stop a batch's job (no ICA endpoint does this; a user does it in the web UI)."""
+        batch = backend.stop_batch_job(project_id, batch_id)
+        content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
+        return Response(content, 200, media_type="application/json")
 
     return app
 

@@ -7,7 +7,8 @@ Lifecycle with the default config, from the POST (all durations configurable):
 
 - job: INITIALIZED for ``batch_start_seconds``, then RUNNING (WAITING_FOR_RESOURCES first
   if ``item_waiting_seconds`` > 0) until the last item is processed, then SUCCEEDED,
-  PARTIALLY_SUCCEEDED (some items FAILED) or FAILED (all items FAILED).
+  PARTIALLY_SUCCEEDED (some items FAILED) or FAILED (all items FAILED); STOPPED from a stop
+  (the ``stop-job`` marker or ``stop_batch_job``) for good.
 - item ``processing.status``: WAITING_RESOURCES until it starts (batch start +
   ``item_waiting_seconds`` + index * ``item_stagger_seconds``), RUNNING for
   ``item_creation_seconds``, then SUCCEEDED with a ``createdAnalysis`` (or FAILED).
@@ -28,6 +29,10 @@ the marker text, or when its ``tags.technicalTags`` contains ``ica-fake:<marker>
 - ``run-long``: IN_PROGRESS lasts ``long_run_seconds`` (default an hour; abort it).
 - ``awaiting-input``: an AWAITING_INPUT phase of ``awaiting_input_seconds`` after
   PREPARING_INPUTS, then the analysis proceeds normally.
+- ``stop-job``: the batch's job is STOPPED ("Stopped by the user") midway through creating
+  the first marked item (needs ``item_creation_seconds`` > 0): items not created by then
+  stay WAITING_RESOURCES/RUNNING for good, analyses created before go on.
+  ``stop_batch_job`` (HTTP: ``POST /_fake/...:stopJob``, see ``app``) does it on demand.
 
 Markers combine (e.g. ``run-long`` + ``fail-analysis``); ``fail-creation`` wins over all.
 """
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ica_airflow_provider.testing.config import FakeIcaConfig
-from ica_airflow_provider.testing.errors import bad_request, not_found, unauthorized
+from ica_airflow_provider.testing.errors import JOB_FINISHED, IcaProblem, bad_request, not_found, unauthorized
 from ica_airflow_provider.testing.faults import (
     RETRY_AFTER_STATUSES,
     STATUS_KINDS,
@@ -59,7 +64,10 @@ from ica_airflow_provider.testing.lifecycle import (
     build_plan,
     is_terminal,
     item_status,
+    job_state,
+    job_stop_time,
     markers_of,
+    stop_job,
 )
 from ica_airflow_provider.testing.models import AnalysisPlan, Batch, Identity, Item
 from ica_airflow_provider.testing.paging import (
@@ -344,6 +352,9 @@ class FakeIcaBackend:
             batch.finishes_at = max(batch.finishes_at, item.created_at)
             if plan.creation_error is not None:
                 batch.failed_creations += 1
+        stop_at = job_stop_time(batch, cfg)
+        if stop_at is not None:  # the stop-job marker: stopped later, decided now
+            stop_job(batch, stop_at)
         with self._lock:
             self.batches[batch.id] = batch
             for item in batch.items:
@@ -409,6 +420,19 @@ class FakeIcaBackend:
             remaining = len(items) - index
         next_token = encode_cursor(batch.id, wanted, index) if remaining else None
         return ItemPage(page, next_token, remaining, None)
+
+    def stop_batch_job(self, project_id: str, batch_id: str) -> Batch:
+        """Stop a batch's job now, as a user can in ICA: items still being created never finish.
+
+        Stopping a stopped job again is a no-op; a job that has finished gets a 409 problem.
+        """
+        with self._lock:
+            batch = self.get_batch(project_id, batch_id)
+            now = self.now()
+            if batch.stopped_at is None and not stop_job(batch, now):
+                status = job_state(batch, now).status
+                raise IcaProblem(409, JOB_FINISHED, f"The job of batch '{batch_id}' has finished ({status})")
+            return batch
 
     # --- analyses -------------------------------------------------------------------------
 

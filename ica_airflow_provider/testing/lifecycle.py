@@ -27,6 +27,8 @@ from ica_airflow_provider.testing.models import (
     JOB_INITIALIZED,
     JOB_PARTIALLY_SUCCEEDED,
     JOB_RUNNING,
+    JOB_STOPPED,
+    JOB_STOPPED_INFO,
     JOB_SUCCEEDED,
     JOB_WAITING_FOR_RESOURCES,
     PREPARING_INPUTS,
@@ -44,7 +46,8 @@ FAIL_ANALYSIS = "fail-analysis"
 FAIL_FINAL = "fail-final"
 RUN_LONG = "run-long"
 AWAITING_INPUT_MARKER = "awaiting-input"
-MARKERS = (FAIL_CREATION, FAIL_ANALYSIS, FAIL_FINAL, RUN_LONG, AWAITING_INPUT_MARKER)
+STOP_JOB = "stop-job"
+MARKERS = (FAIL_CREATION, FAIL_ANALYSIS, FAIL_FINAL, RUN_LONG, AWAITING_INPUT_MARKER, STOP_JOB)
 MARKER_TAG_PREFIX = "ica-fake:"
 
 
@@ -176,8 +179,34 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL_ANALYSIS_STATUSES
 
 
+def stop_job(batch: Batch, at: float) -> bool:
+    """Stop the batch's job at ``at``: items not created by then stay as they are for good.
+
+    False (and nothing changes) if the job has finished by ``at`` or was stopped already.
+    """
+    if batch.stopped_at is not None or at >= batch.finishes_at:
+        return False
+    batch.stopped_at = at
+    never = float("inf")
+    for item in batch.items:
+        if item.created_at > at:  # still WAITING_RESOURCES or RUNNING: frozen there
+            item.created_at = never
+            if item.running_at > at:
+                item.running_at = never
+    return True
+
+
+def job_stop_time(batch: Batch, config: FakeIcaConfig) -> float | None:
+    """When the ``stop-job`` marker stops the job: midway through creating the first marked item."""
+    marked = [item.running_at for item in batch.items if STOP_JOB in item.plan.markers]
+    return min(marked) + config.item_creation_seconds / 2 if marked else None
+
+
 def job_state(batch: Batch, t: float) -> JobState:
-    """Status of a batch's job at ``t``: aggregated from its items' creation."""
+    """Status of a batch's job at ``t``: aggregated from its items' creation, or STOPPED."""
+    if batch.stopped_at is not None and t >= batch.stopped_at:
+        started = batch.starts_at if batch.stopped_at >= batch.starts_at else None
+        return JobState(JOB_STOPPED, started, batch.stopped_at, JOB_STOPPED_INFO)
     if t < batch.starts_at:
         return JobState(JOB_INITIALIZED, None, None, None)
     if t < batch.finishes_at:

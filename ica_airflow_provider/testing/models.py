@@ -23,6 +23,8 @@ JOB_RUNNING = "RUNNING"
 JOB_SUCCEEDED = "SUCCEEDED"
 JOB_PARTIALLY_SUCCEEDED = "PARTIALLY_SUCCEEDED"
 JOB_FAILED = "FAILED"
+JOB_STOPPED = "STOPPED"
+JOB_STOPPED_INFO = "Stopped by the user"
 
 # Analysis statuses (AnalysisV4.status), in lifecycle order.
 REQUESTED = "REQUESTED"
@@ -118,5 +120,6 @@ class Batch:
     running_at: float  # job WAITING_FOR_RESOURCES -> RUNNING
     finishes_at: float  # the last item's creation ends
     failed_creations: int = 0
+    stopped_at: float | None = None  # job STOPPED from here; unfinished items never finish
     items: list[Item] = field(default_factory=list)
     items_by_id: dict[str, Item] = field(default_factory=dict)
