@@ -241,6 +241,13 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
         headers = {"ETag": render.etag(item, state)}
         return json_response(renderer.analysis(item, t, version, state), version, headers=headers)
 
+    @app.get(_PROJECT + "/analyses/{analysis_id}/outputs")
+    async def get_analysis_outputs(project_id: str, analysis_id: str, request: Request) -> Response:
+        user_of(request)
+        version = negotiate(request.headers.get("accept"), (3,))
+        item, outputs = backend.get_analysis_outputs(project_id, analysis_id, backend.now())
+        return json_response(renderer.outputs(item, outputs), version)
+
     @app.post(_PROJECT + "/analyses/{analysis_id}:abort")
     async def abort_analysis(project_id: str, analysis_id: str, request: Request) -> Response:
         user_of(request)

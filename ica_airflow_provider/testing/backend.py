@@ -69,7 +69,8 @@ from ica_airflow_provider.testing.lifecycle import (
     markers_of,
     stop_job,
 )
-from ica_airflow_provider.testing.models import AnalysisPlan, Batch, Identity, Item
+from ica_airflow_provider.testing.models import SUCCEEDED, AnalysisPlan, Batch, Identity, Item
+from ica_airflow_provider.testing.outputs import OutputData, analysis_outputs, walk
 from ica_airflow_provider.testing.paging import (
     decode_cursor,
     encode_cursor,
@@ -442,6 +443,38 @@ class FakeIcaBackend:
         if item is None or item.batch.project_id != project_id or not analysis_exists(item, t):
             raise not_found("Analysis", analysis_id)
         return item, analysis_state(item, t)
+
+    def get_analysis_outputs(
+        self, project_id: str, analysis_id: str, t: float
+    ) -> tuple[Item, tuple[tuple[str, tuple[OutputData, ...]], ...]]:
+        """The analysis's outputs at ``t`` (none before it SUCCEEDED); 404 if not created."""
+        item, state = self.get_analysis(project_id, analysis_id, t)
+        return item, analysis_outputs(item) if state.status == SUCCEEDED else ()
+
+    def project_analyses(self, project_id: str, t: float) -> list[Item]:
+        """The items whose analyses exist in ``project_id`` at ``t``, newest first."""
+        items = [item for item in list(self.analyses.values()) if item.batch.project_id == project_id]
+        created = [item for item in items if analysis_exists(item, t)]
+        return sorted(
+            created, key=lambda item: (item.created_at, item.batch.created_at, item.index), reverse=True
+        )
+
+    def has_project(self, project_id: str) -> bool:
+        """Whether any batch was created in ``project_id`` (the fake's projects exist by use)."""
+        return any(batch.project_id == project_id for batch in list(self.batches.values()))
+
+    def find_data(self, project_id: str, data_id: str, t: float) -> tuple[Item, OutputData]:
+        """An output file or folder of a succeeded analysis of the project; 404 if none has it.
+
+        A scan of the project's analyses: for the web pages only, never on a polling path.
+        """
+        for item in self.project_analyses(project_id, t):
+            _, outputs = self.get_analysis_outputs(project_id, item.analysis_id, t)
+            for _, data in outputs:
+                for element in walk(data):
+                    if element.data_id == data_id:
+                        return item, element
+        raise not_found("Data", data_id)
 
     def abort_analysis(self, project_id: str, analysis_id: str) -> None:
         """Request an abort: ABORTING from now, ABORTED ``abort_seconds`` later."""

@@ -23,6 +23,7 @@ from ica_airflow_provider.testing.lifecycle import (
     job_state,
 )
 from ica_airflow_provider.testing.models import V4_TO_V3_STATUS, Batch, Identity, Item
+from ica_airflow_provider.testing.outputs import OutputData
 
 JSON = dict[str, Any]
 _FAKE_NAMESPACE = uuid.UUID("6f1c3a52-0f0e-4d1e-9a51-3c2b8e0f7a10")
@@ -132,6 +133,52 @@ class Renderer:
         }
         body.update(_ownership(identity, version))
         return body
+
+    def outputs(self, record: Item, outputs: tuple[tuple[str, tuple[OutputData, ...]], ...]) -> JSON:
+        """An ``AnalysisOutputList`` (v3): per output parameter its code and data."""
+        identity = record.batch.owner
+        project_id = _uuid_or_none(record.batch.project_id)
+        items: list[JSON] = []
+        for code, data in outputs:
+            entry: JSON = {"code": code, "data": [_analysis_data(element, identity) for element in data]}
+            if project_id is not None:  # the spec's projectId is a UUID; the fake's may not be
+                entry["projectId"] = project_id
+            items.append(entry)
+        return {"items": items}
+
+
+def _analysis_data(element: OutputData, identity: Identity) -> JSON:
+    body: JSON = {
+        "dataId": element.data_id,
+        "name": element.name,
+        "dataType": element.data_type,
+        "format": None if element.format_code is None else data_format(element.format_code, identity),
+    }
+    if element.children:
+        body["children"] = [_analysis_data(child, identity) for child in element.children]
+    return body
+
+
+def data_format(code: str, identity: Identity) -> JSON:
+    """A ``DataFormat`` (FASTQ, BAM, ...) owned by the fake tenant."""
+    created = iso(identity.created_at)
+    return {
+        "id": stable_uuid(f"format:{code}"),
+        "timeCreated": created,
+        "timeModified": created,
+        "ownerId": identity.user_id,
+        "tenantId": identity.tenant_id,
+        "tenantName": identity.tenant_name,
+        "code": code,
+        "description": f"{code} files",
+    }
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
 
 
 def etag(record: Item, state: AnalysisState) -> str:

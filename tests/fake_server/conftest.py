@@ -15,7 +15,7 @@ from ica_airflow_provider.testing import pytest_plugin
 from ica_airflow_provider.testing.server import FakeIcaServer
 
 from .helpers import IcaClient
-from .spec import load_spec
+from .spec import FULL_SPEC_PATH, load_spec
 
 # Re-exported so pytest finds them here (no-op once the pytest11 plugin is installed).
 ica_fake_server = pytest_plugin.ica_fake_server
@@ -42,3 +42,9 @@ def client_factory(ica_fake_server_factory: Callable[..., FakeIcaServer]) -> Cal
 def ica_spec() -> dict[str, Any]:
     """The ICA OpenAPI subset (skips the test if absent, fails with ICA_REQUIRE_SPEC=1)."""
     return load_spec()
+
+
+@pytest.fixture(scope="session")
+def ica_full_spec() -> dict[str, Any]:
+    """The whole ICA OpenAPI spec (same skip rule), for operations outside the subset."""
+    return load_spec(FULL_SPEC_PATH)

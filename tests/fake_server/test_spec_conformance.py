@@ -23,6 +23,7 @@ ITEMS = BATCH + "/items"
 ITEM = ITEMS + "/{itemId}"
 ANALYSIS = "/api/projects/{projectId}/analyses/{analysisId}"
 ABORT = ANALYSIS + ":abort"
+OUTPUTS = ANALYSIS + "/outputs"
 
 SCENARIO_BODY: dict[str, Any] = {
     "cwlItems": [
@@ -96,7 +97,7 @@ def test_token_responses(ica_spec: dict[str, Any], client: IcaClient) -> None:
 
 
 def test_every_status_of_every_resource(
-    ica_spec: dict[str, Any], scenario: tuple[IcaClient, ManualClock]
+    ica_spec: dict[str, Any], ica_full_spec: dict[str, Any], scenario: tuple[IcaClient, ManualClock]
 ) -> None:
     client, clock = scenario
     created = client.create_batch(SCENARIO_BODY)
@@ -128,6 +129,10 @@ def test_every_status_of_every_resource(
                     analysis = client.get_analysis(item["createdAnalysis"]["id"], version)
                     assert_response(ica_spec, ANALYSIS, analysis)
                     seen.add((f"v{version}", analysis.json()["status"]))
+                    outputs = client.session.get(analysis.url + "/outputs", headers=client.headers(3))
+                    assert_response(ica_full_spec, OUTPUTS, outputs)
+                    seen.add(("outputs", str(bool(outputs.json()["items"]))))
+    assert {value for kind, value in seen if kind == "outputs"} == {"True", "False"}
     v4_statuses = {status for kind, status in seen if kind == "v4"}
     assert v4_statuses == {
         "REQUESTED",
