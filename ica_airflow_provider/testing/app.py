@@ -33,6 +33,7 @@ from ica_airflow_provider.testing.faults import DROP, LOST_CREATE, SLOW, is_batc
 from ica_airflow_provider.testing.idempotency import StoredResponse, body_hash, check_key
 from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.validation import parse_batch_request
+from ica_airflow_provider.testing.web import add_web_pages
 
 BASE_PATH = "/ica/rest"
 ADMIN_PATH = "/_fake"  # controls of the fake itself: no auth, no rate limit, no faults
@@ -128,7 +129,7 @@ def _problem_response(request: Request, problem: IcaProblem, backend: FakeIcaBac
 
 
 def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None) -> FastAPI:
-    """Build the ASGI app serving ``backend`` under ``/ica/rest``.
+    """Build the ASGI app serving ``backend`` under ``/ica/rest`` (web UI pages: ``web``).
 
     ``drop``/``lost-create`` faults need ``dropper`` attached to the serving uvicorn server
     (``FakeIcaServer`` does that); without it they raise RuntimeError.
@@ -261,6 +262,7 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
         content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
         return Response(content, 200, media_type="application/json")
 
+    add_web_pages(app, backend, renderer)
     return app
 
 

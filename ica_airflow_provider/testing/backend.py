@@ -452,12 +452,10 @@ class FakeIcaBackend:
         return item, analysis_outputs(item) if state.status == SUCCEEDED else ()
 
     def project_analyses(self, project_id: str, t: float) -> list[Item]:
-        """The items whose analyses exist in ``project_id`` at ``t``, newest first."""
+        """The items whose analyses exist in ``project_id`` at ``t``: newest first, then batch order."""
         items = [item for item in list(self.analyses.values()) if item.batch.project_id == project_id]
         created = [item for item in items if analysis_exists(item, t)]
-        return sorted(
-            created, key=lambda item: (item.created_at, item.batch.created_at, item.index), reverse=True
-        )
+        return sorted(created, key=lambda item: (-item.created_at, -item.batch.created_at, item.index))
 
     def has_project(self, project_id: str) -> bool:
         """Whether any batch was created in ``project_id`` (the fake's projects exist by use)."""
