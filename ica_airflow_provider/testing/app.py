@@ -38,6 +38,7 @@ from ica_airflow_provider.testing.web import add_web_pages
 BASE_PATH = "/ica/rest"
 ADMIN_PATH = "/_fake"  # controls of the fake itself: no auth, no rate limit, no faults
 PROBLEM_JSON = "application/problem+json"
+HOLD_TIMEOUT_SECONDS = 60.0  # a held creation goes on by itself if a test forgets to release it
 GZIP_MINIMUM_SIZE = 200  # bytes; small enough that typical JSON bodies get compressed
 _PROJECT = BASE_PATH + "/api/projects/{project_id}"
 
@@ -92,8 +93,8 @@ class _RequestLogMiddleware:
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.status == SLOW:
-            # Async sleep: other requests are served meanwhile.
-            await asyncio.sleep(self.backend.config.slow_seconds)
+            # Parked without blocking: other requests are served meanwhile; release_slow() ends it.
+            await self.backend.slow_latch.park(self.backend.config.slow_seconds)
             await self.app(scope, receive, send)
         elif fault.status == LOST_CREATE and is_batch_create(method, path):
             try:
@@ -181,6 +182,9 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
             if backend.config.create_delay_seconds > 0:
                 # Async sleep: the server keeps answering (e.g. a duplicate POST gets 409).
                 await asyncio.sleep(backend.config.create_delay_seconds)
+            latch = backend.create_latch
+            if latch is not None:  # a test holds creations (hold_creates)
+                await latch.park(HOLD_TIMEOUT_SECONDS)
             batch = backend.create_batch(project_id, items)
             content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
             response = StoredResponse(201, content, media_type(version))

@@ -57,6 +57,7 @@ from ica_airflow_provider.testing.faults import (
     explicit_status,
 )
 from ica_airflow_provider.testing.idempotency import IdempotencyStore
+from ica_airflow_provider.testing.latch import Latch
 from ica_airflow_provider.testing.lifecycle import (
     AnalysisState,
     analysis_exists,
@@ -138,6 +139,9 @@ class FakeIcaBackend:
         self.analyses: dict[str, Item] = {}  # analysis id -> the item that created it
         self.request_log: list[LoggedRequest] = []
         self.abort_calls: list[str] = []  # analysis ids, in call order, no-ops included
+        # Latches tests wait on instead of sleeping (see ``latch``).
+        self.slow_latch = Latch()  # slow faults park here for up to slow_seconds
+        self.create_latch: Latch | None = None  # set by hold_creates()
 
     # --- time -----------------------------------------------------------------------------
 
@@ -165,6 +169,8 @@ class FakeIcaBackend:
             self.faults.clear()
             self.fault_counts.clear()
             self.fault_log = []
+            self.slow_latch = Latch()
+            self.create_latch = None
 
     def log_request(self, method: str, path: str, query: str) -> None:
         """Record a received request (called by the HTTP layer for every request)."""
@@ -214,6 +220,19 @@ class FakeIcaBackend:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def release_slow(self) -> None:
+        """End the delay of every slow fault now, and of later ones until ``reset()``."""
+        self.slow_latch.release()
+
+    def hold_creates(self) -> Latch:
+        """Park batch creations (after their Idempotency-Key is taken) until the latch is released.
+
+        ``latch.wait_arrived()`` returns once a POST is parked: a duplicate sent then gets 409.
+        """
+        with self._lock:
+            self.create_latch = Latch()
+            return self.create_latch
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         """The explicit fault to apply to this request, if any (consumes one use of it)."""

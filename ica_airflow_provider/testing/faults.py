@@ -5,7 +5,8 @@ Kinds (the keys of ``FakeIcaBackend.fault_counts``):
 - ``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"504"`` (any HTTP status for explicit
   faults): a problem+json answer titled ``ICA_API_<status>``; the request is not executed.
 - ``"drop"``: the connection is closed without an HTTP response; not executed.
-- ``"slow"``: the normal answer, ``slow_seconds`` late (the delay comes before the work).
+- ``"slow"``: the normal answer, ``slow_seconds`` late (the delay comes before the work;
+  ``FakeIcaBackend.release_slow()`` ends it early, so tests need not wait).
 - ``"lost-create"``: ``POST .../analysisCreationBatch`` runs normally (batch created,
   idempotency record stored), then the connection is closed before the answer is sent.
   Random draws pick it only for that endpoint; an explicit one elsewhere acts as ``drop``.

@@ -18,7 +18,7 @@ import pytest
 import requests
 import uvicorn
 
-from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer
+from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer, ManualClock
 from ica_airflow_provider.testing.faults import RandomFaults, parse_fault_kinds
 from ica_airflow_provider.testing.server import build_parser
 
@@ -180,25 +180,40 @@ def test_drop_closes_without_answer_and_executes_nothing(ica_fake_server_factory
 
 @pytest.mark.parametrize("lib", LIBS)
 def test_slow_answers_normally_but_late(ica_fake_server_factory: Factory, lib: str) -> None:
-    server = ica_fake_server_factory(fault_rate=1.0, fault_kinds="slow", slow_seconds=0.3)
-    started = time.monotonic()
-    answer = send(lib, "POST", *token_request(server))
-    assert time.monotonic() - started >= 0.3
+    server = ica_fake_server_factory(fault_rate=1.0, fault_kinds="slow", slow_seconds=60)
+    answers: list[Answer | None] = []
+    thread = threading.Thread(target=lambda: answers.append(send(lib, "POST", *token_request(server))))
+    thread.start()
+    try:
+        assert server.backend.slow_latch.wait_arrived(1)
+        assert server.backend.slow_latch.parked == 1 and not answers  # held back, not answered
+    finally:
+        server.backend.release_slow()
+        thread.join()
+    assert answers[0] is not None and answers[0].status == 200
+
+
+def test_slow_delay_ends_by_itself(ica_fake_server_factory: Factory) -> None:
+    server = ica_fake_server_factory(fault_rate=1.0, fault_kinds="slow", slow_seconds=0.01)
+    answer = send("httpx", "POST", *token_request(server))
     assert answer is not None and answer.status == 200
+    assert server.backend.slow_latch.arrived == 1 and server.backend.slow_latch.parked == 0
 
 
 def test_slow_request_does_not_block_others(ica_fake_server_factory: Factory) -> None:
-    server = ica_fake_server_factory(slow_seconds=1.0)
+    server = ica_fake_server_factory(slow_seconds=60)
     server.backend.inject_fault("slow", path_contains="/tokens")
     slow: list[Answer | None] = []
     thread = threading.Thread(target=lambda: slow.append(send("requests", "POST", *token_request(server))))
     thread.start()
-    time.sleep(0.1)  # the slow request is in
-    started = time.monotonic()
-    answer = send("httpx", "GET", batches_url(server, f"/{UNKNOWN_BATCH}"), auth(server))
-    assert answer is not None and answer.status == 404
-    assert time.monotonic() - started < 0.5 and thread.is_alive()
-    thread.join()
+    try:
+        assert server.backend.slow_latch.wait_arrived(1)  # the slow request is in
+        answer = send("httpx", "GET", batches_url(server, f"/{UNKNOWN_BATCH}"), auth(server))
+        assert answer is not None and answer.status == 404
+        assert server.backend.slow_latch.parked == 1 and not slow  # served while the slow one waits
+    finally:
+        server.backend.release_slow()
+        thread.join()
     assert slow[0] is not None and slow[0].status == 200
 
 
@@ -258,13 +273,16 @@ def test_explicit_faults_come_first_and_are_counted(ica_fake_server_factory: Fac
 
 
 def test_short_token_lifetime_forces_a_new_token(ica_fake_server_factory: Factory) -> None:
-    server = ica_fake_server_factory(token_lifetime=2)
+    wall = ManualClock(start=float(int(time.time())))  # JWT times follow the wall clock: ours here
+    server = ica_fake_server_factory(token_lifetime=2, wall_clock=wall)
     token = post_token(server).json()["token"]
     url, claims = batches_url(server, f"/{UNKNOWN_BATCH}"), jwt_claims(token)
     assert claims["exp"] - claims["iat"] == 2
     headers = {"Authorization": f"Bearer {token}", "Accept": V3}
     assert requests.get(url, headers=headers).status_code == 404
-    time.sleep(max(0.0, claims["exp"] - time.time()) + 0.05)
+    wall.advance(1.9)
+    assert requests.get(url, headers=headers).status_code == 404
+    wall.advance(0.1)
     expired = requests.get(url, headers=headers)
     assert expired.status_code == 401 and "Expired" in expired.json()["detail"]
     fresh = post_token(server).json()["token"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import requests
@@ -40,25 +39,49 @@ def test_same_key_with_different_body_is_422(client: IcaClient) -> None:
     assert client.server.backend.count_batches() == 1
 
 
-def test_same_key_while_in_flight_is_409(client_factory: Callable[..., IcaClient]) -> None:
-    client = client_factory(create_delay_seconds=0.5)
+def test_same_key_while_in_flight_is_409(client: IcaClient) -> None:
+    hold = client.server.backend.hold_creates()
     results: list[requests.Response] = []
-    slow = threading.Thread(
+    first = threading.Thread(
         target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k"))
     )
-    slow.start()
-    time.sleep(0.15)
-    # A second connection: the session in the other thread is busy.
-    concurrent = IcaClient(client.server, token=client.token).create_batch(
-        batch_body("a"), idempotency_key="k"
-    )
-    slow.join()
+    first.start()
+    try:
+        assert hold.wait_arrived(1), "the first POST never reached the server"
+        # A second connection: the session in the other thread is busy.
+        concurrent = IcaClient(client.server, token=client.token).create_batch(
+            batch_body("a"), idempotency_key="k"
+        )
+        assert hold.parked == 1  # the first one was still in flight when the duplicate came
+    finally:
+        hold.release()
+        first.join()
     assert concurrent.status_code == 409
     assert concurrent.json()["title"] == "ICA_API_006"
     assert results[0].status_code == 201
     replay = client.create_batch(batch_body("a"), idempotency_key="k")
     assert replay.json()["id"] == results[0].json()["id"]
     assert client.server.backend.count_batches() == 1
+
+
+def test_a_held_creation_lets_other_keys_through(client: IcaClient) -> None:
+    hold = client.server.backend.hold_creates()
+    results: list[requests.Response] = []
+    first = threading.Thread(
+        target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k1"))
+    )
+    first.start()
+    try:
+        assert hold.wait_arrived(1)
+        hold.release()  # later creations pass straight through
+        other = IcaClient(client.server, token=client.token).create_batch(
+            batch_body("b"), idempotency_key="k2"
+        )
+    finally:
+        hold.release()
+        first.join()
+    assert other.status_code == results[0].status_code == 201
+    assert client.server.backend.count_batches() == 2
 
 
 def test_errors_are_not_stored(client: IcaClient) -> None:
