@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import requests
 
 from ica_airflow_provider.testing import ManualClock
+from ica_airflow_provider.testing.latch import Latch
 
 from .helpers import IcaClient, batch_body, nextflow_item
 
@@ -39,23 +41,29 @@ def test_same_key_with_different_body_is_422(client: IcaClient) -> None:
     assert client.server.backend.count_batches() == 1
 
 
-def test_same_key_while_in_flight_is_409(client: IcaClient) -> None:
+@contextlib.contextmanager
+def held_creation(client: IcaClient, key: str) -> Iterator[tuple[Latch, list[requests.Response]]]:
+    """A POST with ``key`` parked in the server until the block ends; then its answer is in the list."""
     hold = client.server.backend.hold_creates()
     results: list[requests.Response] = []
     first = threading.Thread(
-        target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k"))
+        target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key=key))
     )
     first.start()
     try:
         assert hold.wait_arrived(1), "the first POST never reached the server"
-        # A second connection: the session in the other thread is busy.
-        concurrent = IcaClient(client.server, token=client.token).create_batch(
-            batch_body("a"), idempotency_key="k"
-        )
-        assert hold.parked == 1  # the first one was still in flight when the duplicate came
+        yield hold, results
     finally:
         hold.release()
         first.join()
+
+
+def test_same_key_while_in_flight_is_409(client: IcaClient) -> None:
+    # A second connection: the session in the other thread is busy.
+    other = IcaClient(client.server, token=client.token)
+    with held_creation(client, "k") as (hold, results):
+        concurrent = other.create_batch(batch_body("a"), idempotency_key="k")
+        assert hold.parked == 1  # the first one was still in flight when the duplicate came
     assert concurrent.status_code == 409
     assert concurrent.json()["title"] == "ICA_API_006"
     assert results[0].status_code == 201
@@ -64,23 +72,13 @@ def test_same_key_while_in_flight_is_409(client: IcaClient) -> None:
     assert client.server.backend.count_batches() == 1
 
 
-def test_a_held_creation_lets_other_keys_through(client: IcaClient) -> None:
-    hold = client.server.backend.hold_creates()
-    results: list[requests.Response] = []
-    first = threading.Thread(
-        target=lambda: results.append(client.create_batch(batch_body("a"), idempotency_key="k1"))
-    )
-    first.start()
-    try:
-        assert hold.wait_arrived(1)
-        hold.release()  # later creations pass straight through
-        other = IcaClient(client.server, token=client.token).create_batch(
-            batch_body("b"), idempotency_key="k2"
-        )
-    finally:
+def test_released_hold_lets_later_creations_through(client: IcaClient) -> None:
+    other = IcaClient(client.server, token=client.token)
+    with held_creation(client, "k1") as (hold, results):
         hold.release()
-        first.join()
-    assert other.status_code == results[0].status_code == 201
+        assert other.create_batch(batch_body("b"), idempotency_key="k2").status_code == 201
+        assert hold.arrived == 2  # it reached the latch and passed
+    assert results[0].status_code == 201
     assert client.server.backend.count_batches() == 2
 
 
