@@ -114,6 +114,7 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
         fields = _fields(
             [
                 ("Status", _e(state.status)),
+                ("Analysis ID", _e(item.analysis_id)),
                 ("User reference", _e(item.user_reference)),
                 ("Reference", _e(item.reference)),
                 ("Pipeline", _e(pipeline_code(item.language, item.pipeline_id))),

@@ -74,7 +74,7 @@ def test_analysis_page_shows_status_summary_pipeline_and_outputs(
     done = page(f"{root}/link/project/{PROJECT}/analysis/{ok}")
     analysis = client.get_analysis(ok, project_id=PROJECT).json()
     assert "SUCCEEDED" in done.text and html.escape(analysis["pipeline"]["code"]) in done.text
-    assert batch_id in done.text
+    assert batch_id in done.text and ok in done.text
     outputs = client.session.get(
         f"{client.url}/api/projects/{PROJECT}/analyses/{ok}/outputs", headers=client.headers(3)
     ).json()
