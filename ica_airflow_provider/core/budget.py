@@ -5,14 +5,18 @@ sleeps until it, so concurrent callers are spread ``1 / rate`` apart instead of 
 Over any window of ``w`` seconds at most ``rate * w + burst`` requests leave. ICA's
 limiter answers 429 without ``Retry-After``: a 429 halves the rate of the whole
 connection (once per ``cooldown``, since the requests already in flight get theirs too),
-and the rate then climbs back linearly to the configured one (AIMD).
+and the rate then climbs back linearly to the configured one (AIMD). Callers that hold a
+slot reserved before the cut give it up and queue again at the new rate (:func:`pace`).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+
+from ica_airflow_provider.core.http import Action, Outcome, Sleep
 
 DECREASE_FACTOR = 0.5
 # Halved at most this many times below the configured rate: 1/16 of it.
@@ -72,6 +76,11 @@ class RequestBudget:
     def unlimited(self) -> bool:
         return self.limit == 0
 
+    @property
+    def epoch(self) -> int:
+        """Changes with every cut: a slot reserved in an older epoch is paced too fast."""
+        return self._throttles
+
     def reserve(self, now: float) -> float:
         """Claim the next slot: seconds to wait before sending (0: send now)."""
         if self.unlimited:
@@ -92,6 +101,9 @@ class RequestBudget:
                 return False
             self._rate = max(self.min_rate, self._rate_at(now) * DECREASE_FACTOR)
             self._since = self._cut_at = now
+            # The slots handed out so far will be queued again (see ``pace``): start the
+            # queue afresh, one new interval from now.
+            self._next = now + 1 / self._rate
             self._throttles += 1
             return True
 
@@ -102,3 +114,18 @@ class RequestBudget:
 
     def _rate_at(self, now: float) -> float:
         return min(self.limit, self._rate + self.increase * max(now - self._since, 0.0))
+
+
+def pace(budget: RequestBudget, now: Callable[[], float]) -> Generator[Action, Outcome | None, None]:
+    """Sleep until this request's slot; queue again if a 429 slowed the connection meanwhile.
+
+    ``yield from pace(budget, clock)`` right before each ``Send`` (first tries and retries).
+    """
+    while True:
+        epoch = budget.epoch  # read first: a cut in between costs one slot, never speed
+        wait = budget.reserve(now())
+        if wait <= 0:
+            return
+        yield Sleep(wait)
+        if budget.epoch == epoch:
+            return

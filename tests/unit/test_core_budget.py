@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import random
 import threading
 
 import pytest
 
-from ica_airflow_provider.core.budget import RECOVERY_SECONDS, RequestBudget
+from ica_airflow_provider.core.budget import RECOVERY_SECONDS, RequestBudget, pace
+from ica_airflow_provider.core.http import Sleep
 
 
 def send_times(budget: RequestBudget, arrivals: list[float]) -> list[float]:
@@ -108,7 +110,7 @@ def test_a_429_halves_the_rate_of_the_whole_connection() -> None:
     assert budget.state(10.0).rate == pytest.approx(10)
     assert budget.state(10.0).throttles == 1
     waits = [budget.reserve(10.0) for _ in range(4)]
-    assert waits == pytest.approx([0.05, 0.15, 0.25, 0.35])  # 10 per second now, for every caller
+    assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4])  # 10 per second now, for every caller
 
 
 def test_429s_of_requests_already_in_flight_cut_once_per_cooldown() -> None:
@@ -162,6 +164,62 @@ def test_pacing_follows_the_rate_as_it_recovers() -> None:
     assert most_in_a_window(times, 1.0) <= 5 + 1  # first second: the halved rate
     late = [t for t in times if t >= 10]
     assert late and most_in_a_window(late, 1.0) <= 10 + 1
+
+
+# -- pace: the sans-IO wait before each send ---------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def simulate(budget: RequestBudget, arrivals: list[float], cuts: list[float]) -> list[float]:
+    """Run one ``pace`` per arrival on a manual clock, with 429s at ``cuts``; the send times."""
+    clock = Clock()
+    events: list[tuple[float, int, int]] = [(t, 1, i) for i, t in enumerate(arrivals)]
+    events += [(t, 0, -1) for t in cuts]  # a cut before any wake-up at the same instant
+    heapq.heapify(events)
+    calls = {i: pace(budget, clock) for i in range(len(arrivals))}
+    sent: list[float] = []
+    while events:
+        clock.now, kind, i = heapq.heappop(events)
+        if kind == 0:
+            budget.throttled(clock.now)
+            continue
+        try:
+            action = next(calls[i])
+        except StopIteration:
+            sent.append(clock.now)
+            continue
+        assert isinstance(action, Sleep) and action.seconds > 0
+        heapq.heappush(events, (clock.now + action.seconds, 1, i))
+    return sorted(sent)
+
+
+def test_pace_sends_at_once_when_the_budget_allows() -> None:
+    with pytest.raises(StopIteration):
+        next(pace(RequestBudget(5), Clock(100.0)))
+
+
+def test_pace_spreads_a_crowd_at_the_rate() -> None:
+    sent = simulate(RequestBudget(20), [0.0] * 100, [])
+    assert len(sent) == 100
+    assert sent == pytest.approx([k / 20 for k in range(100)])
+
+
+def test_a_429_slows_down_even_the_requests_already_queued() -> None:
+    budget = RequestBudget(20, recovery_seconds=1e9)
+    sent = simulate(budget, [0.0] * 200, [1.0])  # a 10 s queue at 20/s; a 429 after 1 s
+
+    assert len(sent) == 200
+    after = [t for t in sent if t >= 1.0]
+    assert most_in_a_window(after, 1.0) <= 10 + 1
+    assert most_in_a_window(after, 5.0) <= 50 + 1
+    assert sent[-1] == pytest.approx(1.0 + (200 - 21 + 1) / 10, abs=0.2)  # the rest at 10/s
 
 
 # -- configuration ------------------------------------------------------------------------------------
