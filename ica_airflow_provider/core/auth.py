@@ -87,7 +87,7 @@ class TokenCache:
         self._lease: MintLease | None = None
         self._flights = 0
         self._failure: tuple[int, Exception] | None = None  # (flight, why its mint failed)
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: dict[object, Callable[[], None]] = {}  # a thousand waiters come and go
 
     def __repr__(self) -> str:
         return f"TokenCache(valid={self.valid()}, generation={self._generation})"
@@ -186,13 +186,14 @@ class TokenCache:
     @contextmanager
     def watch(self, listener: Callable[[], None]) -> Iterator[None]:
         """Call ``listener`` (from any thread) whenever the token or the lease changes."""
+        key = object()
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners[key] = listener
         try:
             yield
         finally:
             with self._lock:
-                self._listeners.remove(listener)
+                del self._listeners[key]
 
     @property
     def watchers(self) -> int:
@@ -201,7 +202,7 @@ class TokenCache:
 
     def _notify(self) -> None:
         with self._lock:
-            listeners = list(self._listeners)
+            listeners = list(self._listeners.values())
         for listener in listeners:  # outside the lock: a listener may read the cache
             listener()
 

@@ -346,7 +346,7 @@ def run_tasks(n: int, tokens: TokenCache, answer: Response) -> tuple[int, list[A
 
 
 def test_tasks_sharing_a_cache_make_one_mint() -> None:
-    mints, grants = run_tasks(200, TokenCache(now=Clock()), minted(jwt("a")))
+    mints, grants = run_tasks(1000, TokenCache(now=Clock()), minted(jwt("a")))
 
     assert mints == 1
     assert {g.token for g in grants} == {jwt("a")}
