@@ -21,6 +21,9 @@ from typing import Any
 # Re-mint this long before the token expires, so that a request never leaves with a token
 # that expires on the way; at most a tenth of the token's lifetime, for short-lived tokens.
 REMINT_LEAD_SECONDS = 60.0
+# JWT times are usually whole seconds: ``iat`` may be up to this much before the real
+# moment of minting, so a token lives up to this much less than ``exp - iat`` says.
+CLAIM_RESOLUTION_SECONDS = 1.0
 # A token with ``exp`` but no ``iat`` whose ``exp`` is already past by the local clock: ICA
 # has just minted it, so the local clock is ahead. Use it this long (or until a 401)
 # rather than minting again on every call.
@@ -213,7 +216,7 @@ def _lifetime(token: str, now: float) -> float:
     exp, iat = _number(claims, "exp"), _number(claims, "iat")
     if exp is None:
         return float("inf")
-    if iat is not None:
-        return exp - iat  # not positive: expired by its own claims
+    if iat is not None:  # not positive: expired by its own claims
+        return exp - iat - (CLAIM_RESOLUTION_SECONDS if iat.is_integer() else 0.0)
     left = exp - now  # no iat: the local clock is all there is
     return left if left > 0 else FALLBACK_LIFETIME_SECONDS

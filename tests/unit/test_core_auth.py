@@ -9,6 +9,7 @@ import pytest
 from samples import BATCH_ID, PROJECT_ID, FakeIca, make_jwt
 
 from ica_airflow_provider.core.auth import (
+    CLAIM_RESOLUTION_SECONDS,
     FALLBACK_LIFETIME_SECONDS,
     REMINT_LEAD_SECONDS,
     TokenCache,
@@ -97,17 +98,34 @@ def test_long_lived_token_valid_until_lead_before_its_lifetime_ends() -> None:
     clock = Clock()
     cache = TokenCache(now=clock)
     token = jwt(3600)
+    usable = 3600 - CLAIM_RESOLUTION_SECONDS  # whole-second claims: iat may be up to 1 s early
 
     cache.store(token)
 
     assert cache.valid() and cache.token == token
-    clock.now = NOW + 3600 - REMINT_LEAD_SECONDS - 1
+    clock.now = NOW + usable - REMINT_LEAD_SECONDS - 0.1
     assert cache.token == token
-    clock.now = NOW + 3600 - REMINT_LEAD_SECONDS
+    clock.now = NOW + usable - REMINT_LEAD_SECONDS
     assert cache.valid() is False
     assert cache.token is None
     clock.now = NOW + 3600 + 1
     assert cache.token is None
+
+
+def test_whole_second_claims_lose_a_second_fractional_ones_do_not() -> None:
+    clock = Clock()
+    cache = TokenCache(now=clock)
+    cache.store(make_jwt(exp=NOW + 0.5 + 1000, iat=NOW + 0.5))  # lead 60: refresh at 940
+    clock.now = NOW + 939.9
+    assert cache.valid()
+    clock.now = NOW + 940
+    assert not cache.valid()
+
+    cache.store(make_jwt(exp=NOW + 1000, iat=NOW))  # stored at NOW + 940; lasts 999: refresh 939 s on
+    clock.now = NOW + 939 + 938.9
+    assert cache.valid()
+    clock.now = NOW + 940 + 939
+    assert not cache.valid()
 
 
 def test_lead_is_sixty_seconds() -> None:
@@ -117,7 +135,7 @@ def test_lead_is_sixty_seconds() -> None:
 def test_short_lived_token_uses_a_tenth_of_its_lifetime_as_lead() -> None:
     clock = Clock()
     cache = TokenCache(now=clock)
-    token = jwt(100)  # lead = min(60, 100 / 10) = 10 s
+    token = jwt(101)  # 100 s usable (whole-second claims); lead = min(60, 100 / 10) = 10 s
 
     cache.store(token)
 
@@ -138,9 +156,9 @@ def test_lifetime_counts_from_the_local_time_of_storing_whatever_the_skew(skew: 
     cache.store(token)
 
     assert cache.token == token
-    clock.now = NOW + skew + 3539
+    clock.now = NOW + skew + 3538.9  # 3600 - 1 (whole seconds) - 60 (lead)
     assert cache.token == token
-    clock.now = NOW + skew + 3540
+    clock.now = NOW + skew + 3539
     assert cache.token is None
 
 
@@ -151,9 +169,9 @@ def test_a_later_store_counts_from_its_own_time() -> None:
     clock.now = NOW + 3000
     cache.store(jwt(3600, iat=NOW + 3000, jti="2"))
 
-    clock.now = NOW + 3000 + 3539
+    clock.now = NOW + 3000 + 3538.9
     assert cache.valid()
-    clock.now = NOW + 3000 + 3540
+    clock.now = NOW + 3000 + 3539
     assert not cache.valid()
 
 
