@@ -192,7 +192,7 @@ def test_a_retry_after_a_long_backoff_gets_a_token_minted_during_the_sleep() -> 
     # The shape the protocol's send loop takes: authorize, send, back off, authorize again.
     clock = Clock()
     tokens = TokenCache(now=clock)
-    first = jwt("a", lifetime=600)  # re-mint due at NOW + 540
+    first = jwt("a", lifetime=400)  # re-mint due 359 s on; the backoff sleeps 500 to 1,000 s
     tokens.store(first)
     request = Request("GET", "/api/x")
     policy = RetryPolicy(max_retries=1, backoff_base=1000, backoff_max=1000)
