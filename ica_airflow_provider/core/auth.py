@@ -81,8 +81,12 @@ class TokenCache:
     tell that the token it was given has since been replaced.
     """
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
-        self._now = now
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        # Lifetimes are counted on the monotonic clock, so a wall clock stepped by hours
+        # mid-token changes nothing; only a token without ``iat`` is read against the wall
+        # clock. An injected ``now`` (tests) serves as both.
+        self._now = now or time.monotonic
+        self._wall = now or time.time
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0  # local clock
@@ -119,7 +123,7 @@ class TokenCache:
     def store(self, token: str) -> None:
         """Keep a freshly minted token; its lifetime counts from now, by the local clock."""
         now = self._now()
-        lifetime = _lifetime(token, now)
+        lifetime = _lifetime(token, self._wall())
         refresh_at = now + lifetime - min(REMINT_LEAD_SECONDS, max(lifetime, 0.0) / 10)
         with self._lock:
             self._token, self._refresh_at = token, refresh_at
@@ -210,13 +214,13 @@ class TokenCache:
             listener()
 
 
-def _lifetime(token: str, now: float) -> float:
-    """Seconds the token may be used from ``now``; ``inf`` without an ``exp`` (until a 401)."""
+def _lifetime(token: str, wall_now: float) -> float:
+    """Seconds the token may be used from now; ``inf`` without an ``exp`` (until a 401)."""
     claims = _claims(token)
     exp, iat = _number(claims, "exp"), _number(claims, "iat")
     if exp is None:
         return float("inf")
     if iat is not None:  # not positive: expired by its own claims
         return exp - iat - (CLAIM_RESOLUTION_SECONDS if iat.is_integer() else 0.0)
-    left = exp - now  # no iat: the local clock is all there is
+    left = exp - wall_now  # no iat: the local clock is all there is
     return left if left > 0 else FALLBACK_LIFETIME_SECONDS

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from samples import BATCH_ID, PROJECT_ID, FakeIca, make_jwt
 
+from ica_airflow_provider.core import auth
 from ica_airflow_provider.core.auth import (
     CLAIM_RESOLUTION_SECONDS,
     FALLBACK_LIFETIME_SECONDS,
@@ -172,6 +173,27 @@ def test_a_later_store_counts_from_its_own_time() -> None:
     clock.now = NOW + 3000 + 3538.9
     assert cache.valid()
     clock.now = NOW + 3000 + 3539
+    assert not cache.valid()
+
+
+def test_by_default_lifetimes_run_on_the_monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    wall, mono = Clock(NOW), Clock(500.0)
+    monkeypatch.setattr(auth.time, "time", wall)
+    monkeypatch.setattr(auth.time, "monotonic", mono)
+    cache = TokenCache()
+    cache.store(jwt(3600))
+
+    wall.now = NOW - 6 * 3600  # the wall clock is stepped back by hours: no matter
+    mono.now = 500 + 3538.9
+    assert cache.valid()
+    mono.now = 500 + 3539
+    assert not cache.valid()
+
+    wall.now = NOW
+    cache.store(make_jwt(exp=NOW + 1000, iat=None))  # no iat: exp is read on the wall clock
+    mono.now += 939.9
+    assert cache.valid()
+    mono.now += 0.1
     assert not cache.valid()
 
 
