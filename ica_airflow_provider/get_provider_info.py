@@ -31,6 +31,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Cap of the wait between retries. Default 60.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
+    "max_requests_per_second": {
+        "label": "Max requests per second",
+        "description": "Requests to ICA per second from one Airflow process (all its tasks and waits"
+        " together); halved for a while after a 429. 0 = unlimited. Default 20.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
     "verify": {
         "label": "Verify TLS",
         "description": "Verify the server's TLS certificate. Default true. A CA bundle path can go in the extra JSON.",
@@ -52,6 +58,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "project_id": "e.g. 3f2a6c1e-…",
         "timeout": "60",
         "max_retries": "5",
+        "max_requests_per_second": "20",
     },
 }
 

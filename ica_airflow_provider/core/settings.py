@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ica_airflow_provider.core.budget import RequestBudget
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.retry import RetryPolicy
 
@@ -19,6 +20,10 @@ DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF = 1.0  # seconds: the first retry waits 0.5 to 1 s, then doubles
 DEFAULT_BACKOFF_MAX = 60.0
+# ICA rate-limits each tenant (429, no Retry-After) but publishes no number. 20 a second per
+# process carries 1,000 waits polling every 60 s (about 17 a second) and the paging of a big
+# batch, while one busy triggerer or worker cannot flood the tenant on its own. 0 = unlimited.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 20.0
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -35,11 +40,16 @@ class IcaSettings:
     verify: bool | str = True
     retry_backoff: float = DEFAULT_BACKOFF
     retry_backoff_max: float = DEFAULT_BACKOFF_MAX
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             max_retries=self.max_retries, backoff_base=self.retry_backoff, backoff_max=self.retry_backoff_max
         )
+
+    def request_budget(self) -> RequestBudget:
+        """A new budget at this connection's rate: make one per connection per process, and share it."""
+        return RequestBudget(self.max_requests_per_second)
 
     @property
     def web_url(self) -> str:
@@ -85,6 +95,9 @@ def settings_from_connection(
         verify=_verify(extra.get("verify"), fail),
         retry_backoff=_seconds(extra, "retry_backoff", DEFAULT_BACKOFF, fail),
         retry_backoff_max=_seconds(extra, "retry_backoff_max", DEFAULT_BACKOFF_MAX, fail),
+        max_requests_per_second=_non_negative(
+            extra, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, "requests per second (0: unlimited)", fail
+        ),
     )
 
 
@@ -152,18 +165,22 @@ def _timeout(value: Any, fail: Any) -> tuple[float, float]:
 
 
 def _seconds(extra: Mapping[str, Any], name: str, default: float, fail: Any) -> float:
+    return _non_negative(extra, name, default, "seconds", fail)
+
+
+def _non_negative(extra: Mapping[str, Any], name: str, default: float, unit: str, fail: Any) -> float:
     value = extra.get(name)
     if value is None or value == "":
         return default
     try:
         if isinstance(value, bool):
             raise ValueError(value)
-        seconds = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise fail(f"extra {name}={value!r} is not a number of seconds") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise fail(f"extra {name}={value!r} must be 0 or more, finite seconds")
-    return seconds
+        raise fail(f"extra {name}={value!r} is not a number of {unit}") from None
+    if not math.isfinite(number) or number < 0:
+        raise fail(f"extra {name}={value!r} must be 0 or more, finite {unit}")
+    return number
 
 
 def _max_retries(value: Any, fail: Any) -> int:

@@ -9,6 +9,7 @@ from samples import API_KEY, set_connection
 
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from ica_airflow_provider.hooks.ica import IcaHook
 
 CONN = "ica_conf"
@@ -189,6 +190,35 @@ def test_max_retries(value: Any, expected: int) -> None:
 def test_bad_max_retries_is_named(value: Any) -> None:
     message = config_error(max_retries=value)
     assert "max_retries" in message
+
+
+# -- max_requests_per_second ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 20.0), ("", 20.0), (0, 0.0), ("0", 0.0), ("2.5", 2.5), (40, 40.0), ("100", 100.0)]
+)
+def test_max_requests_per_second(value: Any, expected: float) -> None:
+    s = settings(max_requests_per_second=value)
+    assert s.max_requests_per_second == expected
+    budget = s.request_budget()
+    assert budget.limit == expected
+    assert budget.unlimited is (expected == 0)
+
+
+@pytest.mark.parametrize("value", ["fast", "-1", -0.5, "nan", "inf", True, [20], {"rate": 20}])
+def test_bad_max_requests_per_second_is_named(value: Any) -> None:
+    message = config_error(max_requests_per_second=value)
+    assert f"max_requests_per_second={value!r}" in message
+    assert "requests per second" in message
+
+
+def test_max_requests_per_second_is_in_the_connection_form() -> None:
+    field = CONN_FIELDS["max_requests_per_second"]
+    assert field["label"] == "Max requests per second"
+    assert "0 = unlimited" in field["description"] and "Default 20" in field["description"]
+    assert field["schema"] == {"type": ["number", "null"], "minimum": 0}
+    assert UI_FIELD_BEHAVIOUR["placeholders"]["max_requests_per_second"] == "20"
 
 
 # -- verify -------------------------------------------------------------------------------------------------
