@@ -164,8 +164,8 @@ def test_token_reminted_when_minted_token_already_expired(requests_mock: Any) ->
 def test_token_reminted_shortly_before_exp(requests_mock: Any) -> None:
     t0 = 1_900_000_000.0
     clock = {"now": t0}
-    first = make_jwt(exp=int(t0 + 3600))
-    second = make_jwt(exp=int(t0 + 7200))
+    first = make_jwt(exp=int(t0 + 3600), iat=int(t0))
+    second = make_jwt(exp=int(t0 + 7200), iat=int(t0))
     requests_mock.post(url(TOKEN_PATH), [{"json": token_body(first)}, {"json": token_body(second)}])
     requests_mock.get(BATCH_URL, json=batch_body())
     hook = make_hook()
