@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ica_airflow_provider import __version__
-from ica_airflow_provider.waiting import ANALYSES_XCOM
 
 __all__ = [
     "FACET_NAME",
@@ -145,31 +144,28 @@ def batch_lineage(
 
 
 def task_lineage(
-    task_instance: Any,
     *,
     base_url: str,
     project_id: str,
-    batch_id: str | None = None,
+    batch_id: str | None,
+    records: Sequence[Mapping[str, Any]] | None = None,
     batch_request: Mapping[str, Any] | None = None,
 ) -> OperatorLineage[Dataset, RunFacet] | None:
     """The body of ``get_openlineage_facets_on_complete`` for the operator and the sensor.
 
-    Reads the task's own ``analyses`` XCom (and its ``batch_id`` XCom unless given). ``None``
-    when OpenLineage is not installed, or when the task ended before it had a batch.
+    ``None`` when OpenLineage is not installed, or when the task ended before it had a batch.
+    Takes what the task kept in memory rather than pulling its XComs: the listener runs the
+    extraction in a forked process, where a call to Airflow's API can hang (it does under
+    ``dag.test``), and re-reading 10,000 records would cost for nothing.
     """
-    if not OPENLINEAGE_AVAILABLE:
+    if not OPENLINEAGE_AVAILABLE or not batch_id:
         return None
-    own = task_instance.task_id
-    batch_id = batch_id or task_instance.xcom_pull(task_ids=own, key="batch_id")
-    if not batch_id:
-        return None
-    records = task_instance.xcom_pull(task_ids=own, key=ANALYSES_XCOM) or []
     return batch_lineage(
         base_url=base_url,
         project_id=project_id,
-        batch_id=str(batch_id),
+        batch_id=batch_id,
         batch_request=batch_request,
-        records=records if isinstance(records, list) else [],
+        records=records or [],
     )
 
 

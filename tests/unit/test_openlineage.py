@@ -105,20 +105,6 @@ RECORDS = [
 ]
 
 
-class FakeTaskInstance:
-    """Just what ``task_lineage`` reads of a task instance: its own XComs."""
-
-    task_id = "create"
-
-    def __init__(self, xcoms: dict[str, Any]) -> None:
-        self.xcoms = xcoms
-        self.pulls: list[tuple[Any, str]] = []
-
-    def xcom_pull(self, task_ids: Any = None, key: str = "return_value") -> Any:
-        self.pulls.append((task_ids, key))
-        return self.xcoms.get(key)
-
-
 @pytest.fixture
 def ol() -> Any:
     """The OpenLineage provider; its tests skip (saying so) in an environment without it."""
@@ -251,32 +237,19 @@ def test_without_a_request_a_sensor_reports_the_outputs_and_the_analyses(ol: Any
 # -- from a task ----------------------------------------------------------------------------------
 
 
-def test_task_lineage_reads_the_tasks_own_xcoms(ol: Any) -> None:
-    ti = FakeTaskInstance({"batch_id": BATCH, "analyses": RECORDS})
+def test_task_lineage_is_the_batch_lineage_once_there_is_a_batch(ol: Any) -> None:
+    result = lineage.task_lineage(
+        base_url=BASE_URL, project_id=PROJECT, batch_id=BATCH, records=RECORDS, batch_request=REQUEST
+    )
 
-    result = lineage.task_lineage(ti, base_url=BASE_URL, project_id=PROJECT, batch_request=REQUEST)
-
+    assert result == build(RECORDS)
     assert result is not None
     assert result.run_facets[lineage.FACET_NAME].batchId == BATCH
-    assert len(result.outputs) == 3
-    assert ti.pulls == [("create", "batch_id"), ("create", "analyses")]
-
-
-def test_task_lineage_with_a_given_batch_id_does_not_pull_it(ol: Any) -> None:
-    """The sensor knows its batch ID (a templated field); it has no ``batch_id`` XCom."""
-    ti = FakeTaskInstance({"analyses": RECORDS})
-
-    result = lineage.task_lineage(ti, base_url=BASE_URL, project_id=PROJECT, batch_id="b-sensor")
-
-    assert result is not None
-    assert result.run_facets[lineage.FACET_NAME].batchId == "b-sensor"
-    assert ti.pulls == [("create", "analyses")]
 
 
 def test_task_lineage_is_none_when_the_task_ended_before_it_had_a_batch(ol: Any) -> None:
-    ti = FakeTaskInstance({})
-
-    assert lineage.task_lineage(ti, base_url=BASE_URL, project_id=PROJECT, batch_request=REQUEST) is None
+    assert lineage.task_lineage(base_url=BASE_URL, project_id=PROJECT, batch_id=None, batch_request=REQUEST) is None
+    assert lineage.task_lineage(base_url=BASE_URL, project_id=PROJECT, batch_id="", records=RECORDS) is None
 
 
 def test_the_openlineage_extractor_takes_the_lineage_as_it_is(ol: Any) -> None:
@@ -286,13 +259,21 @@ def test_the_openlineage_extractor_takes_the_lineage_as_it_is(ol: Any) -> None:
     from openlineage.client.serde import Serde
 
     class Task:
+        """What the operator keeps of its run, and the method the listener calls."""
+
         task_type = "IcaCreateAnalysisBatchOperator"
+        batch_id, records = BATCH, RECORDS
 
         def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-            return lineage.task_lineage(task_instance, base_url=BASE_URL, project_id=PROJECT, batch_request=REQUEST)
+            return lineage.task_lineage(
+                base_url=BASE_URL,
+                project_id=PROJECT,
+                batch_id=self.batch_id,
+                records=self.records,
+                batch_request=REQUEST,
+            )
 
-    ti = FakeTaskInstance({"batch_id": BATCH, "analyses": RECORDS})
-    extracted = DefaultExtractor(Task()).extract_on_complete(ti)
+    extracted = DefaultExtractor(Task()).extract_on_complete(object())
 
     assert extracted is not None
     event = RunEvent(
@@ -310,15 +291,6 @@ def test_the_openlineage_extractor_takes_the_lineage_as_it_is(ol: Any) -> None:
 
 
 # -- without OpenLineage --------------------------------------------------------------------------
-
-
-class _Refuse:
-    """A task instance that fails the test if anything reads from it."""
-
-    task_id = "create"
-
-    def xcom_pull(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("task_lineage read XComs although OpenLineage is not installed")
 
 
 @pytest.fixture
@@ -339,6 +311,10 @@ def test_without_openlineage_the_module_imports_and_the_helper_answers_none(with
 
     assert module is not lineage
     assert module.OPENLINEAGE_AVAILABLE is False
-    assert module.task_lineage(_Refuse(), base_url=BASE_URL, project_id=PROJECT, batch_request=REQUEST) is None
+    assert not hasattr(module, "IcaBatchRunFacet")
+    answer = module.task_lineage(
+        base_url=BASE_URL, project_id=PROJECT, batch_id=BATCH, records=RECORDS, batch_request=REQUEST
+    )
+    assert answer is None
     # The scheme itself needs no OpenLineage.
     assert module.dataset_namespace(BASE_URL) == NAMESPACE
