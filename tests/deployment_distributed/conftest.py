@@ -1,0 +1,47 @@
+"""A distributed Airflow (CeleryExecutor, two workers, two triggerers) and one crash campaign on it.
+
+Only with ``ICA_E2E_DISTRIBUTED=1`` (``make e2e-distributed``): the tests here skip otherwise.
+The deployment comes up once, the campaign runs once, and every test judges its observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_timings: dict[str, float] = {}
+_lines: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def distributed_deployment() -> Iterator[Any]:
+    from deploy.airflow_distributed.deployment import DistributedDeployment
+
+    with DistributedDeployment() as running:
+        yield running
+        _timings.update(running.timings)
+    _timings.update(running.timings)  # teardown too
+
+
+@pytest.fixture(scope="session")
+def campaign(distributed_deployment: Any) -> Any:
+    from deploy.airflow_distributed.scenarios import run_campaign
+
+    try:
+        result = run_campaign(distributed_deployment)
+    except Exception:
+        print(distributed_deployment.log_tails())  # shown with the failure
+        raise
+    _timings["campaign"] = result.seconds
+    _lines.append(result.summary_line())
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _timings:
+        steps = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in _timings.items())
+        terminalreporter.write_line(f"distributed Airflow: {steps}")
+    for line in _lines:
+        terminalreporter.write_line(line)
