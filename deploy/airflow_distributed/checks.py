@@ -61,11 +61,15 @@ def check_worker_kill_reattaches(campaign: Campaign) -> str:
     for kill in campaign.worker_kills:
         result = campaign.runs[kill.run_id]
         assert kill.worker in WORKERS, kill
+        # The worker died after its POST reached ICA but before the answer; ICA went on and
+        # created the batch while try 1 was still the task's only try ...
+        assert not kill.answered_at_kill, f"{kill.run_id}: ICA had answered before the kill"
+        assert kill.tries_when_created == 1, f"{kill.run_id}: batch created at try {kill.tries_when_created}"
+        # ... and the retry, on a worker still alive, got that batch back.
         assert result.create_tries >= 2, f"{kill.run_id}: create_batch ran {result.create_tries} time(s)"
         first = component_of(result.create_hostnames[0]) if result.create_hostnames else None
         assert first == kill.worker, f"try 1 ran on {result.create_hostnames}, killed {kill.worker}"
-        refs = _references(result.samples)
-        same = [batch for batch, batch_refs in campaign.batches.items() if batch_refs == refs]
+        same = [batch for batch, refs in campaign.batches.items() if refs == _references(result.samples)]
         assert same == [result.batch_id], f"{kill.run_id}: batches with its samples {same}"
         parts.append(
             f"{kill.run_id}: {kill.worker} killed {kill.post_to_kill_s:.1f} s after the POST reached ICA; "

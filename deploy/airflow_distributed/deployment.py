@@ -17,8 +17,11 @@ Redis, the fake server and the database. Logs stay in ``.e2e/distributed/logs/``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -52,6 +55,8 @@ WORKERS = ("worker-1", "worker-2")
 COMPONENTS = ("scheduler", "dag-processor", "api-server", *TRIGGERERS, *WORKERS)
 # Not the single-node deployment's database: both can run from one checkout.
 DATABASE = f"{postgres.NAME_PREFIX}_dist_{hashlib.sha1(str(REPO).encode()).hexdigest()[:8]}"
+# Every process this run starts carries it: the teardown looks for them all by it.
+RUN_VARIABLE = "ICA_E2E_RUN"
 HOSTNAME_CALLABLE = "deploy.airflow_distributed.hostname.component_hostname"
 
 
@@ -124,6 +129,8 @@ class DistributedDeployment(Deployment):
     ) -> None:
         super().__init__(settings or DistributedSettings(), log)
         self.redis: redis.RedisServer | None = None
+        self.run_mark = secrets.token_hex(8)
+        self.leftovers: list[str] = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -143,7 +150,9 @@ class DistributedDeployment(Deployment):
         self.cluster = postgres.up(DATABASE)
         self._record(self.cluster.timings)
         self.log("Redis")
-        self.redis, timings = redis.up(free_port(), LOG_DIR, REPO)
+        self.redis, timings = redis.up(
+            free_port(), LOG_DIR, REPO, {**os.environ, RUN_VARIABLE: self.run_mark}
+        )
         self._record(timings)
 
         from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer
@@ -160,6 +169,7 @@ class DistributedDeployment(Deployment):
 
         self.api_port = free_port()
         self.env = distributed_env(settings, self.cluster.url, self.redis.url, self.api_port, self.ica.url)
+        self.env[RUN_VARIABLE] = self.run_mark
         started = time.monotonic()
         migrate = run([self.airflow, "db", "migrate"], env=self.env, cwd=REPO, timeout=600, check=False)
         (LOG_DIR / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
@@ -187,6 +197,22 @@ class DistributedDeployment(Deployment):
         finally:
             if self.redis is not None:
                 self.redis.stop()
+            left = self.running_processes()
+            self.leftovers = [f"{p.pid} {' '.join(_cmdline(p))[:120]}" for p in left]
+            if left:
+                self.log(f"teardown left {len(left)} processes running, killing them: {self.leftovers}")
+                for process in left:
+                    with contextlib.suppress(psutil.Error):
+                        process.kill()
+
+    def running_processes(self) -> list[psutil.Process]:
+        """Every process of this deployment still running, found by the run's mark in its environment."""
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.pid != os.getpid() and process.environ().get(RUN_VARIABLE) == self.run_mark:
+                    found.append(process)
+        return found
 
     def _record(self, timings: dict[str, float]) -> None:
         for label, seconds in timings.items():
@@ -274,3 +300,10 @@ class DistributedDeployment(Deployment):
             "/api/v2/jobs", params={"job_type": "TriggererJob", "is_alive": "true", "limit": 100}
         )
         return {job["id"]: component_of(job["hostname"]) or "?" for job in body["jobs"]}
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return [str(part) for part in process.cmdline()]
+    except psutil.Error:
+        return ["?"]

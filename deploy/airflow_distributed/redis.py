@@ -13,6 +13,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.airflow_e2e.postgres import _sudo
@@ -50,7 +51,7 @@ def ping(port: int, timeout: float = 1.0) -> bool:
 class RedisServer:
     """``redis-server`` on ``port`` (loopback only), logging to ``log_dir/redis.log``."""
 
-    def __init__(self, port: int, log_dir: Path, cwd: Path) -> None:
+    def __init__(self, port: int, log_dir: Path, cwd: Path, env: Mapping[str, str]) -> None:
         self.port = port
         self.data_dir = Path(tempfile.mkdtemp(prefix="ica-e2e-redis-"))
         argv = [
@@ -63,7 +64,7 @@ class RedisServer:
             "--daemonize", "no",
             "--protected-mode", "yes",
         ]  # fmt: skip
-        self.component = Component("redis", argv, dict(os.environ), log_dir, cwd)
+        self.component = Component("redis", argv, env, log_dir, cwd)
 
     @property
     def url(self) -> str:
@@ -88,7 +89,7 @@ class RedisServer:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def up(port: int, log_dir: Path, cwd: Path) -> tuple[RedisServer, dict[str, float]]:
+def up(port: int, log_dir: Path, cwd: Path, env: Mapping[str, str]) -> tuple[RedisServer, dict[str, float]]:
     """Install if needed and start a private Redis; the timings of each step."""
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -96,7 +97,7 @@ def up(port: int, log_dir: Path, cwd: Path) -> tuple[RedisServer, dict[str, floa
         install()
         timings["apt-get install redis-server"] = time.monotonic() - started
     step = time.monotonic()
-    server = RedisServer(port, log_dir, cwd)
+    server = RedisServer(port, log_dir, cwd, env)
     try:
         server.start()
     except BaseException:

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.airflow_distributed.deployment import DAG_ID, TRIGGERERS, WORKERS, DistributedDeployment
+from deploy.airflow_distributed.deployment import TRIGGERERS, WORKERS, DistributedDeployment
 from deploy.airflow_distributed.hostname import component_of
-from deploy.airflow_e2e.deployment import DeploymentError
+from deploy.airflow_e2e.deployment import DAG_ID, DeploymentError
 
 CREATE_TASK = "create_batch"
 WAIT_TASK = "wait_for_analyses"
@@ -46,12 +46,26 @@ def samples_of(index: int) -> list[str]:
     return [f"D{index:02d}S{sample}" for sample in range(1, SAMPLES_PER_RUN + 1)]
 
 
+def references_of(run: str) -> list[str]:
+    """The userReferences of a run's batch (the example DAG's naming)."""
+    return [f"{sample}-germline" for sample in samples_of(int(run.rsplit("-", 1)[1]))]
+
+
+def batch_with(backend: Any, references: list[str]) -> str | None:
+    """The id of the batch at ICA whose items have these userReferences, if any."""
+    for batch in list(backend.batches.values()):
+        if [item.user_reference for item in batch.items] == references:
+            return str(batch.id)
+    return None
+
+
 @dataclass
 class WorkerKill:
     run_id: str
     worker: str
     post_to_kill_s: float  # from the POST's arrival at ICA to the kill
-    batches_at_kill: int  # batches at ICA when the worker died (the POST still in progress)
+    answered_at_kill: bool  # whether ICA had created the batch (and answered) when the worker died
+    tries_when_created: int = 0  # create_batch's try number when ICA had created the batch
 
 
 @dataclass
@@ -203,11 +217,26 @@ def kill_worker_after_post(deployment: DistributedDeployment, campaign: Campaign
     worker = component_of(ti.get("hostname")) or deployment.worker_of(ti.get("pid") or 0)
     if worker not in WORKERS:
         raise DeploymentError(f"{run}: {CREATE_TASK} runs on no known worker: {ti}")
-    batches_at_kill = backend.count_batches()
+    answered = batch_with(backend, references_of(run)) is not None
     killed_at = deployment.kill(worker)
-    campaign.worker_kills.append(WorkerKill(run, worker, killed_at - arrived, batches_at_kill))
+    campaign.worker_kills.append(WorkerKill(run, worker, killed_at - arrived, answered))
     deployment.start_component(worker)
     return worker
+
+
+def confirm_batch_of_lost_post(deployment: DistributedDeployment, kill: WorkerKill) -> None:
+    """Until ICA has created the killed worker's batch; which try the task is at by then."""
+    backend = deployment.ica.backend
+    references = references_of(kill.run_id)
+    until(
+        deployment,
+        f"{kill.run_id}: ICA created the batch of the lost POST",
+        lambda: batch_with(backend, references),
+        interval=0.1,
+    )
+    kill.tries_when_created = int(
+        deployment.client.task_instance(DAG_ID, kill.run_id, CREATE_TASK)["try_number"]
+    )
 
 
 def wait_all_deferred(deployment: DistributedDeployment, runs: list[str]) -> dict[str, dict[str, Any]]:
@@ -372,6 +401,7 @@ def run_campaign(deployment: DistributedDeployment, runs: int = 10) -> Campaign:
     worker = kill_worker_after_post(deployment, campaign)
     for index in range(1, runs):
         client.trigger(DAG_ID, run_ids[index], {"samples": samples_of(index)})
+    confirm_batch_of_lost_post(deployment, campaign.worker_kills[-1])
     deployment.log(f"worker kill: {campaign.worker_kills[-1]}; triggered {', '.join(run_ids[1:])}")
 
     kill_triggerer(deployment, campaign, run_ids[1:])
@@ -380,6 +410,6 @@ def run_campaign(deployment: DistributedDeployment, runs: int = 10) -> Campaign:
     deployment.wait_worker_ready(worker)
     wait_runs_ended(deployment, run_ids)
     collect(deployment, campaign, run_ids)
-    campaign.seconds = time.monotonic() - started
+    campaign.seconds = deployment.timings["crash campaign"] = time.monotonic() - started
     deployment.log(campaign.summary_line())
     return campaign

@@ -19,10 +19,13 @@ _lines: list[str] = []
 def distributed_deployment() -> Iterator[Any]:
     from deploy.airflow_distributed.deployment import DistributedDeployment
 
-    with DistributedDeployment() as running:
+    running = DistributedDeployment()
+    with running:
         yield running
         _timings.update(running.timings)
     _timings.update(running.timings)  # teardown too
+    _lines.append(f"distributed Airflow: processes left running after the teardown: {len(running.leftovers)}")
+    assert not running.leftovers, f"the teardown left processes running: {running.leftovers}"
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +37,6 @@ def campaign(distributed_deployment: Any) -> Any:
     except Exception:
         print(distributed_deployment.log_tails())  # shown with the failure
         raise
-    _timings["campaign"] = result.seconds
     _lines.append(result.summary_line())
     return result
 
