@@ -194,6 +194,9 @@ class DistributedDeployment(Deployment):
             return
         try:
             super().stop()  # components, fake server, database
+        except BaseException as error:
+            self.log(f"teardown interrupted: {error!r}")
+            raise
         finally:
             if self.redis is not None:
                 self.redis.stop()
