@@ -86,11 +86,14 @@ def check_triggerer_takeover(campaign: Campaign) -> str:
     for kill in campaign.triggerer_kills:
         assert {kill.killed, kill.survivor} == set(TRIGGERERS), kill
         assert kill.orphans, f"{kill.killed} held no waits when killed"
+        assert kill.taken_over > 0, f"no wait of {kill.killed} polled ICA again after the kill"
         failed = [run for run in kill.orphans if campaign.runs[run].state != "success"]
         assert not failed, f"orphaned waits whose runs failed: {failed}"
+        ended = len(kill.orphans) - kill.taken_over
         parts.append(
             f"{kill.killed} killed holding {len(kill.orphans)} waits ({kill.held_by_survivor} on "
-            f"{kill.survivor}); all polled again on {kill.survivor} after {kill.recovery_s:.1f} s"
+            f"{kill.survivor}); {kill.taken_over} polled again on {kill.survivor} after "
+            f"{kill.recovery_s:.1f} s" + (f", {ended} had ended just before" if ended else "")
         )
     return "; ".join(parts)
 

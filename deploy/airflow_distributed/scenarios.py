@@ -73,6 +73,7 @@ class TriggererKill:
     killed: str
     survivor: str
     orphans: dict[str, str]  # run id -> batch id of the waits the killed triggerer held
+    taken_over: int  # of those, the waits that polled ICA again after the kill
     held_by_survivor: int  # waits the survivor already held
     recovery_s: float
 
@@ -273,22 +274,28 @@ def kill_triggerer(deployment: DistributedDeployment, campaign: Campaign, runs: 
     orphans = {run: client.xcom(DAG_ID, run, CREATE_TASK) for run in held[victim_job]}
     survivor_held = sum(len(r) for job, r in held.items() if job != victim_job)
 
+    taken_over: set[str] = set()
+
     def resumed() -> bool:
         current = task_instances(deployment, WAIT_TASK)
         paths = [entry.path for entry in requests_since(backend, log_index)]
         alive = {job for job, name in triggerer_names(deployment).items() if name == survivor}
         for run, batch_id in orphans.items():
+            if any(batch_id in path for path in paths):
+                taken_over.add(run)  # only a live triggerer polls after the kill
             ti = current[run]
-            if ti["state"] == "deferred" and holder(ti) not in alive:
-                return False
-            if not any(batch_id in path for path in paths):
+            # No longer deferred and never polled since: its event came just before the kill.
+            if ti["state"] == "deferred" and (holder(ti) not in alive or run not in taken_over):
                 return False
         return True
 
     until(deployment, f"waits of {victim} resumed on {survivor}", resumed, timeout=120, interval=0.25)
     recovery = time.monotonic() - killed_at
-    campaign.triggerer_kills.append(TriggererKill(victim, survivor, orphans, survivor_held, recovery))
-    deployment.log(f"{len(orphans)} waits of {victim} resumed on {survivor} after {recovery:.1f} s")
+    kill = TriggererKill(victim, survivor, orphans, len(taken_over), survivor_held, recovery)
+    campaign.triggerer_kills.append(kill)
+    deployment.log(
+        f"{len(taken_over)} of {len(orphans)} waits of {victim} resumed on {survivor} after {recovery:.1f} s"
+    )
 
 
 def revoke_tokens(deployment: DistributedDeployment, campaign: Campaign, runs: list[str]) -> None:
