@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 _timings: dict[str, float] = {}
-_lines: list[str] = []
+_left: list[int] = []
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def distributed_deployment() -> Iterator[Any]:
         yield running
         _timings.update(running.timings)
     _timings.update(running.timings)  # teardown too
-    _lines.append(f"distributed Airflow: processes left running after the teardown: {len(running.leftovers)}")
+    _left.append(len(running.leftovers))
     assert not running.leftovers, f"the teardown left processes running: {running.leftovers}"
 
 
@@ -33,17 +33,17 @@ def campaign(distributed_deployment: Any) -> Any:
     from deploy.airflow_distributed.scenarios import run_campaign
 
     try:
-        result = run_campaign(distributed_deployment)
+        return run_campaign(distributed_deployment)
     except Exception:
         print(distributed_deployment.log_tails())  # shown with the failure
         raise
-    _lines.append(result.summary_line())
-    return result
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if _timings:
         steps = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in _timings.items())
         terminalreporter.write_line(f"distributed Airflow: {steps}")
-    for line in _lines:
-        terminalreporter.write_line(line)
+    for count in _left:
+        terminalreporter.write_line(
+            f"distributed Airflow: processes left running after the teardown: {count}"
+        )

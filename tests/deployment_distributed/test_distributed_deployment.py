@@ -68,7 +68,8 @@ def test_waits_recover_from_revoked_tokens(check: Callable[..., None]) -> None:
     check(check_token_revocation)
 
 
-def test_summary_line(check: Callable[..., None]) -> None:
+def test_summary_line(campaign: Any, summary_line: Callable[[str], None]) -> None:
+    """Last: the campaign's one line closes the run's summary, as it is."""
     from deploy.airflow_distributed.checks import check_summary_line
 
-    check(check_summary_line)
+    summary_line(check_summary_line(campaign))
