@@ -98,6 +98,7 @@ def distributed_env(
         AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY=str(settings.task_retry_delay),
         # The hostname callable lives in this repository.
         PYTHONPATH=str(REPO),
+        # Every worker and triggerer reads the connection from its environment, as in `make e2e`.
         AIRFLOW_CONN_ICA_DEFAULT=json.dumps(
             {"conn_type": "ica", "host": ica_url, "password": API_KEY, "extra": {"project_id": PROJECT_ID}}
         ),
