@@ -65,6 +65,8 @@ def test_push_links_pushes_both_urls_once_an_analysis_exists() -> None:
     assert nothing.pushed == {}
 
 
-def test_link_names_and_xcom_keys_are_distinct() -> None:
-    assert [link.name for link in WAIT_LINKS] == ["ICA analyses", "ICA analysis"]
-    assert len({link.xcom_key for link in WAIT_LINKS}) == 2
+def test_each_link_reads_its_own_xcom() -> None:
+    assert [(link.name, link.url_xcom) for link in WAIT_LINKS] == [
+        ("ICA analyses", ANALYSES_URL_XCOM),
+        ("ICA analysis", ANALYSIS_URL_XCOM),
+    ]
