@@ -145,8 +145,8 @@ with DAG(
 
         analysis = IcaHook().get_analysis(project_id, analysis_id)
         sample = (analysis.user_reference or analysis_id).removesuffix(SUFFIX)
-        get_current_context()["sample"] = sample  # type: ignore[literal-required]
+        get_current_context()["sample"] = sample  # type: ignore[typeddict-unknown-key]
         print(f"{sample}: analysis {analysis_id} {analysis.status}")
         return analysis_id
 
-    collect_outputs.partial(project_id=create.output["project_id"]).expand(analysis_id=wait.output)
+    collect_outputs.partial(project_id=create.output["project_id"]).expand(analysis_id=wait.output)  # type: ignore[index]

@@ -11,6 +11,7 @@ names, ``data-testid`` attributes, and the form fields' ``name`` (``element_<par
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -128,8 +129,8 @@ class Walkthrough:
             self.page.get_by_test_id("table-cell-rendered_map_index").filter(has_text=sample).first.wait_for()
         self.shot("ui-mapped-by-sample.png")
 
-    def link_page(self, url: str) -> str:
-        """Open a link's target (the fake ICA server's web page for it)."""
+    def link_page(self, url: str, *expected: str) -> str:
+        """Open a link's target (the fake ICA server's web page for it): it shows ``expected``."""
         response = self.page.goto(url, wait_until="load")
         status = response.status if response is not None else 0
         # TODO(integrator): the fake server serves these pages once the `fake` branch is merged;
@@ -138,6 +139,9 @@ class Walkthrough:
             return f"{url} -> 404 (fake ICA web pages not merged yet)"
         if status != 200:
             raise AssertionError(f"{url} answered {status}")
+        text = self.page.locator("body").inner_text()
+        missing = [word for word in expected if word not in text]
+        assert not missing, f"{url} does not show {missing}: {text[:500]!r}"
         self.shot("ui-ica-analysis-page.png")
         return f"{url} -> 200"
 
@@ -179,7 +183,8 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
             if earlier.get(SUCCESS_RUN, {}).get("state") == "success":  # not with e2e.py --only
                 walk.mapped_by_sample(SUCCESS_RUN, list(earlier[SUCCESS_RUN]["conf"]["samples"]))
         except Exception:
-            walk.shot("ui-failure.png")  # what the page showed when it went wrong
+            with contextlib.suppress(Exception):  # never hide the failure behind a failed screenshot
+                walk.shot("ui-failure.png")  # what the page showed when it went wrong
             raise
         # The task's extra links: the project's analyses, and the analysis that failed.
         batch_id = deployment.client.xcom(DAG_ID, RUN_ID, "create_batch")
@@ -192,7 +197,7 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
         }
         assert links == expected, f"extra links {links}, expected {expected}"
         assert [item.user_reference for item in batch.items] == ["UI1-germline", FAILED_REFERENCE]
-        opened = walk.link_page(links["ICA analysis"])
+        opened = walk.link_page(links["ICA analysis"], failed)
     for name in DOC_SHOTS:
         if (SCREENSHOTS / name).exists():
             shutil.copyfile(SCREENSHOTS / name, DOCS / name)
