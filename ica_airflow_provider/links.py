@@ -62,14 +62,14 @@ def push_links(
     ``web_url`` may be a callable (it can need the connection). Links are a convenience: a
     failure to build them is logged, never raised over the task's own outcome.
     """
-    if not project_id:
+    ti = context.get("ti") if isinstance(context, Mapping) else None
+    if ti is None or not project_id:  # outside a task instance: nowhere to push
         return
     try:
         root = web_url() if callable(web_url) else web_url
     except Exception as error:
         log.warning("No ICA links for this task: %s", error)
         return
-    ti = context["ti"]
     ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(root, project_id))
     analysis_id = pick_analysis(records)
     if analysis_id:

@@ -63,6 +63,17 @@ def test_push_links_pushes_both_urls_once_an_analysis_exists() -> None:
     nothing = FakeTi()
     push_links({"ti": nothing}, WEB, None, [record("i1", "a1", "FAILED")])
     assert nothing.pushed == {}
+    push_links({"ti": None}, WEB, "p1", [record("i1", "a1", "FAILED")])  # outside a task: no error
+
+
+def test_a_connection_problem_costs_the_links_not_the_task() -> None:
+    ti = FakeTi()
+
+    def web_url() -> str:
+        raise LookupError("The conn_id `ica_default` isn't defined")
+
+    push_links({"ti": ti}, web_url, "p1", [record("i1", "a1", "FAILED")])
+    assert ti.pushed == {}
 
 
 def test_each_link_reads_its_own_xcom() -> None:
