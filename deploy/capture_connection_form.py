@@ -1,49 +1,25 @@
 """Screenshot the Airflow UI's "Add Connection" form with connection type ``ica`` selected.
 
-Runs in a venv that has ``playwright`` (not the Airflow one) and drives Debian's Chromium
-(``/usr/bin/chromium``; Playwright's own browser download is not used). Called by
-``deploy/screenshot_connection_form.py``, which brings the API server up first:
-
-    python deploy/capture_connection_form.py http://127.0.0.1:PORT docs/ica-connection-form.png
+Uses the deployment's browser (Debian's Chromium driven by Playwright, see
+``deploy/airflow_e2e/browser.py``). Called by ``deploy/screenshot_connection_form.py``, which
+brings the API server up first.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import sys
-import tempfile
 from typing import Any
 
-from playwright.sync_api import sync_playwright
+from deploy.airflow_e2e.browser import browser_page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOOK_NAME = "Illumina Connected Analytics"
 TIMEOUT_MS = 60_000
 
 
 def capture(base_url: str, out: str) -> None:
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1000, "height": 1400},
-            device_scale_factor=1,
-        )
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
+    with browser_page(TIMEOUT_MS) as page:
+        page.set_viewport_size({"width": 1000, "height": 1400})
         page.goto(f"{base_url.rstrip('/')}/connections", wait_until="networkidle")
         page.get_by_role("button", name="Add Connection").click()
         dialog = page.get_by_role("dialog")
@@ -61,7 +37,6 @@ def capture(base_url: str, out: str) -> None:
             page.wait_for_timeout(600)  # the accordion's animation
             shots.append((section, dialog.screenshot()))
         side_by_side(page, shots, out)
-        context.close()
 
 
 SECTIONS = (("Standard Fields", "ICA API base URL"), ("Extra Fields", "Default project ID"))
@@ -90,6 +65,3 @@ def side_by_side(page: Any, shots: list[tuple[str, bytes]], out: str) -> None:
     page.wait_for_load_state("load")
     page.locator("#all").screenshot(path=out)
 
-
-if __name__ == "__main__":
-    capture(sys.argv[1], sys.argv[2])

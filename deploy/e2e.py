@@ -6,7 +6,8 @@ tears everything down whatever happens, prints a summary and exits 0 if every ch
 ``make e2e`` runs the same checks as pytest tests (``tests/deployment``).
 
 Options: ``--keep-running SECONDS`` leaves the deployment up after the checks (to poke at the
-UI), ``--only NAME`` runs only the checks whose name contains NAME (repeatable).
+UI; Ctrl-C or SIGTERM ends it early, and the exit code still says whether the checks passed),
+``--only NAME`` runs only the checks whose name contains NAME (repeatable).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make ``deploy`` importable
@@ -22,6 +24,15 @@ if __package__ in (None, ""):  # run as a script: make ``deploy`` importable
 
 from deploy.airflow_e2e.checks import CHECKS
 from deploy.airflow_e2e.deployment import LOG_DIR, Deployment
+
+
+def keep_running(seconds: float, wait: Callable[[float], object] = time.sleep) -> str:
+    """Leave the deployment up for ``seconds``; Ctrl-C or SIGTERM ends that early, not as an error."""
+    try:
+        wait(seconds)
+    except KeyboardInterrupt as stop:  # SIGTERM arrives as this (Deployment traps it)
+        return f"stopped early ({stop or 'Ctrl-C'}): tearing down"
+    return "time is up: tearing down"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"\nAPI server and UI at {deployment.api_url} for {args.keep_running:.0f} s", flush=True
                 )
-                time.sleep(args.keep_running)
+                print(keep_running(args.keep_running), flush=True)
     except KeyboardInterrupt as error:
         setup_error = f"interrupted ({error})"
     except Exception as error:

@@ -2,11 +2,12 @@
 
 ``ica_cwl_batch_request.json`` is rendered with Jinja (params, run_id, ...), parsed and
 validated before anything is sent. The operator waits itself (``wait_for_completion``),
-deferring to the triggerer while the analyses run.
+deferring to the triggerer while the analyses run. The ``doc_md`` below is what the UI shows.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 try:
@@ -17,17 +18,68 @@ except ImportError:  # Airflow 2
 
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 
+# Real analyses take hours: poll every few minutes. The demo and e2e deployment poll faster.
+POLL_INTERVAL = float(os.environ.get("ICA_EXAMPLE_POKE_INTERVAL", "300"))
+
+DOC_MD = """
+### Tumor/normal CWL analyses from a JSON request template
+
+**create_and_wait** renders `ica_cwl_batch_request.json` (one analysis per sample, with
+userReference `<sample>-tumor-normal`, inputs `<sample>/tumor.bam` and `<sample>/normal.bam`),
+sends it to ICA as one analysis creation batch (connection `ica_default`), then waits on the
+triggerer until every analysis is finished. It fails if any analysis fails, naming the sample
+and ICA's reason. Its extra link *ICA analyses* opens the project's analyses in ICA.
+
+**Samples** (the trigger form's *samples* box): one name per line; letters, digits, spaces,
+`_` and `-`. Blank lines and spaces around a name are ignored.
+
+**Trying it against the fake ICA server** (`make demo`, `make e2e`): a sample name containing
+one of these markers behaves as described; other samples succeed.
+
+| marker | what the fake server does |
+|---|---|
+| `fail-creation` | the analysis is never created: the item fails with "Pipeline input validation failed" |
+| `fail-analysis` | the analysis runs, then ends FAILED with a reason ("Step 'main' failed ...") |
+| `fail-final` | as `fail-analysis`, but ends FAILED_FINAL |
+| `run-long` | the analysis stays IN_PROGRESS for an hour (until aborted) |
+| `awaiting-input` | the analysis pauses in AWAITING_INPUT for a moment, then succeeds |
+"""
+
 with DAG(
     dag_id="example_ica_cwl_batch",
     description="Tumor/normal CWL analyses from a JSON request template",
+    doc_md=DOC_MD,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["ica", "example"],
     params={
-        "samples": Param(["PT-001", "PT-002"], type="array", minItems=1),
-        "pipeline_id": Param("6a0a1f1e-2c3b-4d5e-8f90-a1b2c3d4e5f6", type="string"),
-        "data_folder": Param("fol.0a1b2c3d4e5f60718293a4b5c6d7e8f9", type="string"),
+        "samples": Param(
+            ["PT-001", "PT-002"],
+            type="array",
+            # Spaces around a name are allowed here and trimmed by the request template.
+            items={"type": "string", "pattern": "^\\s*[a-zA-Z0-9 _-]*\\s*$"},
+            minItems=1,
+            title="Samples",
+            description=(
+                "One patient sample per line; one tumor/normal analysis per sample. Letters, digits, "
+                "spaces, '_' and '-'. Blank lines and spaces around a name are ignored."
+            ),
+        ),
+        "pipeline_id": Param(
+            "6a0a1f1e-2c3b-4d5e-8f90-a1b2c3d4e5f6",
+            type="string",
+            minLength=1,
+            title="Pipeline ID",
+            description="ID of the ICA CWL pipeline to run for every sample (ICA: Pipelines > the pipeline's details).",
+        ),
+        "data_folder": Param(
+            "fol.0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            type="string",
+            minLength=1,
+            title="Data folder",
+            description="ICA data ID (fol.…) of the folder holding each sample's tumor.bam and normal.bam.",
+        ),
     },
 ) as dag:
     IcaCreateAnalysisBatchOperator(
@@ -35,6 +87,6 @@ with DAG(
         cwl_items="ica_cwl_batch_request.json",
         wait_for_completion=True,
         deferrable=True,
-        poll_interval=300,
+        poll_interval=POLL_INTERVAL,
         timeout=timedelta(days=2),
     )

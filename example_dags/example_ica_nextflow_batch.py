@@ -1,8 +1,7 @@
 """Nextflow batch from a sample list: create -> wait -> one downstream task per analysis.
 
 Trigger it from the UI with another ``samples`` list (DAG params), e.g.
-``{"samples": ["NA12878", "NA12891"]}``. Against the fake ICA server, a sample whose
-name contains ``fail-analysis`` makes its analysis fail.
+``{"samples": ["NA12878", "NA12891"]}``. The ``doc_md`` below is what the UI shows.
 """
 
 from __future__ import annotations
@@ -11,21 +10,69 @@ import os
 from datetime import datetime, timedelta
 
 try:
-    from airflow.sdk import DAG, Param, task
+    from airflow.sdk import DAG, Param, get_current_context, task
 except ImportError:  # Airflow 2
     from airflow import DAG
     from airflow.decorators import task
     from airflow.models.param import Param
+    from airflow.operators.python import get_current_context
 
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 
 # Real analyses take hours: poll every few minutes. The demo polls every second.
 POKE_INTERVAL = float(os.environ.get("ICA_EXAMPLE_POKE_INTERVAL", "300"))
+SUFFIX = "-germline"  # userReference = sample + SUFFIX
+
+DOC_MD = """
+### One ICA Nextflow analysis per sample
+
+1. **create_batch** sends one analysis creation batch to ICA (connection `ica_default`): one
+   analysis per sample, with userReference `<sample>-germline`. A retried task gets the same
+   batch back, never a second one.
+2. **wait_for_analyses** waits until every analysis is finished. It fails if any analysis
+   fails, naming the sample and ICA's reason. Its extra links open ICA: *ICA analyses* (the
+   project's analyses) and *ICA analysis* (the first failed analysis, else the first one).
+3. **collect_outputs** runs once per succeeded analysis (listed by sample name): it reads
+   the analysis back from ICA, where a real DAG would fetch its outputs.
+
+**Samples** (the trigger form's *samples* box): one name per line; letters, digits, spaces,
+`_` and `-`. Blank lines and spaces around a name are ignored.
+
+**Trying it against the fake ICA server** (`make demo`, `make e2e`): a sample name containing
+one of these markers behaves as described; other samples succeed.
+
+| marker | what the fake server does |
+|---|---|
+| `fail-creation` | the analysis is never created: the item fails with "Pipeline input validation failed" |
+| `fail-analysis` | the analysis runs, then ends FAILED with a reason ("Step 'main' failed ...") |
+| `fail-final` | as `fail-analysis`, but ends FAILED_FINAL |
+| `run-long` | the analysis stays IN_PROGRESS for an hour (until aborted) |
+| `awaiting-input` | the analysis pauses in AWAITING_INPUT for a moment, then succeeds |
+
+E.g. samples `NA12878` and `NA12891-fail-analysis`: the run fails at *wait_for_analyses*,
+whose error names `NA12891-fail-analysis-germline`.
+"""
+
+SAMPLES_HELP = (
+    "One sample name per line; one analysis per sample. Letters, digits, spaces, '_' and '-'. "
+    "Blank lines and spaces around a name are ignored."
+)
+
+
+def sample_names(samples: list[str]) -> list[str]:
+    """The names as typed in the form, without blank lines or spaces around them."""
+    names = [str(sample).strip() for sample in samples]
+    names = [name for name in names if name]
+    if not names:
+        raise ValueError("samples: no sample name given (the list is empty or only blank lines)")
+    return names
+
 
 with DAG(
     dag_id="example_ica_nextflow_batch",
     description="Launch one ICA Nextflow analysis per sample and wait for all of them",
+    doc_md=DOC_MD,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -34,12 +81,27 @@ with DAG(
         "samples": Param(
             ["NA12878", "NA12891", "NA12892"],
             type="array",
-            items={"type": "string", "pattern": "^[a-zA-Z0-9 _-]+$"},
+            # Spaces around a name (a trailing newline in the box) are allowed here and
+            # stripped by build_items: invisible in the form, so not worth an error.
+            items={"type": "string", "pattern": "^\\s*[a-zA-Z0-9 _-]*\\s*$"},
             minItems=1,
-            description="Sample names; one analysis per sample.",
+            title="Samples",
+            description=SAMPLES_HELP,
         ),
-        "pipeline_id": Param("bb47d612-5906-4d5a-922e-541262c966df", type="string"),
-        "fastq_folder": Param("fol.5f3e9b1c2d4a4e6f8a7b9c0d1e2f3a4b", type="string"),
+        "pipeline_id": Param(
+            "bb47d612-5906-4d5a-922e-541262c966df",
+            type="string",
+            minLength=1,
+            title="Pipeline ID",
+            description="ID of the ICA Nextflow pipeline to run for every sample (ICA: Pipelines > the pipeline's details).",
+        ),
+        "fastq_folder": Param(
+            "fol.5f3e9b1c2d4a4e6f8a7b9c0d1e2f3a4b",
+            type="string",
+            minLength=1,
+            title="FASTQ folder",
+            description="ICA data ID (fol.… or fil.…) of the FASTQ input, passed as the pipeline's fastq_folder input.",
+        ),
     },
 ) as dag:
 
@@ -47,10 +109,11 @@ with DAG(
     def build_items(params: dict[str, object] | None = None) -> list[dict[str, object]]:
         """One Nextflow item per sample, in ICA's own field names."""
         assert params is not None  # Airflow passes the run's params by name
-        samples, pipeline_id, fastq_folder = params["samples"], params["pipeline_id"], params["fastq_folder"]
+        samples = sample_names(params["samples"])  # type: ignore[arg-type]
+        pipeline_id, fastq_folder = str(params["pipeline_id"]).strip(), str(params["fastq_folder"]).strip()
         return [
             {
-                "userReference": f"{sample}-germline",
+                "userReference": f"{sample}{SUFFIX}",
                 "pipelineId": pipeline_id,
                 "tags": {"technicalTags": ["airflow"], "userTags": [sample]},
                 "analysisInput": {
@@ -58,7 +121,7 @@ with DAG(
                     "parameters": [{"code": "sample_id", "value": sample}],
                 },
             }
-            for sample in samples  # type: ignore[attr-defined]
+            for sample in samples
         ]
 
     create = IcaCreateAnalysisBatchOperator(
@@ -74,10 +137,16 @@ with DAG(
         mode="reschedule" if POKE_INTERVAL >= 60 else "poke",
     )
 
-    @task
-    def collect_outputs(analysis_id: str) -> str:
-        """Stand-in for the next step: fetch outputs, register results, ..."""
-        print(f"analysis {analysis_id} succeeded")
+    # Listed by sample in the UI: the task puts the sample in its context for the template.
+    @task(map_index_template="{{ sample }}")
+    def collect_outputs(analysis_id: str, project_id: str) -> str:
+        """Stand-in for the next step (fetch outputs, register results, ...), per analysis."""
+        from ica_airflow_provider.hooks.ica import IcaHook
+
+        analysis = IcaHook().get_analysis(project_id, analysis_id)
+        sample = (analysis.user_reference or analysis_id).removesuffix(SUFFIX)
+        get_current_context()["sample"] = sample  # type: ignore[typeddict-unknown-key]
+        print(f"{sample}: analysis {analysis_id} {analysis.status}")
         return analysis_id
 
-    collect_outputs.expand(analysis_id=wait.output)
+    collect_outputs.partial(project_id=create.output["project_id"]).expand(analysis_id=wait.output)  # type: ignore[index]

@@ -108,5 +108,8 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONN_FIELDS,
             }
         ],
-        "extra-links": ["ica_airflow_provider.links.IcaProjectAnalysesLink"],
+        "extra-links": [
+            "ica_airflow_provider.links.IcaProjectAnalysesLink",
+            "ica_airflow_provider.links.IcaAnalysisLink",
+        ],
     }

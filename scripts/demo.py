@@ -54,6 +54,7 @@ def main() -> int:
         code = airflow(env, "dags", "test", DAG_ID, "--conf", json.dumps({"samples": samples}))
         print()
         print(report(server, env))
+        print(mapped_by_sample())
     print(f"\nDemo {'succeeded' if code == 0 else 'FAILED'} (airflow dags test exit code {code}).")
     return code
 
@@ -76,6 +77,26 @@ def report(server: FakeIcaServer, env: dict[str, str]) -> str:
                 f"  {item.request.user_reference:<30} {analysis.id if analysis else '-':<38} {status} {reason}".rstrip()
             )
     return "\n".join(lines) or "The fake ICA server holds no batch."
+
+
+def mapped_by_sample() -> str:
+    """How the UI lists the last run's mapped collect_outputs tasks (their map_index_template)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        last = session.query(DagRun).filter(DagRun.dag_id == DAG_ID).order_by(DagRun.id.desc()).first()
+        if last is None:
+            return "No run of the DAG."
+        rows = (
+            session.query(TaskInstance.rendered_map_index)
+            .filter_by(dag_id=DAG_ID, run_id=last.run_id, task_id="collect_outputs")
+            .order_by(TaskInstance.map_index)
+            .all()
+        )
+    labels = [str(label) for (label,) in rows]
+    return f"collect_outputs by sample: {', '.join(labels)}" if labels else "collect_outputs did not run."
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.airflow_e2e.deployment import DAG_ID, PROJECT_ID, Deployment, DeploymentError
+from deploy.airflow_e2e.deployment import API_KEY, CONN_ID, DAG_ID, PROJECT_ID, Deployment, DeploymentError
 from deploy.airflow_e2e.rest import AirflowClient, log_line
 
 WAIT_TASK = "wait_for_analyses"
@@ -188,6 +188,9 @@ def check_successful_run(deployment: Deployment, run_id: str = "e2e-success") ->
 
     collected = [ti for ti in client.task_instances(DAG_ID, run_id) if ti["task_id"] == COLLECT_TASK]
     assert sorted(ti["map_index"] for ti in collected) == [0, 1, 2], collected
+    # Listed by sample in the UI (the example's map_index_template).
+    labels = [ti["rendered_map_index"] for ti in sorted(collected, key=lambda ti: ti["map_index"])]
+    assert labels == list(SUCCESS_SAMPLES), labels
     assert {ti["state"] for ti in collected} == {"success"}, collected
     return (
         f"run {run_id} succeeded in {observation.seconds:.0f} s; {WAIT_TASK} went "
@@ -255,10 +258,32 @@ def _shorten(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def check_connection_in_database(deployment: Deployment) -> str:
+    """``ica_default`` lives in the metadata DB (listed, editable) and the Test button's endpoint works."""
+    client = deployment.client
+    stored = client.connection(CONN_ID)
+    assert stored["conn_type"] == "ica" and stored["host"] == deployment.ica.url, stored
+    assert stored["password"] == "***", "the API returned the API key unmasked"
+    listed = [c["connection_id"] for c in client.get("/api/v2/connections")["connections"]]
+    assert CONN_ID in listed, listed
+    result = client.test_connection(CONN_ID, "ica")
+    assert result["status"] is True, result
+    assert API_KEY not in result["message"], "the test message shows the API key"
+    return f"{CONN_ID} listed by /api/v2/connections; POST /api/v2/connections/test: {result['message']}"
+
+
+def check_browser_walkthrough(deployment: Deployment) -> str:
+    from deploy.airflow_e2e.ui_walkthrough import check_browser_walkthrough as walk
+
+    return walk(deployment)
+
+
 CHECKS = (
     check_health,
     check_rest_api_without_login,
     check_connection_form,
+    check_connection_in_database,
     check_successful_run,
     check_failed_run,
+    check_browser_walkthrough,
 )

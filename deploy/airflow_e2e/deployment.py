@@ -3,8 +3,9 @@
 PostgreSQL metadata DB, LocalExecutor, and the four long-running components (scheduler,
 triggerer, dag-processor, api-server on a free loopback port), all with one environment:
 a project-local ``AIRFLOW_HOME`` under ``.e2e/``, the ``example_dags`` folder, the simple auth
-manager with everyone admin, deferrable operators by default, and ``ica_default`` pointing at a
-fake ICA server that runs in this process (so ``deployment.ica.backend`` can be inspected).
+manager with everyone admin, deferrable operators by default, connection tests enabled, and
+``ica_default`` (created in the metadata DB through the REST API, so the UI lists it) pointing
+at a fake ICA server that runs in this process (so ``deployment.ica.backend`` can be inspected).
 
     with Deployment() as deployment:
         deployment.client.health()
@@ -43,6 +44,7 @@ DAGS_FOLDER = REPO / "example_dags"
 DAG_ID = "example_ica_nextflow_batch"
 PROJECT_ID = "e2e-project"
 API_KEY = "e2e-api-key"
+CONN_ID = "ica_default"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 # One database (and role) per checkout: deployments of two clones on one machine don't collide.
@@ -64,7 +66,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def airflow_env(db_url: str, api_port: int, ica_url: str, poke_interval: float) -> dict[str, str]:
+def airflow_env(db_url: str, api_port: int, poke_interval: float) -> dict[str, str]:
     """The one environment of every Airflow command: inherited AIRFLOW_* settings are dropped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     base_url = f"http://127.0.0.1:{api_port}"
@@ -90,12 +92,27 @@ def airflow_env(db_url: str, api_port: int, ica_url: str, poke_interval: float) 
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
+        # The connection form's Test button (off by default in Airflow 3).
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         ICA_EXAMPLE_POKE_INTERVAL=f"{poke_interval:g}",
-        AIRFLOW_CONN_ICA_DEFAULT=json.dumps(
-            {"conn_type": "ica", "host": ica_url, "password": API_KEY, "extra": {"project_id": PROJECT_ID}}
-        ),
     )
     return env
+
+
+def ica_connection(ica_url: str) -> dict[str, Any]:
+    """``ica_default`` as stored in the metadata DB (REST API body): listed and editable in the UI."""
+    return {
+        "connection_id": CONN_ID,
+        "conn_type": "ica",
+        "description": "The fake ICA server of this e2e deployment",
+        "host": ica_url,
+        # Airflow 3.3.2's connection list sends port 0 for an empty port when its Test button is
+        # pressed, and the API server then refuses to reuse the stored API key ("host or port
+        # differs"). Stored as 0 (which the hook ignores), the Test button works.
+        "port": 0,
+        "password": API_KEY,
+        "extra": json.dumps({"project_id": PROJECT_ID}),
+    }
 
 
 def component_argv(airflow: str, name: str, api_port: int) -> list[str]:
@@ -184,7 +201,7 @@ class Deployment:
         self.log(f"fake ICA server at {self.ica.url}")
 
         self.api_port = free_port()
-        self.env = airflow_env(self.cluster.url, self.api_port, self.ica.url, self.settings.poke_interval)
+        self.env = airflow_env(self.cluster.url, self.api_port, self.settings.poke_interval)
         started = time.monotonic()
         migrate = run([self.airflow, "db", "migrate"], env=self.env, cwd=REPO, timeout=600, check=False)
         (LOG_DIR / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
@@ -204,6 +221,7 @@ class Deployment:
         self.log(f"started {', '.join(self.settings.components)}; API server at {self.api_url}")
         self.wait_healthy()
         self._timed("components healthy", started)
+        self.client.create_connection(ica_connection(self.ica.url))
         if "dag-processor" in self.settings.components:
             started = time.monotonic()
             self.wait_dag_parsed(DAG_ID)

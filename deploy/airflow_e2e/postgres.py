@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.airflow_e2e.procs import run
+from deploy.airflow_e2e.procs import apt_install, as_root, run
 
 NAME_PREFIX = "airflow_e2e"
 PASSWORD = "airflow_e2e"  # loopback only; the role is dropped at the end
@@ -41,28 +41,13 @@ class Cluster:
         return f"postgresql+psycopg2://{self.database}:{PASSWORD}@127.0.0.1:{self.port}/{self.database}"
 
 
-def _sudo(*argv: str, user: str | None = None) -> list[str]:
-    """``argv`` as root (or as ``user``): directly when we are root, else through ``sudo -n``."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", user, "--", *argv] if user else list(argv)
-    return ["sudo", "-n", *(["-u", user] if user else []), *argv]
-
-
 def is_installed() -> bool:
     return bool(shutil.which("pg_lsclusters")) and bool(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
 
 
 def install() -> None:
     """``apt-get install postgresql`` (Debian/Ubuntu); the package creates cluster ``main``."""
-    if not shutil.which("apt-get"):
-        raise RuntimeError("PostgreSQL is not installed and this machine has no apt-get: install it first")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(_sudo("apt-get", "update", "-q"), env=env, timeout=600)
-    run(
-        _sudo("apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"),
-        env=env,
-        timeout=900,
-    )
+    apt_install("postgresql")
 
 
 def clusters() -> list[Cluster]:
@@ -85,10 +70,10 @@ def ensure_cluster() -> Cluster:
         versions = sorted(
             (p.split("/")[4] for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")), key=_version_key
         )
-        run(_sudo("pg_createcluster", versions[-1], "main"))
+        run(as_root("pg_createcluster", versions[-1], "main"))
         found = clusters()
     cluster = sorted(found, key=lambda c: _version_key(c.version))[-1]
-    run(_sudo("pg_ctlcluster", cluster.version, cluster.name, "start"), timeout=120)
+    run(as_root("pg_ctlcluster", cluster.version, cluster.name, "start"), timeout=120)
     cluster.online = cluster.started_by_us = True
     return cluster
 
@@ -116,7 +101,7 @@ def psql(cluster: Cluster, *statements: str) -> None:
     for statement in statements:
         argv += ["-c", statement]
     # From / : ``runuser -u postgres`` keeps the cwd, which postgres may not be allowed to read.
-    run(_sudo(*argv, user="postgres"), cwd=Path("/"))
+    run(as_root(*argv, user="postgres"), cwd=Path("/"))
 
 
 def reset_database(cluster: Cluster) -> None:
@@ -141,7 +126,7 @@ def other_e2e_databases(cluster: Cluster) -> int:
     """Databases of other checkouts' deployments still on this cluster (runs in progress)."""
     argv = ["psql", "-X", "-At", "-p", str(cluster.port), "-d", "postgres", "-c"]
     query = f"SELECT count(*) FROM pg_database WHERE datname LIKE '{NAME_PREFIX}%'"
-    return int(run(_sudo(*argv, query, user="postgres"), cwd=Path("/")).stdout.strip() or 0)
+    return int(run(as_root(*argv, query, user="postgres"), cwd=Path("/")).stdout.strip() or 0)
 
 
 def up(name: str) -> Cluster:
@@ -175,4 +160,4 @@ def down(cluster: Cluster) -> None:
         and not os.environ.get("ICA_E2E_KEEP_POSTGRES")
         and not other_e2e_databases(cluster)
     ):
-        run(_sudo("pg_ctlcluster", cluster.version, cluster.name, "stop", "-m", "fast"), timeout=120)
+        run(as_root("pg_ctlcluster", cluster.version, cluster.name, "stop", "-m", "fast"), timeout=120)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -173,3 +174,19 @@ def run(
             + "\n".join(output)
         )
     return result
+
+
+def as_root(*argv: str, user: str | None = None) -> list[str]:
+    """``argv`` as root (or as ``user``): directly when we are root, else through ``sudo -n``."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", user, "--", *argv] if user else list(argv)
+    return ["sudo", "-n", *(["-u", user] if user else []), *argv]
+
+
+def apt_install(*packages: str) -> None:
+    """``apt-get install`` from the machine's Debian/Ubuntu packages (root or passwordless sudo)."""
+    if not shutil.which("apt-get"):
+        raise RuntimeError(f"{', '.join(packages)} not installed and this machine has no apt-get: install it first")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(as_root("apt-get", "update", "-q"), env=env, timeout=600)
+    run(as_root("apt-get", "install", "-y", "-q", "--no-install-recommends", *packages), env=env, timeout=900)

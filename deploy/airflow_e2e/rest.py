@@ -70,6 +70,11 @@ class AirflowClient:
             "POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, expect=(200,)
         )
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's runs, newest first."""
+        params = {"order_by": "-run_after", "limit": 100}
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns", params=params)["dag_runs"]  # type: ignore[no-any-return]
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")  # type: ignore[no-any-return]
 
@@ -104,6 +109,26 @@ class AirflowClient:
         return "\n".join(
             log_line(event) for event in self.task_log_events(dag_id, run_id, task_id, try_number)
         )
+
+    def extra_links(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """``{link name: URL or None}`` of one task instance, as the UI shows them."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/links"
+        return self.get(path, params={"map_index": map_index})["extra_links"]  # type: ignore[no-any-return]
+
+    # --- connections ---------------------------------------------------------------------
+
+    def create_connection(self, connection: dict[str, Any]) -> dict[str, Any]:
+        return self.request(  # type: ignore[no-any-return]
+            "POST", "/api/v2/connections", json=connection, expect=(200, 201)
+        )
+
+    def connection(self, connection_id: str) -> dict[str, Any]:
+        return self.get(f"/api/v2/connections/{quote(connection_id, safe='')}")  # type: ignore[no-any-return]
+
+    def test_connection(self, connection_id: str, conn_type: str) -> dict[str, Any]:
+        """The Test button: the API server runs the hook's ``test_connection`` on the stored one."""
+        body = {"connection_id": connection_id, "conn_type": conn_type}
+        return self.request("POST", "/api/v2/connections/test", json=body)  # type: ignore[no-any-return]
 
     # --- UI endpoints --------------------------------------------------------------------
 

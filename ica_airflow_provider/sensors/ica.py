@@ -19,6 +19,7 @@ from ica_airflow_provider._compat import (
 from ica_airflow_provider.core.errors import PollFailures
 from ica_airflow_provider.core.progress import BatchTracker, WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
+from ica_airflow_provider.links import WAIT_LINKS, push_links
 from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
     template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
     ui_color = "#e0f2fe"
+    operator_extra_links = WAIT_LINKS
     # A sensor timeout, so that soft_fail skips the task as for any sensor.
     timeout_error = AirflowSensorTimeout
 
@@ -123,6 +125,7 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         tracker = self.tracker(context)
         verdict = self.hook.run(tracker.step(self.hook.protocol, self._failures, self.max_failures, self.log))
+        push_links(context, self.hook.settings.web_url, tracker.project_id, tracker.records.values())
         store = _state_store(context) if self.mode == "reschedule" else None
         if verdict is not None and verdict.done:
             if store is not None:
@@ -139,6 +142,10 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
         (Airflow's deferred-sensor default would also skip a batch that failed).
         """
+        event = (next_kwargs or {}).get("event")
+        if isinstance(event, dict):
+            records = event.get("records") or ()
+            push_links(context, lambda: self.hook.settings.web_url, event.get("project_id"), records)
         try:
             return BaseOperator.resume_execution(self, next_method, next_kwargs, context)  # type: ignore[arg-type]
         except AirflowSensorTimeout as exc:

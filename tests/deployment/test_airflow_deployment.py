@@ -56,6 +56,12 @@ def test_ica_connection_form_served_by_api_server(check: Callable[..., None]) ->
     check(check_connection_form)
 
 
+def test_ica_default_is_in_the_metadata_database_and_testable(check: Callable[..., None]) -> None:
+    from deploy.airflow_e2e.checks import check_connection_in_database
+
+    check(check_connection_in_database)
+
+
 def test_run_succeeds_with_sensor_deferred_on_triggerer(check: Callable[..., None]) -> None:
     from deploy.airflow_e2e.checks import check_successful_run
 
@@ -66,3 +72,10 @@ def test_run_with_failing_analysis_fails_and_logs_it(check: Callable[..., None])
     from deploy.airflow_e2e.checks import check_failed_run
 
     check(check_failed_run)
+
+
+def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:
+    """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots and docs/."""
+    from deploy.airflow_e2e.checks import check_browser_walkthrough
+
+    check(check_browser_walkthrough)
