@@ -80,7 +80,7 @@ def distributed_env(
     settings: DistributedSettings, db_url: str, broker_url: str, api_port: int, ica_url: str
 ) -> dict[str, str]:
     """The single-node environment, with the CeleryExecutor and fast failure detection."""
-    env = airflow_env(db_url, api_port, ica_url, settings.poke_interval)
+    env = airflow_env(db_url, api_port, settings.poke_interval)
     env.update(
         AIRFLOW_HOME=str(AIRFLOW_HOME),
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",

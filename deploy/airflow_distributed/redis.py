@@ -8,7 +8,6 @@ directory, as a ``Component``: it stops with the deployment and leaves nothing b
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import tempfile
@@ -16,8 +15,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploy.airflow_e2e.postgres import _sudo
-from deploy.airflow_e2e.procs import Component, run
+from deploy.airflow_e2e.procs import Component, apt_install
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -27,15 +25,7 @@ def is_installed() -> bool:
 
 
 def install() -> None:
-    if not shutil.which("apt-get"):
-        raise RuntimeError("redis-server is not installed and this machine has no apt-get: install it first")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(_sudo("apt-get", "update", "-q"), env=env, timeout=600)
-    run(
-        _sudo("apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"),
-        env=env,
-        timeout=900,
-    )
+    apt_install("redis-server")
 
 
 def ping(port: int, timeout: float = 1.0) -> bool:

@@ -133,10 +133,6 @@ class Walkthrough:
         """Open a link's target (the fake ICA server's web page for it): it shows ``expected``."""
         response = self.page.goto(url, wait_until="load")
         status = response.status if response is not None else 0
-        # TODO(integrator): the fake server serves these pages once the `fake` branch is merged;
-        # then drop this 404 tolerance so a missing page fails the walkthrough.
-        if status == 404:
-            return f"{url} -> 404 (fake ICA web pages not merged yet)"
         if status != 200:
             raise AssertionError(f"{url} answered {status}")
         text = self.page.locator("body").inner_text()
