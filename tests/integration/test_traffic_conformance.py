@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.hooks.ica import IcaHook
 from tests.fake_server.spec import load_spec, schema_errors
 

@@ -10,7 +10,7 @@ from samples import BATCH_ID, PROJECT_ID, FakeIca, make_jwt
 
 from ica_airflow_provider.core.auth import REMINT_LEAD_SECONDS, TokenCache, jwt_expiry
 from ica_airflow_provider.core.drive import drive
-from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 
