@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
 
+from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.messages import Response
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
@@ -26,11 +29,13 @@ def items(n: int, long_running: set[int] = frozenset()) -> dict[str, Any]:  # ty
     }
 
 
-def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server: Any, connect: Any) -> None:
+def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server_factory: Any, connect: Any) -> None:
+    clock = ManualClock()
+    ica_fake_server = ica_fake_server_factory(clock=clock)
     connect(ica_fake_server)
     hook = IcaHook()
     batch = hook.create_analysis_creation_batch("proj", items(250, {3, 7}), "paging")
-    time.sleep(1.6)
+    clock.advance(5)  # every item created
     listed = [i.request.user_reference for i in hook.iter_analysis_creation_batch_items("proj", batch.id, page_size=40)]
     assert listed == [f"S{i:05d}" + ("-run-long" if i in (3, 7) else "") for i in range(250)]
     assert ica_fake_server.backend.count_requests("GET", "/items") == math.ceil(250 / 40)
@@ -39,13 +44,15 @@ def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server:
 
 
 def test_short_lived_tokens_are_reminted(ica_fake_server_factory: Any, connect: Any) -> None:
-    server = ica_fake_server_factory(token_lifetime=2)
+    wall = ManualClock(start=time.time())  # the server's and the client's wall clock
+    server = ica_fake_server_factory(token_lifetime=2, wall_clock=wall)
     connect(server)
     hook = IcaHook()
+    hook.protocol.tokens = TokenCache(now=wall)
     batch = hook.create_analysis_creation_batch("proj", items(2), "tokens")
     for _ in range(4):
         hook.get_analysis_creation_batch("proj", batch.id)
-        time.sleep(0.8)
+        wall.advance(0.8)
     mints = server.backend.count_requests("POST", "/api/tokens")
     assert 2 <= mints <= 3
     assert server.backend.count_requests("GET", "/analysisCreationBatch/") == 4  # never a 401 retry
@@ -61,18 +68,40 @@ def test_same_idempotency_key_replays_the_same_batch(ica_fake_server: Any, conne
 
 
 def test_409_while_the_first_call_is_in_flight_is_waited_out(ica_fake_server_factory: Any, connect: Any) -> None:
-    import threading
-
-    server = ica_fake_server_factory(create_delay_seconds=1.5)
+    server = ica_fake_server_factory(create_delay_seconds=0.5)
     connect(server)
+    in_flight = threading.Event()  # set once the server has claimed the key for the first call
+    begin = server.backend.idempotency.begin
+
+    def claiming(*args: Any) -> Any:
+        stored = begin(*args)
+        if stored is None:
+            in_flight.set()
+        return stored
+
+    server.backend.idempotency.begin = claiming
     results: list[str] = []
     first = threading.Thread(
         target=lambda: results.append(IcaHook().create_analysis_creation_batch("proj", items(2), "slow").id)
     )
     first.start()
-    time.sleep(0.5)
-    second = IcaHook().create_analysis_creation_batch("proj", items(2), "slow")
+    assert in_flight.wait(30)
+    second_hook = IcaHook()
+    statuses: list[int] = []
+    send = second_hook._send
+
+    def recording(request: Any) -> Any:
+        outcome = send(request)
+        if isinstance(outcome, Response):
+            statuses.append(outcome.status)
+        return outcome
+
+    second_hook._send = recording  # type: ignore[method-assign]
+    second_hook.protocol.policy = second_hook.protocol.policy.__class__(max_retries=20, backoff_base=0.05, backoff_max=0.1)
+    second = second_hook.create_analysis_creation_batch("proj", items(2), "slow")
     first.join()
+    assert 409 in statuses  # the second call met the first one in flight ...
+    assert statuses[-1] in (200, 201)  # ... and got the same batch once it was done
     assert results == [second.id]
     assert server.backend.count_batches() == 1
 

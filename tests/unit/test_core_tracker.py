@@ -17,8 +17,8 @@ from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.protocol import IcaProtocol
-from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
 from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
 
 ITEMS = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
 
