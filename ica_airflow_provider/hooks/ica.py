@@ -10,7 +10,7 @@ and the sensor call; they never touch the protocol themselves.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,8 @@ class IcaHook(BaseHook):
         super().__init__()
         self.ica_conn_id = ica_conn_id
         self._retry_policy = retry_policy
+        # Between retries and polls; None: time.sleep (tests give a manual clock's).
+        self.sleep: Callable[[float], None] | None = None
 
     def __repr__(self) -> str:
         return f"IcaHook(ica_conn_id={self.ica_conn_id!r})"
@@ -90,7 +92,7 @@ class IcaHook(BaseHook):
 
     def run(self, call: Call[T]) -> T:
         """Drive one of :attr:`protocol`'s generators to its result."""
-        return drive(call, self._send, time.sleep)
+        return drive(call, self._send, self.sleep or time.sleep)
 
     def _send(self, request: Request) -> Outcome:
         import requests

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.messages import Response
@@ -182,3 +185,66 @@ def test_rescheduled_pokes_stay_cheap_with_the_task_state_store(ica_fake_server_
     assert result.is_done and cost == len(long_running)
     assert len(result.xcom_value) == n
     assert store.data == {}  # cleaned up once done
+
+
+def test_a_rescheduled_sensor_counts_failed_polls_across_reschedules(
+    ica_fake_server_factory: Any, connect: Any
+) -> None:
+    """"5 failed polls in a row" trips in reschedule mode too: the count is saved with the records."""
+    from ica_airflow_provider.core.errors import IcaApiError
+
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server, max_retries=0)
+    batch = IcaHook().create_analysis_creation_batch("proj", items(3), "resched-failures")
+    store = DictStateStore()
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": store}
+    server.backend.inject_fault(503, count=100, method="GET", path_contains="/items")
+
+    def poke() -> Any:
+        sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch.id, project_id="proj", mode="reschedule")
+        return sensor.poke(context)
+
+    for in_a_row in range(1, 6):
+        assert poke() is False
+        assert store.data["ica_batch_records"]["failed_polls"] == in_a_row
+    with pytest.raises(IcaApiError, match="503"):
+        poke()
+
+
+def test_every_way_of_waiting_logs_one_summary(
+    ica_fake_server_factory: Any, connect: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def logged() -> list[str]:  # Airflow 3 task logs go to stdout (structlog), Airflow 2's to logging
+        lines = caplog.messages + capfd.readouterr().out.splitlines()
+        caplog.clear()
+        return lines
+
+    from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server)
+    caplog.set_level(logging.INFO)
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(
+        dag_id="d", task_id="c", run_id="r", map_index=-1, xcom_push=lambda key, value: pushed.__setitem__(key, value)
+    )
+    op = IcaCreateAnalysisBatchOperator(
+        task_id="c", project_id="proj", nextflow_items=items(3)["nextflowItems"], wait_for_completion=True,
+        poll_interval=10,
+    )
+    op.hook.sleep = clock.advance  # the operator's own wait: its sleeps move the fake's clock
+    ids = op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert len(ids) == 3
+    summary = f"ICA batch {pushed['batch_id']}: 3 of 3 analyses SUCCEEDED; returning 3 analysis IDs"
+    assert sum(summary in line for line in logged()) == 1
+
+    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=pushed["batch_id"], project_id="proj")
+    assert sensor.poke({"ti": ti}).is_done  # type: ignore[union-attr, arg-type]
+    assert sum(summary in line for line in logged()) == 1
+
+    resumed = IcaAnalysisBatchSensor(task_id="w2", batch_id=pushed["batch_id"], project_id="proj")
+    event = {"status": "success", "project_id": "proj", "batch_id": pushed["batch_id"], "records": pushed["analyses"]}
+    assert resumed.execute_complete({"ti": ti}, event) == ids  # type: ignore[arg-type]
+    assert sum(summary in line for line in logged()) == 1
