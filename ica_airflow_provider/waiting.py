@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import AirflowException, Context
 from ica_airflow_provider.core.errors import IcaConfigError, IcaError
@@ -191,6 +191,16 @@ class TaskWait:
         return self.hook.abort_running(tracker, self.log)
 
 
+class StateStore(Protocol):
+    """What a task uses of Airflow 3.3's task state store."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any) -> Any: ...
+
+    def delete(self, key: str) -> Any: ...
+
+
 @dataclass
 class SavedWait:
     """A rescheduled sensor's records and failed-polls count, kept between pokes.
@@ -198,7 +208,7 @@ class SavedWait:
     In Airflow 3.3's task state store, when there is one (``None``: nothing is kept).
     """
 
-    store: Any
+    store: StateStore
     key: str
 
     @classmethod
