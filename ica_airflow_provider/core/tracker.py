@@ -114,12 +114,15 @@ class Verdict:
         return text + f"; returning {len(self.analysis_ids)} analysis IDs"
 
     def failure_message(self, batch_id: str) -> str:
+        """Each failure with ICA's reason, one per line; at most :data:`SHOWN` (all are in the XCom)."""
         what = "item creations" if self.wait_for == "creation" else "items"
         lines = [
             f"ICA batch {batch_id}: {len(self.failures)} of {len(self.records)} {what} failed"
             f" (max_failures={self.max_failures}):"
         ]
-        lines += [f"  - {describe_failure(r)}" for r in self.failures]
+        lines += [f"  - {describe_failure(r)}" for r in self.failures[:SHOWN]]
+        if len(self.failures) > SHOWN:
+            lines.append(f"  … and {len(self.failures) - SHOWN} more (see the 'analyses' XCom)")
         return "\n".join(lines)
 
 

@@ -439,3 +439,13 @@ def test_listing_stays_short_for_any_batch() -> None:
 )
 def test_summary_is_one_line_of_counts(wait_for: Any, records: list[ItemRecord], max_failures: int, line: str) -> None:
     assert judge(records, wait_for, max_failures).summary("b-1") == f"ICA batch b-1: {line}"
+
+
+def test_failure_message_of_a_large_batch_stays_short() -> None:
+    records = [rec("SUCCEEDED", "FAILED", n=n, reason="Out of memory") for n in range(1, 10_001)]
+    message = judge(records, "analyses", 0).failure_message("b-1")
+    lines = message.splitlines()
+    assert lines[0] == "ICA batch b-1: 10000 of 10000 items failed (max_failures=0):"
+    assert len(lines) == 1 + 20 + 1
+    assert lines[1] == "  - ref-1 (item i1, analysis a1): analysis FAILED: Out of memory"
+    assert lines[-1] == "  … and 9980 more (see the 'analyses' XCom)"
