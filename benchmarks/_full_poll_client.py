@@ -105,7 +105,7 @@ def ours_poll_factory(args: argparse.Namespace) -> Callable[[], Callable[[], dic
 
         def poll() -> dict[str, Any]:
             result = sensor.poke({"ti": TI()})
-            records = sensor._tracker.records if sensor._tracker else {}
+            records = sensor._wait.tracker.records if sensor._wait else {}
             return {
                 "done": result is not False,
                 "items": len(records),

@@ -1,28 +1,45 @@
-"""The wait shared by the sensor, the operator and their deferred resumption.
+"""The task side of a wait, shared by the operator and the sensor; read top to bottom.
 
-Poke mode, the operator's own loop and the trigger all end here, so the outcome, the
-XComs and the messages are the same whichever way the wait ran.
+A task builds a :class:`TaskWait` from its own arguments (what a timeout raises, whether
+it aborts) and calls one of:
+
+- :meth:`TaskWait.poke`: one poll (the sensor's poke, and a first poll before deferring);
+- :meth:`TaskWait.run`: poll until done in this process (the operator's own wait);
+- :meth:`TaskWait.trigger`: the trigger to defer to; back from it, :meth:`TaskWait.resume`.
+
+All of them end in :meth:`TaskWait.conclude` or :meth:`TaskWait.timed_out`, so the
+outcome, the XComs and the messages are the same whichever way the wait ran. The polls
+themselves are the hook's (:meth:`~ica_airflow_provider.hooks.ica.IcaHook.poll_batch`
+and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import AirflowException, Context
-from ica_airflow_provider.core.errors import IcaConfigError, IcaError, PollFailures
-from ica_airflow_provider.core.progress import (
+from ica_airflow_provider.core.errors import IcaConfigError, IcaError
+from ica_airflow_provider.core.status import Phase
+from ica_airflow_provider.core.tracker import (
     WAIT_FOR_CHOICES,
     BatchTracker,
     ItemRecord,
+    Log,
     Verdict,
     WaitFor,
+    listing,
 )
-from ica_airflow_provider.core.status import Phase
+from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.links import push_links
+from ica_airflow_provider.triggers.events import check_event, tracker_from_event
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ANALYSES_XCOM = "analyses"
-EVENT_STATUSES = ("success", "failure", "timeout", "error")
 
 
 class IcaBatchFailedError(IcaError):
@@ -57,79 +74,35 @@ def check_batch_id(task_id: str, batch_id: Any) -> str:
     return batch_id.strip()
 
 
-def conclude(context: Context, verdict: Verdict, batch_id: str) -> list[str]:
-    """Push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
-    context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
-    if verdict.failed:
-        raise IcaBatchFailedError(verdict.failure_message(batch_id))
-    return verdict.analysis_ids
-
-
 def timeout_message(batch_id: str, records: Iterable[ItemRecord], wait_for: WaitFor, aborted: list[str]) -> str:
-    running = [r for r in records if r.phase(wait_for) is Phase.RUNNING]
+    running = [r.user_reference for r in records if r.phase(wait_for) is Phase.RUNNING]
     text = f"ICA batch {batch_id}: timed out with {len(running)} item(s) not finished"
     if running:
-        text += ": " + ", ".join(r.user_reference for r in running[:20])
-        if len(running) > 20:
-            text += f" and {len(running) - 20} more"
+        text += ": " + listing(running)
     if aborted:
-        text += f"; aborted {len(aborted)} running analyses: {', '.join(aborted)}"
+        text += f"; aborted {len(aborted)} running analyses: {listing(aborted)}"
     return text
 
 
-def event_payload(status: str, tracker: BatchTracker, message: str = "") -> dict[str, Any]:
-    """The trigger's event: plain JSON."""
-    return {
-        "status": status,
-        "project_id": tracker.project_id,
-        "batch_id": tracker.batch_id,
-        "records": tracker.dump_records(),
-        "message": message,
-    }
-
-
-def check_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """An event from the trigger, checked (a lost payload or a version skew shows here)."""
-    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
-        raise AirflowException(f"Unexpected event from the ICA trigger: {event!r}")
-    return event
-
-
-def wait_in_process(
-    hook: Any,
-    tracker: BatchTracker,
-    *,
-    poll_interval: float,
-    deadline: float,
-    max_failures: int,
-    logger: Any,
-) -> Verdict | None:
-    """Poll with the hook until the batch is done (its verdict) or ``deadline`` (``None``)."""
-    failures = PollFailures()
-    while True:
-        verdict = hook.run(tracker.step(hook.protocol, failures, max_failures, logger))
-        if verdict is not None and verdict.done:
-            return verdict  # type: ignore[no-any-return]
-        if time.time() >= deadline:
-            return None
-        time.sleep(max(0.0, min(poll_interval, deadline - time.time())))
-
-
-class BatchWaitMixin:
-    """Project resolution, deferral, resumption, timeout and abort shared by the operator and the sensor."""
+@dataclass
+class TaskWait:
+    """One task's wait for batches, with its hook, its logger and its rules."""
 
     task_id: str
     ica_conn_id: str
-    project_id: str | None
+    hook: IcaHook
+    log: Log
     wait_for: WaitFor
     max_failures: int
     page_size: int
-    log: Any
-    hook: Any
+    # The sensor raises Airflow's sensor timeout (so soft_fail skips); the operator its own.
     timeout_error: type[Exception] = IcaWaitTimeoutError
+    # Only the operator, which created the batch, aborts it when its wait times out.
+    abort_on_timeout: bool = False
 
-    def resolve_project_id(self) -> str:
-        project_id = self.project_id or self.hook.settings.project_id
+    def project_id(self, given: str | None) -> str:
+        """The task's ``project_id``, or else the connection's."""
+        project_id = given or self.hook.settings.project_id
         if not project_id:
             raise IcaConfigError(
                 f"{self.task_id}: project_id is not set and connection {self.ica_conn_id!r} has no"
@@ -137,57 +110,137 @@ class BatchWaitMixin:
             )
         return str(project_id)
 
-    def new_tracker(self, project_id: str, batch_id: str) -> BatchTracker:
+    def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
         return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
 
-    def _abort_running(self, tracker: BatchTracker) -> list[str]:
-        """Best effort (the task is going away, or failing): abort the batch's running analyses."""
-        try:
-            aborted: list[str] = self.hook.run(tracker.abort_running(self.hook.protocol))
-        except Exception:
-            self.log.exception("Could not abort the analyses of ICA batch %s", tracker.batch_id)
-            return []
-        self.log.info("Asked ICA to abort %d running analyses: %s", len(aborted), ", ".join(aborted))
-        return aborted
+    def wait(self, tracker: BatchTracker, *, poll_interval: float = 0.0, deadline: Deadline | None = None) -> Wait:
+        return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline())
 
-    def _abort_after_timeout(self, tracker: BatchTracker) -> list[str]:
-        """What a timed-out wait aborts: nothing here; the operator that owns the batch overrides."""
-        return []
+    # -- the three ways to wait ------------------------------------------------------------
 
-    def _timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
-        """Abort what the task owns, push the records, and fail saying what was unfinished."""
-        aborted = self._abort_after_timeout(tracker)
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=tracker.dump_records())
-        raise self.timeout_error(timeout_message(tracker.batch_id, tracker.records.values(), self.wait_for, aborted))
+    def poke(self, context: Context, wait: Wait, saved: SavedWait | None = None) -> list[str] | None:
+        """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
-    def _defer_wait(self, *, tracker: BatchTracker, poll_interval: float, end_time: float, abort_on_kill: bool) -> None:
+        ``saved``: where a rescheduled sensor keeps the wait until its next poke.
+        """
+        verdict = self.hook.poll_batch(wait, self.log)
+        self.push_links(context, wait.tracker)
+        if verdict is not None and verdict.done:
+            if saved is not None:
+                saved.clear()
+            return self.conclude(context, verdict, wait.tracker.batch_id)
+        if saved is not None:
+            saved.save(wait)
+        if wait.timed_out():
+            self.timed_out(context, wait.tracker)
+        return None
+
+    def run(self, context: Context, wait: Wait) -> list[str]:
+        """Poll in this process until done or ``wait.deadline``."""
+        verdict = self.hook.wait_for_batch(wait, self.log)
+        self.push_links(context, wait.tracker)
+        if verdict is None:
+            self.timed_out(context, wait.tracker)
+        return self.conclude(context, verdict, wait.tracker.batch_id)
+
+    def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:
+        """The trigger that does :meth:`run` on the triggerer; it owns the wall-clock deadline."""
         from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
-        trigger = IcaAnalysisBatchTrigger(
-            project_id=tracker.project_id,
-            batch_id=tracker.batch_id,
+        return IcaAnalysisBatchTrigger(
+            project_id=wait.tracker.project_id,
+            batch_id=wait.tracker.batch_id,
             ica_conn_id=self.ica_conn_id,
             wait_for=self.wait_for,
             max_failures=self.max_failures,
-            poll_interval=poll_interval,
-            end_time=end_time,
+            poll_interval=wait.poll_interval,
+            end_time=wait.deadline.at,
             page_size=self.page_size,
             abort_on_kill=abort_on_kill,
         )
-        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
-        # event, so that the timeout path can still abort and push XComs.
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)  # type: ignore[attr-defined]
 
-    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> list[str]:
+    def resume(self, context: Context, event: Mapping[str, Any] | None) -> list[str]:
+        """Back from the trigger: the same ending as a wait in this process."""
         event = check_event(event)
         status, batch_id = event["status"], str(event.get("batch_id"))
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
-        tracker = self.new_tracker(str(event.get("project_id")), batch_id)
-        tracker.load_records(event.get("records") or [])
+        tracker = tracker_from_event(event, self.wait_for, self.page_size)
+        self.push_links(context, tracker)
         if status == "timeout":
-            self._timed_out(context, tracker)
+            self.timed_out(context, tracker)
         verdict = tracker.verdict(self.max_failures)
         if not verdict.done:
             raise AirflowException(f"The ICA trigger reported {status!r} for batch {batch_id}, which is not finished")
-        return conclude(context, verdict, batch_id)
+        return self.conclude(context, verdict, batch_id)
+
+    # -- how every wait ends -----------------------------------------------------------------
+
+    def conclude(self, context: Context, verdict: Verdict, batch_id: str) -> list[str]:
+        """Log one summary, push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
+        self.log.info("%s", verdict.summary(batch_id))
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
+        if verdict.failed:
+            raise IcaBatchFailedError(verdict.failure_message(batch_id))
+        return verdict.analysis_ids
+
+    def timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
+        """Abort what the task owns, push the records, and fail saying what was unfinished."""
+        aborted = self.abort_running(tracker) if self.abort_on_timeout else []
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=tracker.dump_records())
+        raise self.timeout_error(timeout_message(tracker.batch_id, tracker.records.values(), self.wait_for, aborted))
+
+    def push_links(self, context: Context, tracker: BatchTracker) -> None:
+        """The URLs the extra links show (the connection is read only if needed)."""
+        push_links(context, lambda: self.hook.settings.web_url, tracker.project_id, tracker.records.values())
+
+    def abort_running(self, tracker: BatchTracker) -> list[str]:
+        """Best effort (the task is going away, or failing): abort the batch's running analyses."""
+        return self.hook.abort_running(tracker, self.log)
+
+
+class StateStore(Protocol):
+    """What a task uses of Airflow 3.3's task state store."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any) -> Any: ...
+
+    def delete(self, key: str) -> Any: ...
+
+
+@dataclass
+class SavedWait:
+    """A rescheduled sensor's records and failed-polls count, kept between pokes.
+
+    In Airflow 3.3's task state store, when there is one (``None``: nothing is kept).
+    """
+
+    store: StateStore
+    key: str
+
+    @classmethod
+    def of(cls, context: Context | None, key: str) -> SavedWait | None:
+        store = context.get("task_state_store") if isinstance(context, dict) else None
+        return cls(store, key) if store is not None else None
+
+    def load(self, wait: Wait) -> None:
+        saved = self.store.get(self.key)
+        if isinstance(saved, dict) and saved.get("batch_id") == wait.tracker.batch_id:
+            wait.tracker.load_records(saved.get("records") or [])
+            in_a_row = saved.get("failed_polls")
+            if isinstance(in_a_row, int) and not isinstance(in_a_row, bool):
+                wait.failures.in_a_row = in_a_row
+
+    def save(self, wait: Wait) -> None:
+        self.store.set(
+            self.key,
+            {
+                "batch_id": wait.tracker.batch_id,
+                "records": wait.tracker.dump_records(),
+                "failed_polls": wait.failures.in_a_row,
+            },
+        )
+
+    def clear(self) -> None:
+        self.store.delete(self.key)

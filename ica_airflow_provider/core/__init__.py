@@ -1,6 +1,7 @@
 """Sans-IO core: everything that knows ICA, none of it touching the network.
 
-The sync hook and the async trigger are two drivers of the generators defined here
-(:mod:`.protocol`): each generator yields :class:`~.http.Send` or :class:`~.http.Sleep`
-actions and receives the outcome of each ``Send``.
+Requests, retries, tokens and cursor paging (:mod:`.protocol`), following a batch
+(:mod:`.tracker`) and the wait around it (:mod:`.wait`) are generators that yield
+:class:`~.messages.Send` or :class:`~.messages.Sleep` actions and receive the outcome of
+each ``Send``. The sync hook and the async client (``hooks/``) are their two drivers.
 """

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ica_airflow_provider.core.http import Action, Outcome, Sleep
+from ica_airflow_provider.core.messages import Action, Outcome, Sleep
 
 DECREASE_FACTOR = 0.5
 # Halved at most this many times below the configured rate: 1/16 of it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ica_airflow_provider.core.http import Outcome, Request, Send
+from ica_airflow_provider.core.messages import Outcome, Request, Send
 from ica_airflow_provider.core.protocol import Call
 
 T = TypeVar("T")

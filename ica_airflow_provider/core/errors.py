@@ -50,35 +50,16 @@ class IcaResponseError(IcaError):
 
 
 class IcaConnectionError(IcaError):
-    """No answer from ICA: connection refused or dropped, or a timeout, after retries."""
+    """No answer from ICA: connection refused or dropped, or a timeout, after retries.
+
+    ``kind`` is the transport's failure kind (``connect``, ``timeout``, ``protocol`` or
+    ``invalid``), when known.
+    """
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class IcaConfigError(IcaError):
     """The ``ica`` connection or a parameter is unusable; raised before any request."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth another poll later: no answer, rate limiting or a server error."""
-    if isinstance(exc, IcaConnectionError):
-        return True
-    return isinstance(exc, IcaApiError) and (exc.status == 429 or exc.status >= 500)
-
-
-class PollFailures:
-    """Counts polls in a row that failed on transient errors (each already retried).
-
-    A wait tolerates up to ``limit`` of them before it gives up, so one long outage
-    of ICA fails the task, but a passing one does not.
-    """
-
-    def __init__(self, limit: int = 5) -> None:
-        self.limit = limit
-        self.in_a_row = 0
-
-    def tolerate(self, exc: BaseException) -> bool:
-        """Record a failed poll; ``True`` when the wait should carry on."""
-        self.in_a_row += 1
-        return is_transient(exc) and self.in_a_row <= self.limit
-
-    def reset(self) -> None:
-        self.in_a_row = 0

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from ica_airflow_provider.core.auth import MINT_LEASE_SECONDS, Grant, MintLease, TokenCache
-from ica_airflow_provider.core.http import Action, Outcome, Request, Sleep
+from ica_airflow_provider.core.messages import Action, Outcome, Request, Sleep
 
 # The shape of ``protocol.Call``, spelt out here because the protocol will import this module.
 Mint = Generator[Action, Outcome | None, str]

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.core.errors import IcaConfigError
+from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.defaults import IDEMPOTENCY_KEY_MAX
 
 V3 = "application/vnd.illumina.v3+json"
@@ -40,12 +41,7 @@ def create_analysis_creation_batch(
     """``POST …/analysisCreationBatch``: v3 only; retried only when it carries a key."""
     headers = {"Accept": V3, "Content-Type": V3}
     if idempotency_key is not None:
-        if not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
-            raise ValueError(
-                f"idempotency_key: must be 1 to {IDEMPOTENCY_KEY_MAX} characters,"
-                f" got {len(idempotency_key)}"
-            )
-        headers["Idempotency-Key"] = idempotency_key
+        headers["Idempotency-Key"] = check_idempotency_key(idempotency_key)
     body = json.dumps(batch, separators=(",", ":")).encode()
     return Request(
         "POST",
@@ -54,6 +50,15 @@ def create_analysis_creation_batch(
         body=body,
         retryable=idempotency_key is not None,
     )
+
+
+def check_idempotency_key(key: str) -> str:
+    """The one check of an ``Idempotency-Key``: 1 to 255 characters (the spec's limit)."""
+    if not key:
+        raise IcaConfigError(f"idempotency_key: empty, ICA needs 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise IcaConfigError(f"idempotency_key: {len(key)} characters, ICA allows {IDEMPOTENCY_KEY_MAX}")
+    return key
 
 
 def get_analysis_creation_batch(project_id: str, batch_id: str) -> Request:

@@ -1,25 +1,25 @@
 """ICA operations as generators of :class:`Send` / :class:`Sleep` actions.
 
-Each method returns a generator that a transport drives (see :func:`drive` in the hook
-and the trigger): it yields actions, receives each ``Send``'s outcome, and returns the
-parsed result. Retries, token minting and error mapping happen here, once.
+Each method returns a generator (a :data:`Call`) that a driver runs (:func:`~.drive.drive`
+in the hook, :func:`~.drive.adrive` in the async client): it yields actions, receives
+each ``Send``'s outcome, and returns the parsed result. Retries, token minting, cursor
+paging and error mapping happen here, once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
-from ica_airflow_provider.core.http import Action, Outcome, Request, Response, Send, Sleep
-from ica_airflow_provider.core.responses import connection_error, decipher, not_json
+from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
+from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
-from ica_airflow_provider.models.progress import ItemStatusPage
 from ica_airflow_provider.models.response import (
     Analysis,
     AnalysisCreationBatch,
@@ -27,12 +27,23 @@ from ica_airflow_provider.models.response import (
     AnalysisCreationBatchItemPage,
     Token,
 )
+from ica_airflow_provider.models.status_views import ItemStatusPage
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Call = Generator[Action, Outcome | None, T]
+
+
+class Page(Protocol):
+    """A page of a cursor-paged listing."""
+
+    @property
+    def next_page_token(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=Page)
 
 
 class IcaProtocol:
@@ -67,8 +78,7 @@ class IcaProtocol:
             delay = self.policy.delay(request, outcome, attempt)
             if delay is None:
                 if isinstance(outcome, Response):
-                    decipher(request, outcome)  # raises IcaApiError
-                    raise AssertionError("unreachable")
+                    raise api_error(request, outcome)
                 raise connection_error(request, outcome, attempt + 1)
             attempt += 1
             self.retries += 1
@@ -132,6 +142,25 @@ class IcaProtocol:
         )
         return parse(AnalysisCreationBatchItemPage, request, (yield from self.call(request)))
 
+    def item_pages(
+        self, project_id: str, batch_id: str, *, statuses: Iterable[str] | None = None, page_size: int | None = None
+    ) -> Iterator[Call[AnalysisCreationBatchItemPage]]:
+        """Every page of the batch's items (optionally only these statuses): see :func:`paged`."""
+        filters = list(statuses or ())
+        return paged(
+            lambda token: self.get_analysis_creation_batch_items(
+                project_id, batch_id, statuses=filters, page_size=page_size, page_token=token
+            )
+        )
+
+    def item_status_pages(
+        self, project_id: str, batch_id: str, *, page_size: int | None = None
+    ) -> Iterator[Call[ItemStatusPage]]:
+        """Every page of the batch's items as slim status views: see :func:`paged`."""
+        return paged(
+            lambda token: self.get_item_status_page(project_id, batch_id, page_size=page_size, page_token=token)
+        )
+
     def get_item_status_page(
         self, project_id: str, batch_id: str, *, page_size: int | None = None, page_token: str | None = None
     ) -> Call[ItemStatusPage]:
@@ -155,9 +184,28 @@ class IcaProtocol:
         yield from self.call(ops.abort_analysis(project_id, analysis_id))
 
 
-def next_page_token(page: AnalysisCreationBatchItemPage | ItemStatusPage) -> str | None:
-    """The cursor of the next page; ``None`` at the end (null or empty token)."""
-    return page.next_page_token or None
+def paged(fetch: Callable[[str | None], Call[P]]) -> Iterator[Call[P]]:
+    """Cursor paging, the one definition: one :data:`Call` per page, in order.
+
+    ``fetch(token)`` asks for the page after ``token`` (``None``: the first). Each call
+    must be driven to its page before the next is taken; the pages end at a null or
+    empty ``nextPageToken``.
+    """
+    token: str | None = None
+    while True:
+        fetched: list[P] = []
+        yield _keeping(fetch(token), fetched)
+        if not fetched:
+            raise RuntimeError("a page was taken before the previous one was fetched")
+        token = fetched[0].next_page_token or None
+        if token is None:
+            return
+
+
+def _keeping(call: Call[P], into: list[P]) -> Call[P]:
+    page = yield from call
+    into.append(page)
+    return page
 
 
 def parse(model: type[M], request: Request, response: Response) -> M:

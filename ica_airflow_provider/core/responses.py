@@ -1,4 +1,7 @@
-"""Turning a received response into data, or into the right exception."""
+"""The exception for an answer that is not what was asked for, or for no answer at all.
+
+(Successful bodies are parsed into models by :func:`~.protocol.parse`.)
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,9 @@ import json
 from typing import Any
 
 from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
-from ica_airflow_provider.core.http import Request, Response, TransportFailure
+from ica_airflow_provider.core.messages import Request, Response, TransportFailure
 
 _SNIPPET = 200  # characters of a non-JSON error body worth showing
-
-
-def decipher(request: Request, response: Response) -> Any:
-    """Return the JSON body of a 2xx answer (``None`` when empty); raise otherwise."""
-    if not 200 <= response.status < 300:
-        raise api_error(request, response)
-    if not response.body.strip():
-        return None
-    try:
-        return json.loads(response.body)
-    except ValueError as exc:
-        raise not_json(request, response, str(exc)) from None
 
 
 def not_json(request: Request, response: Response, reason: str) -> IcaApiError:
@@ -66,7 +57,8 @@ def api_error(request: Request, response: Response) -> IcaApiError:
 def connection_error(request: Request, failure: TransportFailure, attempts: int) -> IcaConnectionError:
     return IcaConnectionError(
         f"ICA did not answer {request.describe()} after {attempts} attempt(s):"
-        f" {failure.kind}: {failure.message}"
+        f" {failure.kind}: {failure.message}",
+        kind=failure.kind,
     )
 
 

@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-from ica_airflow_provider.core.http import Outcome, Request, Response
-
-# 500 is included: a passing server error must not fail a wait that lasts hours.
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+from ica_airflow_provider.core.messages import Outcome, Request, Response
+from ica_airflow_provider.core.transient import is_transient_outcome
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,7 @@ class RetryPolicy:
     def _should_retry(request: Request, outcome: Outcome) -> bool:
         if not request.retryable:
             return False
-        if not isinstance(outcome, Response):
-            return outcome.kind != "invalid"  # a connection error or a timeout
-        if outcome.status == 429 or outcome.status in TRANSIENT_STATUSES:
+        if is_transient_outcome(outcome):
             return True
         # 409 on a keyed batch POST: the first call is still in flight; wait it out.
-        return outcome.status == 409 and "Idempotency-Key" in request.headers
+        return isinstance(outcome, Response) and outcome.status == 409 and "Idempotency-Key" in request.headers

@@ -1,9 +1,16 @@
-"""``IcaHook``: the ``ica`` connection and every synchronous call to ICA."""
+"""``IcaHook``: the ``ica`` connection, the requests transport, and every synchronous call to ICA.
+
+Each method drives one of the core's generators (:mod:`~ica_airflow_provider.core`) with
+:meth:`IcaHook.run`: requests go out through :meth:`IcaHook._send` (requests), sleeps
+are ``time.sleep``. The wait methods (:meth:`~IcaHook.poll_batch`,
+:meth:`~IcaHook.wait_for_batch`, :meth:`~IcaHook.abort_running`) are what the operator
+and the sensor call; they never touch the protocol themselves.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -11,10 +18,12 @@ from ica_airflow_provider import __version__
 from ica_airflow_provider._compat import BaseHook, mask_secret
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.errors import IcaError
-from ica_airflow_provider.core.http import Outcome, Request, Response, TransportFailure
-from ica_airflow_provider.core.protocol import Call, IcaProtocol, T, next_page_token
+from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
+from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
+from ica_airflow_provider.core.wait import Wait, abort_running
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -47,6 +56,8 @@ class IcaHook(BaseHook):
         super().__init__()
         self.ica_conn_id = ica_conn_id
         self._retry_policy = retry_policy
+        # Between retries and polls; None: time.sleep (tests give a manual clock's).
+        self.sleep: Callable[[float], None] | None = None
 
     def __repr__(self) -> str:
         return f"IcaHook(ica_conn_id={self.ica_conn_id!r})"
@@ -81,7 +92,7 @@ class IcaHook(BaseHook):
 
     def run(self, call: Call[T]) -> T:
         """Drive one of :attr:`protocol`'s generators to its result."""
-        return drive(call, self._send, time.sleep)
+        return drive(call, self._send, self.sleep or time.sleep)
 
     def _send(self, request: Request) -> Outcome:
         import requests
@@ -139,18 +150,8 @@ class IcaHook(BaseHook):
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[AnalysisCreationBatchItem]:
         """Every item of the batch (optionally only these statuses), page by page."""
-        filters = list(statuses or ())
-        token: str | None = None
-        while True:
-            page = self.run(
-                self.protocol.get_analysis_creation_batch_items(
-                    project_id, batch_id, statuses=filters, page_size=page_size, page_token=token
-                )
-            )
-            yield from page.items
-            token = next_page_token(page)
-            if token is None:
-                return
+        for page_call in self.protocol.item_pages(project_id, batch_id, statuses=statuses, page_size=page_size):
+            yield from self.run(page_call).items
 
     def get_analysis(self, project_id: str, analysis_id: str) -> Analysis:
         return self.run(self.protocol.get_analysis(project_id, analysis_id))
@@ -158,6 +159,20 @@ class IcaHook(BaseHook):
     def abort_analysis(self, project_id: str, analysis_id: str) -> None:
         """Ask ICA to abort; the status changes only once the abort has started."""
         self.run(self.protocol.abort_analysis(project_id, analysis_id))
+
+    # -- waiting for a batch (the operator and the sensor) -------------------------------
+
+    def poll_batch(self, wait: Wait, log: Log) -> Verdict | None:
+        """One poll of ``wait`` (a sensor's poke): its verdict, or ``None`` after a tolerated failure."""
+        return self.run(wait.poll(self.protocol, log))
+
+    def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
+        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``), sleeping in between."""
+        return self.run(wait.until_done(self.protocol, log))
+
+    def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
+        """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""
+        return self.run(abort_running(tracker, self.protocol, log))
 
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token with the connection's API key."""

@@ -41,7 +41,6 @@ from ica_airflow_provider.models.response import (
     AnalysisTag,
     Job,
     Pipeline,
-    Problem,
     Token,
 )
 
@@ -81,7 +80,6 @@ __all__ = [
     "NextflowAnalysisInput",
     "NextflowJsonAnalysisInput",
     "Pipeline",
-    "Problem",
     "Token",
     "format_validation_error",
 ]

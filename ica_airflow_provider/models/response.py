@@ -1,4 +1,4 @@
-"""What ICA answers: tokens, the creation batch, its items, analyses and problems.
+"""What ICA answers: tokens, the creation batch, its items and analyses (errors: core/responses.py).
 
 Lenient by design: unknown fields are kept, statuses are plain strings (ICA adds
 values; v4 made the analysis status a free string), and only the fields we rely on
@@ -25,7 +25,6 @@ __all__ = [
     "AnalysisTag",
     "Job",
     "Pipeline",
-    "Problem",
     "Token",
 ]
 
@@ -135,18 +134,3 @@ class AnalysisCreationBatchItemPage(IcaResponseModel):
     next_page_token: str | None = None
     remaining_records: int | None = None
     total_item_count: int | None = None
-
-
-class Problem(IcaResponseModel):
-    """An ``application/problem+json`` error body (RFC 7807); ``title`` holds ICA's code."""
-
-    type: str | None = None
-    title: str | None = None
-    status: int | None = None
-    detail: str | None = None
-    instance: str | None = None
-    # The spec says string -> string; Any, so that an odd value cannot break error reporting.
-    parameters: dict[str, Any] | None = None
-    timestamp: str | None = None
-    id: str | None = None
-    method: str | None = None  # sent by the real server, not in the spec

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -13,15 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.core.errors import IcaConfigError
-from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.core.operations import check_idempotency_key
+from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
+from ica_airflow_provider.core.wait import Deadline
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, IcaProjectAnalysesLink, analyses_url
-from ica_airflow_provider.waiting import (
-    BatchWaitMixin,
-    check_wait_args,
-    conclude,
-    wait_in_process,
-)
+from ica_airflow_provider.waiting import TaskWait, check_wait_args
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 
@@ -30,7 +26,7 @@ if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
 
 
-class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
+class IcaCreateAnalysisBatchOperator(BaseOperator):
     """Create an ICA analysis creation batch; returns its ID (or, when waiting, the analysis IDs).
 
     :param project_id: ICA project; default: the connection's ``project_id`` extra.
@@ -132,12 +128,18 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
 
     # -- running --------------------------------------------------------------------------
 
+    def task_wait(self) -> TaskWait:
+        # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
+        return TaskWait(
+            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
+            abort_on_timeout=self.abort_on_timeout,
+        )
+
     def execute(self, context: Context) -> Any:
         batch = self.build_batch()
-        project_id = self.resolve_project_id()
-        key = self.idempotency_key or derive_idempotency_key(context, batch)
-        if len(key) > IDEMPOTENCY_KEY_MAX:
-            raise IcaConfigError(f"idempotency_key: {len(key)} characters, ICA allows {IDEMPOTENCY_KEY_MAX}")
+        task_wait = self.task_wait()
+        project_id = task_wait.project_id(self.project_id)
+        key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
@@ -147,40 +149,26 @@ class IcaCreateAnalysisBatchOperator(BatchWaitMixin, BaseOperator):
         ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(self.hook.settings.web_url, project_id))
         if not self.wait_for_completion:
             return created.id
-        return self._wait(context, project_id, created.id)
+        tracker = self._tracker = task_wait.tracker(project_id, created.id)
+        wait = task_wait.wait(tracker, poll_interval=self.poll_interval, deadline=Deadline.after(self.wait_timeout))
+        if not self.deferrable:
+            return task_wait.run(context, wait)
+        ids = task_wait.poke(context, wait)  # a batch that is already finished is not deferred
+        if ids is not None:
+            return ids
+        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
+        # event, so that the timeout path can still abort and push XComs.
+        trigger = task_wait.trigger(wait, abort_on_kill=self.abort_on_kill)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
+        return None
 
-    def _wait(self, context: Context, project_id: str, batch_id: str) -> list[str]:
-        tracker = self._tracker = self.new_tracker(project_id, batch_id)
-        deadline = time.time() + self.wait_timeout
-        if self.deferrable:
-            # One poll first: a batch that is already finished is not deferred.
-            verdict = wait_in_process(
-                self.hook, tracker, poll_interval=0, deadline=0, max_failures=self.max_failures, logger=self.log
-            )
-            if verdict is not None:
-                return conclude(context, verdict, batch_id)
-            self._defer_wait(
-                tracker=tracker, poll_interval=self.poll_interval, end_time=deadline, abort_on_kill=self.abort_on_kill
-            )
-        verdict = wait_in_process(
-            self.hook,
-            tracker,
-            poll_interval=self.poll_interval,
-            deadline=deadline,
-            max_failures=self.max_failures,
-            logger=self.log,
-        )
-        if verdict is None:
-            self._timed_out(context, tracker)
-        return conclude(context, verdict, batch_id)
-
-    def _abort_after_timeout(self, tracker: BatchTracker) -> list[str]:
-        return self._abort_running(tracker) if self.abort_on_timeout else []
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+        return self.task_wait().resume(context, event)
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""
         if self.abort_on_kill and self._tracker is not None:
-            self._abort_running(self._tracker)
+            self.task_wait().abort_running(self._tracker)
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,11 +15,11 @@ from ica_airflow_provider._compat import (
     PokeReturnValue,
     conf,
 )
-from ica_airflow_provider.core.errors import PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.core.tracker import WaitFor
+from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
-from ica_airflow_provider.links import WAIT_LINKS, push_links
-from ica_airflow_provider.waiting import BatchWaitMixin, check_batch_id, check_wait_args, conclude
+from ica_airflow_provider.links import WAIT_LINKS
+from ica_airflow_provider.waiting import SavedWait, TaskWait, check_batch_id, check_wait_args
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
@@ -29,12 +28,7 @@ if TYPE_CHECKING:
 RECORDS_STATE_KEY = "ica_batch_records"
 
 
-def _state_store(context: Context | None) -> Any:
-    """Airflow 3.3's per-task-instance store (``None`` before 3.3 or outside a task)."""
-    return context.get("task_state_store") if isinstance(context, dict) else None
-
-
-class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
+class IcaAnalysisBatchSensor(BaseSensorOperator):
     """Waits for an analysis creation batch; returns the IDs of the analyses that succeeded.
 
     :param batch_id: the batch (usually ``{{ ti.xcom_pull('create', key='batch_id') }}``
@@ -53,8 +47,6 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
     template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
     ui_color = "#e0f2fe"
     operator_extra_links = WAIT_LINKS
-    # A sensor timeout, so that soft_fail skips the task as for any sensor.
-    timeout_error = AirflowSensorTimeout
 
     def __init__(
         self,
@@ -78,9 +70,8 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
         self.ica_conn_id = ica_conn_id
         self.deferrable = deferrable
         self.abort_on_kill = abort_on_kill
-        self._tracker: BatchTracker | None = None
-        self._failures = PollFailures()
-        self._deadline: float | None = None
+        self._wait: Wait | None = None  # poke mode: the records and counts, from poke to poke
+        self._deadline = Deadline()  # poke mode: set by execute
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -88,64 +79,62 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
 
         return IcaHook(self.ica_conn_id)
 
-    def tracker(self, context: Context | None = None) -> BatchTracker:
-        """The records survive between pokes, so later pokes are cheap.
+    def task_wait(self) -> TaskWait:
+        # A sensor timeout, so that soft_fail skips the task as for any sensor; a
+        # watcher does not abort what it watches when it times out.
+        return TaskWait(
+            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
+            timeout_error=AirflowSensorTimeout,
+        )
+
+    def wait(self, context: Context | None = None) -> Wait:
+        """This batch's wait; its records survive between pokes, so later pokes are cheap.
 
         In one process (poke mode) they stay on the sensor; across reschedules they go to
         Airflow's task state store (Airflow 3.3+), where there is one.
         """
         batch_id = check_batch_id(self.task_id, self.batch_id)
-        project_id = self.resolve_project_id()
-        if self._tracker is None or (self._tracker.project_id, self._tracker.batch_id) != (project_id, batch_id):
-            self._tracker = self.new_tracker(project_id, batch_id)
-            store = _state_store(context) if self.mode == "reschedule" else None
-            saved = store.get(RECORDS_STATE_KEY) if store is not None else None
-            if isinstance(saved, dict) and saved.get("batch_id") == batch_id:
-                self._tracker.load_records(saved.get("records") or [])
-        return self._tracker
+        task_wait = self.task_wait()
+        project_id = task_wait.project_id(self.project_id)
+        wait = self._wait
+        if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
+            wait = self._wait = task_wait.wait(
+                task_wait.tracker(project_id, batch_id), poll_interval=float(self.poke_interval), deadline=self._deadline
+            )
+            if (saved := self._saved(context)) is not None:
+                saved.load(wait)
+        return wait
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             if self.mode == "poke":
                 # Our own deadline, just before Airflow's: the timeout then pushes the
                 # records and says what was unfinished, as in deferred mode.
-                self._deadline = time.time() + float(self.timeout)
+                self._deadline = Deadline.after(float(self.timeout))
             return super().execute(context)
         result = self.poke(context)  # finished batches are not deferred
         if isinstance(result, PokeReturnValue) and result.is_done:
             return result.xcom_value
-        self._defer_wait(
-            tracker=self.tracker(),
-            poll_interval=float(self.poke_interval),
-            end_time=time.time() + float(self.timeout),
-            abort_on_kill=self.abort_on_kill,
-        )
+        wait = self.wait()
+        wait.deadline = Deadline.after(float(self.timeout))
+        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
+        # event, so that the timeout path can still abort and push XComs.
+        trigger = self.task_wait().trigger(wait, abort_on_kill=self.abort_on_kill)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
         return None
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        tracker = self.tracker(context)
-        verdict = self.hook.run(tracker.step(self.hook.protocol, self._failures, self.max_failures, self.log))
-        push_links(context, self.hook.settings.web_url, tracker.project_id, tracker.records.values())
-        store = _state_store(context) if self.mode == "reschedule" else None
-        if verdict is not None and verdict.done:
-            if store is not None:
-                store.delete(RECORDS_STATE_KEY)
-            return PokeReturnValue(is_done=True, xcom_value=conclude(context, verdict, tracker.batch_id))
-        if store is not None:
-            store.set(RECORDS_STATE_KEY, {"batch_id": tracker.batch_id, "records": tracker.dump_records()})
-        if self._deadline is not None and time.time() >= self._deadline:
-            self._timed_out(context, tracker)
-        return False
+        ids = self.task_wait().poke(context, self.wait(context), self._saved(context))
+        return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+        return self.task_wait().resume(context, event)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Back from the trigger. ``soft_fail`` skips only on a timeout, as in poke mode
 
         (Airflow's deferred-sensor default would also skip a batch that failed).
         """
-        event = (next_kwargs or {}).get("event")
-        if isinstance(event, dict):
-            records = event.get("records") or ()
-            push_links(context, lambda: self.hook.settings.web_url, event.get("project_id"), records)
         try:
             return BaseOperator.resume_execution(self, next_method, next_kwargs, context)  # type: ignore[arg-type]
         except AirflowSensorTimeout as exc:
@@ -154,5 +143,8 @@ class IcaAnalysisBatchSensor(BatchWaitMixin, BaseSensorOperator):
             raise
 
     def on_kill(self) -> None:
-        if self.abort_on_kill and self._tracker is not None:
-            self._abort_running(self._tracker)
+        if self.abort_on_kill and self._wait is not None:
+            self.task_wait().abort_running(self._wait.tracker)
+
+    def _saved(self, context: Context | None) -> SavedWait | None:
+        return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None

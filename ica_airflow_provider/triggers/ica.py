@@ -1,21 +1,22 @@
-"""``IcaAnalysisBatchTrigger``: the sensor's wait, on the triggerer."""
+"""``IcaAnalysisBatchTrigger``: the sensor's and the operator's wait, on the triggerer.
+
+``run`` drives the core's one wait loop (:meth:`~ica_airflow_provider.core.wait.Wait.until_done`)
+with the async client and turns how it ended into one event (:mod:`.events`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from ica_airflow_provider.core.errors import IcaError, PollFailures
-from ica_airflow_provider.core.progress import BatchTracker, WaitFor
+from ica_airflow_provider.core.errors import IcaError
+from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
+from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
-from ica_airflow_provider.hooks.ica_async import IcaAsyncClient
-from ica_airflow_provider.waiting import event_payload
-
-ABORTS_AT_ONCE = 8
+from ica_airflow_provider.hooks.async_client import IcaAsyncClient
+from ica_airflow_provider.triggers.events import event_payload
 
 
 class IcaAnalysisBatchTrigger(BaseTrigger):
@@ -71,48 +72,28 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         tracker = self._tracker = self._new_tracker()
+        wait = Wait(tracker, self.max_failures, self.poll_interval, Deadline(self.end_time))
         try:
             client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         except Exception as exc:  # a missing or unusable connection: tell the task why
             yield TriggerEvent(event_payload("error", tracker, f"{type(exc).__name__}: {exc}"))
             return
-        async with client:
-            failures = PollFailures()
-            while True:
-                try:
-                    verdict = await client.run(tracker.step(client.protocol, failures, self.max_failures, self.log))
-                except Exception as exc:  # whatever it was, the task is told, not left waiting
-                    message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
-                    yield TriggerEvent(event_payload("error", tracker, message))
-                    return
-                if verdict is not None and verdict.done:
-                    yield TriggerEvent(event_payload("failure" if verdict.failed else "success", tracker))
-                    return
-                now = time.time()
-                if self.end_time is not None and now >= self.end_time:
-                    yield TriggerEvent(event_payload("timeout", tracker))
-                    return
-                wait = self.poll_interval if self.end_time is None else min(self.poll_interval, self.end_time - now)
-                await asyncio.sleep(max(wait, 0.0))
+        try:
+            async with client:
+                verdict = await client.wait_for_batch(wait, self.log)
+        except Exception as exc:  # whatever it was, the task is told, not left waiting
+            message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
+            yield TriggerEvent(event_payload("error", tracker, message))
+            return
+        if verdict is None:
+            yield TriggerEvent(event_payload("timeout", tracker))
+        else:
+            yield TriggerEvent(event_payload("failure" if verdict.failed else "success", tracker))
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user killed the deferred task; abort what still runs."""
         if not self.abort_on_kill:
             return
         client = await IcaAsyncClient.for_connection(self.ica_conn_id)
-        tracker = self._tracker or self._new_tracker()
         async with client:
-            await client.run(tracker.poll(client.protocol))
-            running = tracker.running_analyses()
-            # Concurrently, but bounded: Airflow gives on_kill 30 s, and ICA rate-limits.
-            slots = asyncio.Semaphore(ABORTS_AT_ONCE)
-
-            async def abort(analysis_id: str) -> None:
-                async with slots:
-                    await client.run(client.protocol.abort_analysis(self.project_id, analysis_id))
-
-            results = await asyncio.gather(*(abort(a) for a in running), return_exceptions=True)
-        failed = [a for a, r in zip(running, results, strict=True) if isinstance(r, BaseException)]
-        self.log.info("Asked ICA to abort %d running analyses: %s", len(running), ", ".join(running))
-        if failed:
-            self.log.warning("Could not abort %d analyses: %s", len(failed), ", ".join(failed))
+            await client.abort_running(self._tracker or self._new_tracker(), self.log)

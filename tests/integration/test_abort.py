@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ITEMS = [
@@ -20,21 +20,23 @@ ITEMS = [
 
 
 @pytest.fixture
-def batch(ica_fake_server: Any, connect: Any) -> tuple[Any, str, list[str]]:
-    """A batch whose K1 succeeds quickly and whose two other analyses run for an hour."""
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def batch(ica_fake_server_factory: Any, clock: ManualClock, connect: Any) -> tuple[Any, str, list[str]]:
+    """A batch whose K1 has succeeded and whose two other analyses run for an hour."""
+    ica_fake_server = ica_fake_server_factory(clock=clock)
     connect(ica_fake_server)
     hook = IcaHook()
     batch_id = hook.create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "abort-test").id
-    deadline = time.time() + 10
-    while True:  # until K1 has finished and the other two run (for an hour)
-        statuses = {
-            i.request.user_reference: i.created_analysis.status if i.created_analysis else None
-            for i in hook.iter_analysis_creation_batch_items("proj", batch_id)
-        }
-        if statuses["K1"] == "SUCCEEDED" and statuses["K2-run-long"] == statuses["K3-run-long"] == "IN_PROGRESS":
-            break
-        assert time.time() < deadline, statuses
-        time.sleep(0.1)
+    clock.advance(60)
+    statuses = {
+        i.request.user_reference: i.created_analysis.status if i.created_analysis else None
+        for i in hook.iter_analysis_creation_batch_items("proj", batch_id)
+    }
+    assert statuses == {"K1": "SUCCEEDED", "K2-run-long": "IN_PROGRESS", "K3-run-long": "IN_PROGRESS"}
     ica_fake_server.backend.reset_request_log()
     items = ica_fake_server.backend.batches[batch_id].items
     return ica_fake_server, batch_id, [i.analysis_id for i in items if "run-long" in i.user_reference]
@@ -46,7 +48,7 @@ def test_operator_on_kill_aborts_running_analyses(batch: tuple[Any, str, list[st
     op.on_kill()  # nothing created yet by this operator: nothing to abort
     assert server.backend.abort_calls == []
 
-    from ica_airflow_provider.core.progress import BatchTracker
+    from ica_airflow_provider.core.tracker import BatchTracker
 
     op._tracker = BatchTracker("proj", batch_id)  # what execute() sets before waiting
     op.on_kill()
@@ -72,11 +74,10 @@ def test_trigger_on_kill(batch: tuple[Any, str, list[str]], abort_on_kill: bool)
     assert sorted(server.backend.abort_calls) == (sorted(running) if abort_on_kill else [])
 
 
-def test_aborted_analyses_end_aborted(batch: tuple[Any, str, list[str]]) -> None:
+def test_aborted_analyses_end_aborted(batch: tuple[Any, str, list[str]], clock: ManualClock) -> None:
     _, _, running = batch
     hook = IcaHook()
     hook.abort_analysis("proj", running[0])
-    deadline = time.time() + 5
-    while hook.get_analysis("proj", running[0]).status != "ABORTED":
-        assert time.time() < deadline, "the analysis never reached ABORTED"
-        time.sleep(0.1)
+    assert hook.get_analysis("proj", running[0]).status == "ABORTING"
+    clock.advance(5)
+    assert hook.get_analysis("proj", running[0]).status == "ABORTED"

@@ -13,6 +13,7 @@ from ica_airflow_provider._compat import TaskDeferred
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ITEMS = [{"userReference": f"D{i}", "pipelineId": "p", "analysisInput": {"inputs": []}} for i in range(3)]
@@ -27,10 +28,12 @@ def context() -> Any:
     return {"ti": ti}
 
 
-def test_sensor_does_not_defer_a_finished_batch(ica_fake_server: Any, connect: Any) -> None:
+def test_sensor_does_not_defer_a_finished_batch(ica_fake_server_factory: Any, connect: Any) -> None:
+    clock = ManualClock()
+    ica_fake_server = ica_fake_server_factory(clock=clock)
     connect(ica_fake_server)
     batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "done").id
-    time.sleep(2.0)  # the fake finishes a batch in about 1.5 s
+    clock.advance(5)  # the fake finishes a batch in about 1.5 s
     sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj", deferrable=True)
     ctx = context()
     ids = sensor.execute(ctx)  # no TaskDeferred

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.messages import Response
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
@@ -26,11 +32,13 @@ def items(n: int, long_running: set[int] = frozenset()) -> dict[str, Any]:  # ty
     }
 
 
-def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server: Any, connect: Any) -> None:
+def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server_factory: Any, connect: Any) -> None:
+    clock = ManualClock()
+    ica_fake_server = ica_fake_server_factory(clock=clock)
     connect(ica_fake_server)
     hook = IcaHook()
     batch = hook.create_analysis_creation_batch("proj", items(250, {3, 7}), "paging")
-    time.sleep(1.6)
+    clock.advance(5)  # every item created
     listed = [i.request.user_reference for i in hook.iter_analysis_creation_batch_items("proj", batch.id, page_size=40)]
     assert listed == [f"S{i:05d}" + ("-run-long" if i in (3, 7) else "") for i in range(250)]
     assert ica_fake_server.backend.count_requests("GET", "/items") == math.ceil(250 / 40)
@@ -39,13 +47,15 @@ def test_paging_walks_every_item_once_with_and_without_a_filter(ica_fake_server:
 
 
 def test_short_lived_tokens_are_reminted(ica_fake_server_factory: Any, connect: Any) -> None:
-    server = ica_fake_server_factory(token_lifetime=2)
+    wall = ManualClock(start=time.time())  # the server's and the client's wall clock
+    server = ica_fake_server_factory(token_lifetime=2, wall_clock=wall)
     connect(server)
     hook = IcaHook()
+    hook.protocol.tokens = TokenCache(now=wall)
     batch = hook.create_analysis_creation_batch("proj", items(2), "tokens")
     for _ in range(4):
         hook.get_analysis_creation_batch("proj", batch.id)
-        time.sleep(0.8)
+        wall.advance(0.8)
     mints = server.backend.count_requests("POST", "/api/tokens")
     assert 2 <= mints <= 3
     assert server.backend.count_requests("GET", "/analysisCreationBatch/") == 4  # never a 401 retry
@@ -61,18 +71,40 @@ def test_same_idempotency_key_replays_the_same_batch(ica_fake_server: Any, conne
 
 
 def test_409_while_the_first_call_is_in_flight_is_waited_out(ica_fake_server_factory: Any, connect: Any) -> None:
-    import threading
-
-    server = ica_fake_server_factory(create_delay_seconds=1.5)
+    server = ica_fake_server_factory(create_delay_seconds=0.5)
     connect(server)
+    in_flight = threading.Event()  # set once the server has claimed the key for the first call
+    begin = server.backend.idempotency.begin
+
+    def claiming(*args: Any) -> Any:
+        stored = begin(*args)
+        if stored is None:
+            in_flight.set()
+        return stored
+
+    server.backend.idempotency.begin = claiming
     results: list[str] = []
     first = threading.Thread(
         target=lambda: results.append(IcaHook().create_analysis_creation_batch("proj", items(2), "slow").id)
     )
     first.start()
-    time.sleep(0.5)
-    second = IcaHook().create_analysis_creation_batch("proj", items(2), "slow")
+    assert in_flight.wait(30)
+    second_hook = IcaHook()
+    statuses: list[int] = []
+    send = second_hook._send
+
+    def recording(request: Any) -> Any:
+        outcome = send(request)
+        if isinstance(outcome, Response):
+            statuses.append(outcome.status)
+        return outcome
+
+    second_hook._send = recording  # type: ignore[method-assign]
+    second_hook.protocol.policy = second_hook.protocol.policy.__class__(max_retries=20, backoff_base=0.05, backoff_max=0.1)
+    second = second_hook.create_analysis_creation_batch("proj", items(2), "slow")
     first.join()
+    assert 409 in statuses  # the second call met the first one in flight ...
+    assert statuses[-1] in (200, 201)  # ... and got the same batch once it was done
     assert results == [second.id]
     assert server.backend.count_batches() == 1
 
@@ -153,3 +185,66 @@ def test_rescheduled_pokes_stay_cheap_with_the_task_state_store(ica_fake_server_
     assert result.is_done and cost == len(long_running)
     assert len(result.xcom_value) == n
     assert store.data == {}  # cleaned up once done
+
+
+def test_a_rescheduled_sensor_counts_failed_polls_across_reschedules(
+    ica_fake_server_factory: Any, connect: Any
+) -> None:
+    """"5 failed polls in a row" trips in reschedule mode too: the count is saved with the records."""
+    from ica_airflow_provider.core.errors import IcaApiError
+
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server, max_retries=0)
+    batch = IcaHook().create_analysis_creation_batch("proj", items(3), "resched-failures")
+    store = DictStateStore()
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": store}
+    server.backend.inject_fault(503, count=100, method="GET", path_contains="/items")
+
+    def poke() -> Any:
+        sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch.id, project_id="proj", mode="reschedule")
+        return sensor.poke(context)
+
+    for in_a_row in range(1, 6):
+        assert poke() is False
+        assert store.data["ica_batch_records"]["failed_polls"] == in_a_row
+    with pytest.raises(IcaApiError, match="503"):
+        poke()
+
+
+def test_every_way_of_waiting_logs_one_summary(
+    ica_fake_server_factory: Any, connect: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def logged() -> list[str]:  # Airflow 3 task logs go to stdout (structlog), Airflow 2's to logging
+        lines = caplog.messages + capfd.readouterr().out.splitlines()
+        caplog.clear()
+        return lines
+
+    from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
+    connect(server)
+    caplog.set_level(logging.INFO)
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(
+        dag_id="d", task_id="c", run_id="r", map_index=-1, xcom_push=lambda key, value: pushed.__setitem__(key, value)
+    )
+    op = IcaCreateAnalysisBatchOperator(
+        task_id="c", project_id="proj", nextflow_items=items(3)["nextflowItems"], wait_for_completion=True,
+        poll_interval=10,
+    )
+    op.hook.sleep = clock.advance  # the operator's own wait: its sleeps move the fake's clock
+    ids = op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert len(ids) == 3
+    summary = f"ICA batch {pushed['batch_id']}: 3 of 3 analyses SUCCEEDED; returning 3 analysis IDs"
+    assert sum(summary in line for line in logged()) == 1
+
+    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=pushed["batch_id"], project_id="proj")
+    assert sensor.poke({"ti": ti}).is_done  # type: ignore[union-attr, arg-type]
+    assert sum(summary in line for line in logged()) == 1
+
+    resumed = IcaAnalysisBatchSensor(task_id="w2", batch_id=pushed["batch_id"], project_id="proj")
+    event = {"status": "success", "project_id": "proj", "batch_id": pushed["batch_id"], "records": pushed["analyses"]}
+    assert resumed.execute_complete({"ti": ti}, event) == ids  # type: ignore[arg-type]
+    assert sum(summary in line for line in logged()) == 1

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from typing import Any
 
 import pytest
 
-from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.testing.clock import ManualClock
 from tests.fake_server.spec import load_spec, schema_errors
 
 ITEMS = {
@@ -87,10 +87,11 @@ def check(spec: dict[str, Any], request: Request) -> list[str]:
 
 
 def test_every_request_the_hook_sends_matches_the_spec(
-    ica_fake_server: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
+    ica_fake_server_factory: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_spec()
-    connect(ica_fake_server)
+    clock = ManualClock()
+    connect(ica_fake_server_factory(clock=clock))
     hook = IcaHook()
     sent: list[Request] = []
     send = hook._send
@@ -103,7 +104,7 @@ def test_every_request_the_hook_sends_matches_the_spec(
 
     batch = hook.create_analysis_creation_batch("proj", ITEMS, idempotency_key="conformance-1")
     hook.get_analysis_creation_batch("proj", batch.id)
-    time.sleep(1.0)
+    clock.advance(1.0)
     items = list(hook.iter_analysis_creation_batch_items("proj", batch.id, page_size=2))
     list(hook.iter_analysis_creation_batch_items("proj", batch.id, statuses=["RUNNING", "SUCCEEDED"]))
     item = hook.get_analysis_creation_batch_item("proj", batch.id, items[0].id)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ica_airflow_provider.core.http import Request, Response
+from ica_airflow_provider.core.messages import Request, Response
 
 V3 = "application/vnd.illumina.v3+json"
 V4 = "application/vnd.illumina.v4+json"

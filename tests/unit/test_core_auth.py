@@ -17,7 +17,7 @@ from ica_airflow_provider.core.auth import (
     jwt_expiry,
 )
 from ica_airflow_provider.core.drive import drive
-from ica_airflow_provider.core.http import Request
+from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 

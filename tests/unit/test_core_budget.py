@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from ica_airflow_provider.core.budget import RECOVERY_SECONDS, RequestBudget, pace
-from ica_airflow_provider.core.http import Sleep
+from ica_airflow_provider.core.messages import Sleep
 
 
 def send_times(budget: RequestBudget, arrivals: list[float]) -> list[float]:

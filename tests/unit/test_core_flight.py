@@ -16,7 +16,7 @@ from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.errors import IcaApiError
 from ica_airflow_provider.core.flight import AwaitToken, Mint, authorized, fresh_token
 from ica_airflow_provider.core.gate import await_token, wait_for_token
-from ica_airflow_provider.core.http import Action, Outcome, Request, Response, Send, Sleep
+from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
 from ica_airflow_provider.core.protocol import IcaProtocol, parse
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.models.response import Token

@@ -1,4 +1,4 @@
-"""``decipher`` / ``api_error`` / ``connection_error`` and the exception types."""
+"""``parse`` / ``api_error`` / ``connection_error``, the exception types, and what is transient."""
 
 from __future__ import annotations
 
@@ -13,37 +13,29 @@ from ica_airflow_provider.core.errors import (
     IcaConfigError,
     IcaConnectionError,
     IcaError,
-    is_transient,
 )
-from ica_airflow_provider.core.http import Request, Response, TransportFailure
-from ica_airflow_provider.core.responses import api_error, connection_error, decipher
+from ica_airflow_provider.core.messages import Request, Response, TransportFailure
+from ica_airflow_provider.core.protocol import parse
+from ica_airflow_provider.core.responses import api_error, connection_error
+from ica_airflow_provider.core.transient import is_transient, is_transient_outcome
+from ica_airflow_provider.models.response import AnalysisCreationBatch
 
 REQ = Request("POST", "/api/projects/proj-1/analysisCreationBatch")
 
 
-# -- decipher: success --------------------------------------------------------------------------------
+# -- parse: the body of a success ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("code", [200, 201, 202])
-def test_decipher_returns_json_of_2xx(code: int) -> None:
+def test_parse_returns_the_model_of_2xx(code: int) -> None:
     body = {"id": "b-1", "job": {"id": "j", "status": "RUNNING"}}
-    assert decipher(REQ, json_response(code, body)) == body
+    assert parse(AnalysisCreationBatch, REQ, json_response(code, body)).id == "b-1"
 
 
-@pytest.mark.parametrize("body", [b"", b"   ", b"\n\t "])
-def test_decipher_empty_body_is_none(body: bytes) -> None:
-    assert decipher(REQ, raw_response(204, body)) is None
-    assert decipher(REQ, raw_response(200, body, V3)) is None
-
-
-def test_decipher_returns_lists_and_scalars_as_parsed() -> None:
-    assert decipher(REQ, raw_response(200, b"[1, 2]", V3)) == [1, 2]
-
-
-@pytest.mark.parametrize("body", [b'{"id": "b-1", "job": {"id"', b"<html>oops</html>", b"\xff\xfe{"])
-def test_decipher_invalid_json_on_2xx_is_an_api_error(body: bytes) -> None:
+@pytest.mark.parametrize("body", [b'{"id": "b-1", "job": {"id"', b"<html>oops</html>", b"\xff\xfe{", b""])
+def test_invalid_json_on_2xx_is_an_api_error(body: bytes) -> None:
     with pytest.raises(IcaApiError) as info:
-        decipher(REQ, raw_response(200, body, V3))
+        parse(AnalysisCreationBatch, REQ, raw_response(200, body, V3))
 
     err = info.value
     assert err.status == 200
@@ -53,19 +45,18 @@ def test_decipher_invalid_json_on_2xx_is_an_api_error(body: bytes) -> None:
     assert err.__cause__ is None and err.__suppress_context__
 
 
-def test_decipher_invalid_json_shows_a_snippet() -> None:
+def test_invalid_json_shows_a_snippet() -> None:
     body = b'{"id": "b-1", "job": {"id"'
     with pytest.raises(IcaApiError) as info:
-        decipher(REQ, raw_response(200, body, V3))
+        parse(AnalysisCreationBatch, REQ, raw_response(200, body, V3))
     assert body.decode() in str(info.value)
 
 
 @pytest.mark.parametrize("code", [400, 401, 404, 409, 422, 429, 500, 503])
-def test_decipher_raises_for_error_statuses(code: int) -> None:
-    with pytest.raises(IcaApiError) as info:
-        decipher(REQ, json_response(code, problem_body(code, "ICA_X", "boom"), PROBLEM_JSON))
-    assert info.value.status == code
-    assert info.value.title == "ICA_X"
+def test_api_error_keeps_status_and_title(code: int) -> None:
+    info = api_error(REQ, json_response(code, problem_body(code, "ICA_X", "boom"), PROBLEM_JSON))
+    assert info.status == code
+    assert info.title == "ICA_X"
 
 
 # -- api_error: problem+json --------------------------------------------------------------------------
@@ -177,9 +168,15 @@ def test_errors_are_airflow_exceptions() -> None:
     ("exc", "expected"),
     [
         (IcaConnectionError("down"), True),
+        (IcaConnectionError("down", kind="timeout"), True),
+        (IcaConnectionError("bad header", kind="invalid"), False),
         (IcaApiError(429, method="GET", path="/x"), True),
         (IcaApiError(500, method="GET", path="/x"), True),
+        (IcaApiError(502, method="GET", path="/x"), True),
         (IcaApiError(503, method="GET", path="/x"), True),
+        (IcaApiError(504, method="GET", path="/x"), True),
+        (IcaApiError(501, method="GET", path="/x"), False),
+        (IcaApiError(505, method="GET", path="/x"), False),
         (IcaApiError(400, method="GET", path="/x"), False),
         (IcaApiError(401, method="GET", path="/x"), False),
         (IcaApiError(404, method="GET", path="/x"), False),
@@ -190,6 +187,21 @@ def test_errors_are_airflow_exceptions() -> None:
 )
 def test_is_transient(exc: BaseException, expected: bool) -> None:
     assert is_transient(exc) is expected
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 409, 429, 500, 501, 502, 503, 504, 505])
+def test_retries_and_the_wait_agree_on_what_is_transient(status: int) -> None:
+    """One definition: an answer the retry policy would retry is an error the wait tolerates."""
+    request = Request("GET", "/x")
+    outcome = Response.build(status, {}, b"")
+    assert is_transient_outcome(outcome) is is_transient(api_error(request, outcome))
+
+
+@pytest.mark.parametrize("kind", ["connect", "timeout", "protocol", "invalid"])
+def test_transport_failures_agree_too(kind: str) -> None:
+    failure = TransportFailure(kind, "x")
+    assert is_transient_outcome(failure) is is_transient(connection_error(Request("GET", "/x"), failure, 1))
+    assert is_transient_outcome(failure) is (kind != "invalid")
 
 
 def test_response_build_lowercases_header_names() -> None:

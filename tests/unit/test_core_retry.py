@@ -13,7 +13,7 @@ from samples import BATCH_REQUEST, PROBLEM_JSON, PROJECT_ID, json_response, prob
 from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
-from ica_airflow_provider.core.http import Request, Response, TransportFailure
+from ica_airflow_provider.core.messages import Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 

@@ -1,13 +1,15 @@
-"""``IcaHook`` over ``requests``, against requests-mock: tokens, media types, paging,
-retries, error mapping, timeouts and secrets."""
+"""``IcaHook`` and its requests transport, against requests-mock: what goes on the wire.
+
+Tokens, media types, paging, the requests failure kinds, timeouts and secrets as the
+transport sees them. The rules themselves (retry decisions, backoff, ``Retry-After``,
+error mapping, token lifetimes) are the core's, tested on canned samples in ``test_core_*``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import random
-import time
-from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -20,7 +22,6 @@ from samples import (
     BATCH_PATH,
     BATCH_REQUEST,
     CONN_ID,
-    HTML_403,
     HTML_502,
     PROBLEM_JSON,
     PROJECT_ID,
@@ -41,7 +42,6 @@ from samples import (
     url,
 )
 
-from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.hooks.ica import IcaHook
@@ -142,44 +142,6 @@ def test_token_minted_once_with_api_key_and_reused(requests_mock: Any, jwt: str,
         assert call.headers["Authorization"] == f"Bearer {jwt}"
         assert "X-API-Key" not in call.headers
         assert API_KEY not in json.dumps(dict(call.headers))
-
-
-def test_token_reminted_when_minted_token_already_expired(requests_mock: Any) -> None:
-    expired = make_jwt(exp=int(time.time()) - 10)
-    fresh = make_jwt(lifetime=3600)
-    requests_mock.post(url(TOKEN_PATH), [{"json": token_body(expired)}, {"json": token_body(fresh)}])
-    requests_mock.get(BATCH_URL, json=batch_body())
-    hook = make_hook()
-
-    for _ in range(3):
-        hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert described(requests_mock) == [
-        f"POST {TOKEN_PATH}", GET_BATCH, f"POST {TOKEN_PATH}", GET_BATCH, GET_BATCH,
-    ]
-    bearers = [r.headers["Authorization"] for r in api_requests(requests_mock)]
-    assert bearers == [f"Bearer {expired}", f"Bearer {fresh}", f"Bearer {fresh}"]
-
-
-def test_token_reminted_shortly_before_exp(requests_mock: Any) -> None:
-    t0 = 1_900_000_000.0
-    clock = {"now": t0}
-    first = make_jwt(exp=int(t0 + 3600), iat=int(t0))
-    second = make_jwt(exp=int(t0 + 7200), iat=int(t0))
-    requests_mock.post(url(TOKEN_PATH), [{"json": token_body(first)}, {"json": token_body(second)}])
-    requests_mock.get(BATCH_URL, json=batch_body())
-    hook = make_hook()
-    hook.protocol.tokens = TokenCache(now=lambda: clock["now"])
-
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-    clock["now"] = t0 + 3500  # 100 s left: still used
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-    clock["now"] = t0 + 3570  # 30 s left: inside the re-mint lead, replaced before use
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert len(token_requests(requests_mock)) == 2
-    bearers = [r.headers["Authorization"] for r in api_requests(requests_mock)]
-    assert bearers == [f"Bearer {first}", f"Bearer {first}", f"Bearer {second}"]
 
 
 def test_token_reminted_once_after_401_then_call_succeeds(requests_mock: Any, sleeps: list[float]) -> None:
@@ -367,72 +329,6 @@ def test_invalid_status_filter_raises_before_any_request(requests_mock: Any, min
 # -- retries -------------------------------------------------------------------------------------
 
 
-def test_429_retry_after_seconds_is_slept(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    get = requests_mock.get(
-        BATCH_URL,
-        [{"status_code": 429, "headers": {"Retry-After": "7"}, "json": problem_body(429, "ICA_RATE")}, ok_batch()],
-    )
-    hook = make_hook()
-
-    assert hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID).id == BATCH_ID
-
-    assert get.call_count == 2
-    assert sleeps == [7.0]
-
-
-def test_429_retry_after_http_date_is_slept(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    when = formatdate(time.time() + 120, usegmt=True)
-    get = requests_mock.get(BATCH_URL, [{"status_code": 429, "headers": {"Retry-After": when}}, ok_batch()])
-    hook = make_hook()
-
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert get.call_count == 2
-    assert len(sleeps) == 1
-    assert 115.0 <= sleeps[0] <= 120.0  # the date has whole seconds; a little time passes
-
-
-@pytest.mark.parametrize("header", ["3600", formatdate(time.time() + 7200, usegmt=True)], ids=["seconds", "date"])
-def test_retry_after_is_capped_by_retry_after_max(
-    requests_mock: Any, mint: Any, sleeps: list[float], header: str
-) -> None:
-    requests_mock.get(BATCH_URL, [{"status_code": 429, "headers": {"Retry-After": header}}, ok_batch()])
-    hook = make_hook(retry_after_max=30.0)
-
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert sleeps == [30.0]
-
-
-@pytest.mark.parametrize("status", [502, 503, 504])
-def test_gateway_errors_retried_with_equal_jitter_backoff(
-    requests_mock: Any, mint: Any, sleeps: list[float], status: int
-) -> None:
-    get = requests_mock.get(BATCH_URL, [problem(status, title="ICA_GW")] * 3 + [ok_batch()])
-    hook = make_hook(backoff_base=1.0, backoff_max=60.0)
-
-    assert hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID).id == BATCH_ID
-
-    assert get.call_count == 4
-    assert len(sleeps) == 3
-    for attempt, slept in enumerate(sleeps):
-        low, high = backoff_bounds(attempt, 1.0, 60.0)
-        assert low <= slept <= high, (attempt, slept)
-    assert hook.protocol.retries == 3
-
-
-def test_backoff_is_capped_by_backoff_max(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    requests_mock.get(BATCH_URL, [problem(502)] * 3 + [ok_batch()])
-    hook = make_hook(backoff_base=10.0, backoff_max=15.0)
-
-    hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert len(sleeps) == 3
-    assert 5.0 <= sleeps[0] <= 10.0
-    for slept in sleeps[1:]:  # 20 and 40 capped to 15
-        assert 7.5 <= slept <= 15.0
-
-
 def test_gives_up_after_max_retries_on_a_server_error(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
     get = requests_mock.get(BATCH_URL, **problem(503, title="ICA_UNAVAILABLE", detail="try later"))
     hook = make_hook()
@@ -483,31 +379,6 @@ def test_transport_failure_then_success(requests_mock: Any, mint: Any, sleeps: l
     assert len(sleeps) == 1
 
 
-@pytest.mark.parametrize("status", [400, 403, 404, 422])
-def test_client_errors_are_not_retried(requests_mock: Any, mint: Any, sleeps: list[float], status: int) -> None:
-    get = requests_mock.get(BATCH_URL, **problem(status, title=f"ICA_{status}"))
-    hook = make_hook()
-
-    with pytest.raises(IcaApiError) as info:
-        hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert info.value.status == status
-    assert get.call_count == 1
-    assert sleeps == []
-
-
-def test_batch_post_without_key_is_not_retried_on_503(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    post = requests_mock.post(url(BATCH_PATH), [problem(503), {"status_code": 201, "json": batch_body()}])
-    hook = make_hook()
-
-    with pytest.raises(IcaApiError) as info:
-        hook.create_analysis_creation_batch(PROJECT_ID, BATCH_REQUEST)
-
-    assert info.value.status == 503
-    assert post.call_count == 1
-    assert sleeps == []
-
-
 def test_batch_post_without_key_is_not_retried_on_409(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
     post = requests_mock.post(url(BATCH_PATH), [problem(409), {"status_code": 201, "json": batch_body()}])
     hook = make_hook()
@@ -542,32 +413,6 @@ def test_batch_post_with_key_is_retried(
 # -- error mapping --------------------------------------------------------------------------------
 
 
-def test_problem_json_becomes_a_readable_api_error(requests_mock: Any, mint: Any) -> None:
-    requests_mock.post(
-        url(BATCH_PATH),
-        **problem(
-            400,
-            title="ICA_API_004",
-            detail="Invalid Accept Header",
-            parameters={"cwlItems[0].userReference": "must match pattern"},
-            method="POST",
-        ),
-    )
-    hook = make_hook()
-
-    with pytest.raises(IcaApiError) as info:
-        hook.create_analysis_creation_batch(PROJECT_ID, BATCH_REQUEST)
-
-    err = info.value
-    assert (err.status, err.title, err.detail) == (400, "ICA_API_004", "Invalid Accept Header")
-    assert err.parameters == {"cwlItems[0].userReference": "must match pattern"}
-    assert (err.method, err.path) == ("POST", BATCH_PATH)
-    message = str(err)
-    for part in ("400", "ICA_API_004", "Invalid Accept Header", f"POST {BATCH_PATH}",
-                 "cwlItems[0].userReference", "must match pattern"):
-        assert part in message
-
-
 def test_html_502_after_retries_is_a_readable_api_error(
     requests_mock: Any, mint: Any, sleeps: list[float]
 ) -> None:
@@ -587,34 +432,6 @@ def test_html_502_after_retries_is_a_readable_api_error(
     assert "502 Bad Gateway" in message
     assert GET_BATCH in message
     assert "\n" not in message  # the page is squeezed onto one line
-
-
-def test_html_403_is_not_retried_and_readable(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    get = requests_mock.get(BATCH_URL, status_code=403, text=HTML_403, headers={"Content-Type": "text/html"})
-    hook = make_hook()
-
-    with pytest.raises(IcaApiError) as info:
-        hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert get.call_count == 1
-    assert sleeps == []
-    assert info.value.status == 403
-    assert "non-JSON" in str(info.value)
-    assert "Request blocked by the firewall" in str(info.value)
-
-
-def test_truncated_json_on_200_is_an_api_error(requests_mock: Any, mint: Any, sleeps: list[float]) -> None:
-    body = json.dumps(batch_body())[:25]
-    requests_mock.get(BATCH_URL, status_code=200, text=body, headers={"Content-Type": V3})
-    hook = make_hook()
-
-    with pytest.raises(IcaApiError) as info:
-        hook.get_analysis_creation_batch(PROJECT_ID, BATCH_ID)
-
-    assert info.value.status == 200
-    assert (info.value.method, info.value.path) == ("GET", f"{BATCH_PATH}/{BATCH_ID}")
-    assert "not valid JSON" in str(info.value)
-    assert body in str(info.value)
 
 
 def test_truncated_json_from_the_token_endpoint_is_an_api_error(requests_mock: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ica_airflow_provider.core.progress import ItemRecord
+from ica_airflow_provider.core.tracker import ItemRecord
 from ica_airflow_provider.links import (
     ANALYSES_URL_XCOM,
     ANALYSIS_URL_XCOM,

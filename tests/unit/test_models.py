@@ -21,7 +21,6 @@ from ica_airflow_provider.models import (
     CreateNextflowAnalysis,
     CwlAnalysisJsonInput,
     InputFormFieldValues,
-    Problem,
     Token,
     format_validation_error,
 )
@@ -614,23 +613,3 @@ def test_token_is_not_shown() -> None:
     with pytest.raises(ValidationError) as info:
         Token.model_validate({"tokn": "eyJ.secret.sig"})
     assert "secret" not in str(info.value)
-
-
-def test_problem_is_lenient() -> None:
-    body = {
-        "id": UUID_A,
-        "type": "about:blank",
-        "title": "ICA_API_004",
-        "status": 400,
-        "detail": "Invalid Accept Header",
-        "instance": "http://localhost/x",
-        "parameters": {"field": "userReference", "count": 2},
-        "timestamp": "2025-11-03T10:00:00Z",
-        "method": "POST",
-        "unheard": "kept",
-    }
-    problem = Problem.model_validate(body)
-    assert (problem.title, problem.status, problem.method) == ("ICA_API_004", 400, "POST")
-    assert problem.parameters == {"field": "userReference", "count": 2}
-    assert problem.model_extra == {"unheard": "kept"}
-    assert Problem.model_validate({}).title is None

@@ -137,11 +137,12 @@ def test_a_too_long_idempotency_key_is_named_before_any_request(requests_mock: A
 
 @pytest.mark.parametrize("abort_on_kill", [True, False])
 def test_on_kill_respects_abort_on_kill(abort_on_kill: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ica_airflow_provider.core.progress import BatchTracker
+    from ica_airflow_provider.core.tracker import BatchTracker
+    from ica_airflow_provider.hooks.ica import IcaHook
 
     op = operator(nextflow_items=[ITEM], abort_on_kill=abort_on_kill)
     aborted: list[BatchTracker] = []
-    monkeypatch.setattr(op, "_abort_running", aborted.append)
+    monkeypatch.setattr(IcaHook, "abort_running", lambda hook, tracker, log: aborted.append(tracker) or [])
     op.on_kill()  # nothing created yet: nothing to abort
     op._tracker = BatchTracker("p", "b")
     op.on_kill()

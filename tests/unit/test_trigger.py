@@ -1,4 +1,4 @@
-"""The trigger on its own: serialization, and one event per outcome against the fake server."""
+"""The trigger on its own: serialization, and one event per outcome against the fake server.\n\nThe fake runs on a manual clock and the connection retries without backoff: nothing waits.\n"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ITEMS = [
@@ -29,15 +30,19 @@ def test_serialize_round_trip_is_plain_json() -> None:
 
 
 @pytest.fixture
-def batch(ica_fake_server: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+def batch(ica_fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """A batch whose whole lifecycle has passed on the fake's manual clock; no retry waits."""
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock)
     monkeypatch.setenv(
         "AIRFLOW_CONN_ICA_DEFAULT",
-        json.dumps({"conn_type": "ica", "host": ica_fake_server.url, "password": "fake-api-key"}),
+        json.dumps({"conn_type": "ica", "host": server.url, "password": "fake-api-key", "extra": {"retry_backoff": 0}}),
     )
     from ica_airflow_provider.hooks.ica import IcaHook
 
     created = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": ITEMS}, "trigger-test")
-    return ica_fake_server, created.id
+    clock.advance(60)
+    return server, created.id
 
 
 def events(trigger: IcaAnalysisBatchTrigger) -> list[dict[str, Any]]:
@@ -68,9 +73,13 @@ def test_success_event_when_failures_are_tolerated(batch: tuple[Any, str]) -> No
 
 
 def test_timeout_event_at_the_wall_clock_deadline(batch: tuple[Any, str]) -> None:
-    _, batch_id = batch
-    (event,) = events(make(batch_id, end_time=time.time() + 0.05))
+    from ica_airflow_provider.hooks.ica import IcaHook
+
+    long_item = {"userReference": "T4-run-long", "pipelineId": "p", "analysisInput": {"inputs": []}}
+    open_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": [long_item]}, "open").id
+    (event,) = events(make(open_id, end_time=time.time() - 1))  # past already: one poll, then the timeout
     assert event["status"] == "timeout"
+    assert [r["user_reference"] for r in event["records"]] == ["T4-run-long"]
 
 
 def test_error_event_for_an_unknown_batch(batch: tuple[Any, str]) -> None:

@@ -16,9 +16,9 @@ from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
 
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.drive import drive
-from ica_airflow_provider.core.progress import BatchTracker, ItemRecord, judge
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
 
 ITEMS = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
 
@@ -348,7 +348,7 @@ def test_poll_picks_up_an_analysis_shown_after_creation() -> None:
 
 
 def test_poll_warns_once_per_unknown_status(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="ica_airflow_provider.core.progress")
+    caplog.set_level(logging.WARNING, logger="ica_airflow_provider.core.tracker")
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "PAUSED")
     fake.put_item("i2", "ref-2", "PAUSED")
@@ -361,24 +361,6 @@ def test_poll_warns_once_per_unknown_status(caplog: pytest.LogCaptureFixture) ->
     warnings = [r for r in caplog.records if "unknown item status 'PAUSED'" in r.getMessage()]
     assert len(warnings) == 1
     assert tracker.verdict(0).done is False
-
-
-def test_abort_running_refreshes_then_aborts_only_running_analyses() -> None:
-    fake = FakeIca()
-    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
-    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "SUCCEEDED")
-    fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "QUEUED")
-    fake.put_item("i4", "ref-4", "RUNNING")
-    protocol = protocol_for(fake)
-    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
-    poll(tracker, fake, protocol)
-    fake.set_analysis("a3", "SUCCEEDED")  # finished meanwhile: must not be aborted
-
-    aborted = drive(tracker.abort_running(protocol), fake.send, lambda s: None)
-
-    assert aborted == ["a1"]
-    assert fake.described()[-1] == f"POST /api/projects/{PROJECT_ID}/analyses/a1:abort"
-    assert sum(d.endswith(":abort") for d in fake.described()) == 1
 
 
 def test_poll_mints_a_token_when_none_is_cached() -> None:
@@ -435,3 +417,35 @@ def test_log_poll_caps_the_changes_shown(caplog: pytest.LogCaptureFixture) -> No
     assert messages[0] == tracker.progress_line()
     assert "  change 19" in messages and "  change 20" not in messages
     assert messages[-1] == "  … and 5 more changes"
+
+
+def test_listing_stays_short_for_any_batch() -> None:
+    assert listing(["a", "b"]) == "a, b"
+    assert listing([]) == ""
+    long = listing(f"x{n}" for n in range(10_000))
+    assert long.endswith(", x19 and 9980 more") and long.count(",") == 19
+
+
+@pytest.mark.parametrize(
+    ("wait_for", "records", "max_failures", "line"),
+    [
+        ("analyses", [rec("SUCCEEDED", "SUCCEEDED", n=n) for n in (1, 2, 3)], 0,
+         "3 of 3 analyses SUCCEEDED; returning 3 analysis IDs"),
+        ("creation", [rec("SUCCEEDED", "IN_PROGRESS", n=1), rec("FAILED", n=2)], 1,
+         "1 of 2 item creations SUCCEEDED, 1 FAILED (max_failures=1); returning 1 analysis IDs"),
+        ("analyses", [rec("SUCCEEDED", "SUCCEEDED", n=1), rec("SUCCEEDED", "FAILED", n=2)], 0,
+         "1 of 2 analyses SUCCEEDED, 1 FAILED (max_failures=0); failing the task"),
+    ],
+)
+def test_summary_is_one_line_of_counts(wait_for: Any, records: list[ItemRecord], max_failures: int, line: str) -> None:
+    assert judge(records, wait_for, max_failures).summary("b-1") == f"ICA batch b-1: {line}"
+
+
+def test_failure_message_of_a_large_batch_stays_short() -> None:
+    records = [rec("SUCCEEDED", "FAILED", n=n, reason="Out of memory") for n in range(1, 10_001)]
+    message = judge(records, "analyses", 0).failure_message("b-1")
+    lines = message.splitlines()
+    assert lines[0] == "ICA batch b-1: 10000 of 10000 items failed (max_failures=0):"
+    assert len(lines) == 1 + 20 + 1
+    assert lines[1] == "  - ref-1 (item i1, analysis a1): analysis FAILED: Out of memory"
+    assert lines[-1] == "  … and 9980 more (see the 'analyses' XCom)"

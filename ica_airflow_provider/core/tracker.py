@@ -1,7 +1,8 @@
 """Following a batch: one record per item, cheap polls, and the verdict.
 
-Shared by the sensor (sync), the operator and the trigger (async): each drives
-:meth:`BatchTracker.poll` with its own transport and judges with :func:`judge`.
+:meth:`BatchTracker.poll` refreshes the records with as few requests as it can;
+:func:`judge` turns them into a :class:`Verdict`. The wait around them (polls until
+done, tolerated failures, the deadline, aborts) is in :mod:`.wait`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ica_airflow_provider.core.errors import IcaError, PollFailures
 from ica_airflow_provider.core.status import (
     Phase,
     analysis_phase,
@@ -25,14 +25,31 @@ from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
     from ica_airflow_provider.core.protocol import Call, IcaProtocol
-    from ica_airflow_provider.models.progress import AnalysisStatusView, ItemStatusView
     from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
+    from ica_airflow_provider.models.status_views import AnalysisStatusView, ItemStatusView
 
 log = logging.getLogger(__name__)
 
 WaitFor = Literal["analyses", "creation"]
 WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
-_CHANGES_SHOWN = 20  # per poll; the rest are counted
+SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
+
+
+class Log(Protocol):
+    """What the core logs with: a ``logging.Logger``, or a task's ``self.log``."""
+
+    def info(self, msg: str, /, *args: object) -> object: ...
+
+    def warning(self, msg: str, /, *args: object) -> object: ...
+
+
+def listing(names: Iterable[str], shown: int = SHOWN) -> str:
+    """``a, b, c and 7 more``: a list of names that stays one short line for any batch."""
+    names = list(names)
+    text = ", ".join(names[:shown])
+    if len(names) > shown:
+        text += f" and {len(names) - shown} more"
+    return text
 
 
 @dataclass
@@ -86,13 +103,26 @@ class Verdict:
     def failed(self) -> bool:
         return self.done and len(self.failures) > self.max_failures
 
+    def summary(self, batch_id: str) -> str:
+        """One line once the wait is over, e.g. ``3 of 3 analyses SUCCEEDED; returning 3 analysis IDs``."""
+        what = "item creations" if self.wait_for == "creation" else "analyses"
+        text = f"ICA batch {batch_id}: {len(self.analysis_ids)} of {len(self.records)} {what} SUCCEEDED"
+        if self.failures:
+            text += f", {len(self.failures)} FAILED (max_failures={self.max_failures})"
+        if self.failed:
+            return text + "; failing the task"
+        return text + f"; returning {len(self.analysis_ids)} analysis IDs"
+
     def failure_message(self, batch_id: str) -> str:
+        """Each failure with ICA's reason, one per line; at most :data:`SHOWN` (all are in the XCom)."""
         what = "item creations" if self.wait_for == "creation" else "items"
         lines = [
             f"ICA batch {batch_id}: {len(self.failures)} of {len(self.records)} {what} failed"
             f" (max_failures={self.max_failures}):"
         ]
-        lines += [f"  - {describe_failure(r)}" for r in self.failures]
+        lines += [f"  - {describe_failure(r)}" for r in self.failures[:SHOWN]]
+        if len(self.failures) > SHOWN:
+            lines.append(f"  … and {len(self.failures) - SHOWN} more (see the 'analyses' XCom)")
         return "\n".join(lines)
 
 
@@ -166,16 +196,10 @@ class BatchTracker:
         targets = self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
-            token: str | None = None
-            while True:
-                page = yield from protocol.get_item_status_page(
-                    self.project_id, self.batch_id, page_size=self.page_size, page_token=token
-                )
+            for page_call in protocol.item_status_pages(self.project_id, self.batch_id, page_size=self.page_size):
+                page = yield from page_call
                 for view in page.items:
                     self._apply_item(view, changes)
-                token = page.next_page_token or None
-                if token is None:
-                    break
         else:
             item_ids, analysis_ids = targets
             for item_id in item_ids:
@@ -187,22 +211,6 @@ class BatchTracker:
                 self._apply_analysis(by_analysis[analysis_id], analysis, changes)
         return changes
 
-    def step(self, protocol: IcaProtocol, failures: PollFailures, max_failures: int, logger: Any) -> Call[Verdict | None]:
-        """One poll of a wait: refresh, log, judge. ``None`` when a transient failure is let pass.
-
-        The one body of the sensor's poke, the operator's loop and the trigger's loop.
-        """
-        try:
-            changes = yield from self.poll(protocol)
-        except IcaError as exc:
-            if not failures.tolerate(exc):
-                raise
-            logger.warning("ICA poll failed (%s); polling again later", exc)
-            return None
-        failures.reset()
-        self.log_poll(changes, logger)
-        return self.verdict(max_failures)
-
     def running_analyses(self) -> list[str]:
         """IDs of created analyses that are not terminal yet."""
         return [
@@ -211,14 +219,6 @@ class BatchTracker:
             if r.analysis_id and item_phase(r.item_status) is Phase.SUCCEEDED
             and r.phase("analyses") is Phase.RUNNING
         ]
-
-    def abort_running(self, protocol: IcaProtocol) -> Call[list[str]]:
-        """Refresh, then ask ICA to abort every analysis still running; returns their IDs."""
-        yield from self.poll(protocol)
-        running = self.running_analyses()
-        for analysis_id in running:
-            yield from protocol.abort_analysis(self.project_id, analysis_id)
-        return running
 
     def progress_line(self) -> str:
         """One line: counts per status, creation and analyses."""
@@ -229,13 +229,13 @@ class BatchTracker:
             text += "; analyses " + _counts(analyses)
         return text
 
-    def log_poll(self, changes: list[str], logger: Any = None) -> None:
-        logger = logger or log
+    def log_poll(self, changes: list[str], logger: Log = log) -> None:
+        """The progress line, then at most :data:`SHOWN` of the changes, one per line."""
         logger.info("%s", self.progress_line())
-        for change in changes[:_CHANGES_SHOWN]:
+        for change in changes[:SHOWN]:
             logger.info("  %s", change)
-        if len(changes) > _CHANGES_SHOWN:
-            logger.info("  … and %d more changes", len(changes) - _CHANGES_SHOWN)
+        if len(changes) > SHOWN:
+            logger.info("  … and %d more changes", len(changes) - SHOWN)
 
     # -- applying answers -------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""The asyncio transport (httpx) for the trigger; same core, same rules as the hook."""
+"""``IcaAsyncClient``: the httpx transport for the trigger; same core, same rules as the hook.
+
+Not an Airflow hook: a pooled ``httpx.AsyncClient`` that drives the core's generators
+with :func:`~ica_airflow_provider.core.drive.adrive` (sleeps are ``asyncio.sleep``).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,24 @@ import httpx
 
 from ica_airflow_provider._compat import aextra_dejson, aget_connection, amask_secret
 from ica_airflow_provider.core.drive import adrive
-from ica_airflow_provider.core.http import Outcome, Request, Response, TransportFailure
+from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
+from ica_airflow_provider.core.wait import Wait, abort_running
 from ica_airflow_provider.hooks.ica import USER_AGENT
 
 
 class IcaAsyncClient:
     """One pooled ``httpx.AsyncClient`` driving an :class:`IcaProtocol`."""
 
-    def __init__(self, settings: IcaSettings, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings: IcaSettings,
+        policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
+    ) -> None:
         self.settings = settings
         self.protocol = IcaProtocol(settings.api_key, policy or settings.retry_policy())
         self._masked: str | None = None
@@ -31,6 +42,7 @@ class IcaAsyncClient:
             if isinstance(settings.verify, str)
             else settings.verify,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -50,6 +62,14 @@ class IcaAsyncClient:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._client.aclose()
+
+    async def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
+        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``)."""
+        return await self.run(wait.until_done(self.protocol, log))
+
+    async def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
+        """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""
+        return await self.run(abort_running(tracker, self.protocol, log))
 
     async def run(self, call: Call[T]) -> T:
         try:

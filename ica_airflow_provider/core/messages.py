@@ -1,4 +1,8 @@
-"""Plain data types exchanged between the core and its transports."""
+"""The messages between the core and a transport: requests, their outcomes, and actions.
+
+No HTTP here: a transport (``hooks/``) turns a :class:`Request` into bytes on the wire
+and the answer back into a :class:`Response` or a :class:`TransportFailure`.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ class Request:
     params: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
-    # Safe to send again after a transport failure or a 5xx: GETs, aborts, token
-    # mints, and a batch POST that carries an Idempotency-Key.
+    # Safe to send again after a transient failure (see core/transient.py): GETs, aborts,
+    # token mints, and a batch POST that carries an Idempotency-Key.
     retryable: bool = True
     # The answer carries a secret (a JWT): error messages must not quote its body.
     secret_answer: bool = False

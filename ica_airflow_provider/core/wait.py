@@ -1,0 +1,139 @@
+"""The wait, written once: poll until the batch is done, the deadline, aborts.
+
+:meth:`Wait.until_done` is a :data:`~.protocol.Call` like any ICA operation: it yields
+its requests *and its sleeps between polls*, so the sync hook (``time.sleep``) and the
+async client (``asyncio.sleep``) drive the same loop. A sensor's poke is one
+:meth:`Wait.poll`. :func:`abort_running` is the one way running analyses are aborted
+(a timeout, a kill). Nothing here reads a clock except through ``Wait.clock``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ica_airflow_provider.core.errors import IcaError
+from ica_airflow_provider.core.messages import Sleep
+from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict, listing
+from ica_airflow_provider.core.transient import is_transient
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.core.protocol import Call, IcaProtocol
+
+log = logging.getLogger(__name__)
+
+POLL_FAILURES_TOLERATED = 5
+
+
+class PollFailures:
+    """Counts polls in a row that failed on transient errors (each already retried).
+
+    A wait tolerates up to ``limit`` of them before it gives up, so one long outage
+    of ICA fails the task, but a passing one does not.
+    """
+
+    def __init__(self, limit: int = POLL_FAILURES_TOLERATED, in_a_row: int = 0) -> None:
+        self.limit = limit
+        self.in_a_row = in_a_row
+
+    def __repr__(self) -> str:
+        return f"PollFailures(in_a_row={self.in_a_row}, limit={self.limit})"
+
+    def tolerate(self, exc: BaseException) -> bool:
+        """Record a failed poll; ``True`` when the wait should carry on."""
+        self.in_a_row += 1
+        return is_transient(exc) and self.in_a_row <= self.limit
+
+    def reset(self) -> None:
+        self.in_a_row = 0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The one deadline rule: the wait is over once the wall clock reaches ``at``.
+
+    ``at`` is in seconds since the epoch (it travels in the trigger's arguments);
+    ``None`` never passes. It is checked after a poll that did not find the batch done,
+    so a wait always polls at least once.
+    """
+
+    at: float | None = None
+
+    @classmethod
+    def after(cls, seconds: float, now: float | None = None) -> Deadline:
+        return cls((time.time() if now is None else now) + seconds)
+
+    def passed(self, now: float) -> bool:
+        return self.at is not None and now >= self.at
+
+    def cap(self, seconds: float, now: float) -> float:
+        """A sleep of ``seconds``, cut short so that it ends at the deadline."""
+        return seconds if self.at is None else max(0.0, min(seconds, self.at - now))
+
+
+@dataclass
+class Wait:
+    """One wait for one batch: its records, its rules, and what it counts between polls."""
+
+    tracker: BatchTracker
+    max_failures: int = 0
+    poll_interval: float = 60.0
+    deadline: Deadline = field(default_factory=Deadline)
+    failures: PollFailures = field(default_factory=PollFailures)
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+
+    def poll(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
+        """One poll: refresh, log, judge. ``None`` when a transient failure is let pass."""
+        try:
+            changes = yield from self.tracker.poll(protocol)
+        except IcaError as exc:
+            if not self.failures.tolerate(exc):
+                raise
+            logger.warning("ICA poll failed (%s); polling again later", exc)
+            return None
+        self.failures.reset()
+        self.tracker.log_poll(changes, logger)
+        return self.tracker.verdict(self.max_failures)
+
+    def until_done(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
+        """Poll every ``poll_interval`` until the batch is done (its verdict) or the deadline (``None``)."""
+        while True:
+            verdict = yield from self.poll(protocol, logger)
+            if verdict is not None and verdict.done:
+                return verdict
+            if self.deadline.passed(self.clock()):
+                return None
+            yield Sleep(self.deadline.cap(self.poll_interval, self.clock()))
+
+    def timed_out(self) -> bool:
+        """The deadline rule, for a wait polled one poke at a time."""
+        return self.deadline.passed(self.clock())
+
+
+def abort_running(tracker: BatchTracker, protocol: IcaProtocol, logger: Log = log) -> Call[list[str]]:
+    """Refresh, then ask ICA to abort every analysis still running; returns those ICA accepted.
+
+    Best effort (the task is going away, or failing): an error is logged, not raised.
+    One abort at a time: the request budget of the connection is shared with other waits.
+    """
+    try:
+        yield from tracker.poll(protocol)
+    except IcaError as exc:
+        logger.warning("Could not abort the analyses of ICA batch %s: %s", tracker.batch_id, exc)
+        return []
+    aborted: list[str] = []
+    failed: list[str] = []
+    for analysis_id in tracker.running_analyses():
+        try:
+            yield from protocol.abort_analysis(tracker.project_id, analysis_id)
+        except IcaError:
+            failed.append(analysis_id)
+        else:
+            aborted.append(analysis_id)
+    logger.info("Asked ICA to abort %d running analyses: %s", len(aborted), listing(aborted))
+    if failed:
+        logger.warning("Could not abort %d analyses: %s", len(failed), listing(failed))
+    return aborted
