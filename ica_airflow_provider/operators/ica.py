@@ -16,7 +16,7 @@ from ica_airflow_provider.core.operations import check_idempotency_key
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
-from ica_airflow_provider.links import ANALYSES_URL_XCOM, IcaProjectAnalysesLink, analyses_url
+from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
 from ica_airflow_provider.waiting import TaskWait, check_wait_args
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
@@ -58,7 +58,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {name: "json" for name in ITEM_LISTS}
-    operator_extra_links = (IcaProjectAnalysesLink(),)
+    operator_extra_links = WAIT_LINKS
     ui_color = "#dbeafe"
 
     def __init__(
