@@ -71,39 +71,32 @@ def test_same_idempotency_key_replays_the_same_batch(ica_fake_server: Any, conne
 
 
 def test_409_while_the_first_call_is_in_flight_is_waited_out(ica_fake_server_factory: Any, connect: Any) -> None:
-    server = ica_fake_server_factory(create_delay_seconds=0.5)
+    server = ica_fake_server_factory()
     connect(server)
-    in_flight = threading.Event()  # set once the server has claimed the key for the first call
-    begin = server.backend.idempotency.begin
-
-    def claiming(*args: Any) -> Any:
-        stored = begin(*args)
-        if stored is None:
-            in_flight.set()
-        return stored
-
-    server.backend.idempotency.begin = claiming
+    hold = server.backend.hold_creates()  # the first POST is parked after claiming its key
     results: list[str] = []
     first = threading.Thread(
         target=lambda: results.append(IcaHook().create_analysis_creation_batch("proj", items(2), "slow").id)
     )
     first.start()
-    assert in_flight.wait(30)
+    assert hold.wait_arrived(timeout=30)
     second_hook = IcaHook()
     statuses: list[int] = []
     send = second_hook._send
 
     def recording(request: Any) -> Any:
         outcome = send(request)
-        if isinstance(outcome, Response):
+        if isinstance(outcome, Response) and request.method == "POST" and "Batch" in request.path:
             statuses.append(outcome.status)
+            if outcome.status == 409:
+                hold.release()  # only now may the first call finish
         return outcome
 
     second_hook._send = recording  # type: ignore[method-assign]
     second_hook.protocol.policy = second_hook.protocol.policy.__class__(max_retries=20, backoff_base=0.05, backoff_max=0.1)
     second = second_hook.create_analysis_creation_batch("proj", items(2), "slow")
     first.join()
-    assert 409 in statuses  # the second call met the first one in flight ...
+    assert statuses[0] == 409  # the second call met the first one in flight ...
     assert statuses[-1] in (200, 201)  # ... and got the same batch once it was done
     assert results == [second.id]
     assert server.backend.count_batches() == 1
