@@ -17,15 +17,13 @@ AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import (
-        BaseHook,
-        BaseOperator,
-        BaseOperatorLink,
-        BaseSensorOperator,
-        PokeReturnValue,
-    )
+    from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
-    # Tested on 3.3; these names reached airflow.sdk after 3.0, so older 3.x fall back.
+    # These names reached airflow.sdk after 3.0.0, so older 3.x fall back.
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # Airflow 3.0: the hook base class still lives in airflow.hooks.base
+        from airflow.hooks.base import BaseHook  # type: ignore
     try:
         from airflow.sdk import conf
     except ImportError:
