@@ -14,7 +14,14 @@ AIRFLOW_VERSION: tuple[int, ...] = tuple(
     int(part) for part in airflow.__version__.split(".")[:3] if part.isdigit()
 )
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
-AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
+
+# Newer Airflow features the provider uses where they exist and does without elsewhere
+# (README, "Compatibility"): rescheduled sensors keep their records in the task state store,
+# the triggerer calls a deferred task's trigger ``on_kill``, the UI builds the connection form
+# from the provider info's ``conn-fields`` (before: from the hook's methods).
+HAS_TASK_STATE_STORE = AIRFLOW_VERSION >= (3, 3)
+HAS_TRIGGER_ON_KILL = AIRFLOW_VERSION >= (3, 3)
+READS_CONN_FIELDS = AIRFLOW_VERSION >= (3, 2)
 
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
@@ -66,7 +73,9 @@ else:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
-    "AIRFLOW_V_3_3_PLUS",
+    "HAS_TASK_STATE_STORE",
+    "HAS_TRIGGER_ON_KILL",
+    "READS_CONN_FIELDS",
     "AirflowException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
@@ -81,8 +90,18 @@ __all__ = [
     "aget_connection",
     "amask_secret",
     "conf",
+    "features",
     "mask_secret",
 ]
+
+
+def features() -> dict[str, bool]:
+    """Which optional Airflow features this Airflow has (for the compatibility matrix)."""
+    return {
+        "task_state_store": HAS_TASK_STATE_STORE,
+        "trigger_on_kill": HAS_TRIGGER_ON_KILL,
+        "declarative_connection_form": READS_CONN_FIELDS,
+    }
 
 
 async def amask_secret(secret: str) -> None:
