@@ -26,7 +26,8 @@ READS_CONN_FIELDS = AIRFLOW_VERSION >= (3, 2)
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
-    # These names reached airflow.sdk after 3.0.0, so older 3.x fall back.
+    # These names reached airflow.sdk after 3.0 (BaseHook in 3.1, conf and the exceptions
+    # in 3.2), so older 3.x fall back.
     try:
         from airflow.sdk import BaseHook
     except ImportError:  # Airflow 3.0: the hook base class still lives in airflow.hooks.base

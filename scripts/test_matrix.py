@@ -38,7 +38,9 @@ MATRIX = [
     ("3.2", "3.12"),
     ("3.3", "3.13"),
 ]
-TESTS = ["tests/unit", "tests/e2e", "tests/integration"]
+# The demo (`airflow dags test` in a subprocess, ~2 min) runs in `make test` on 3.3 and 2.10 only;
+# the README check compares the results of the previous run, which this run replaces.
+TESTS = ["tests/unit", "tests/e2e", "tests/integration", "-k", "not test_demo and not test_readme_compatibility_table"]
 VENVS = REPO / ".venvs"
 RESULTS = REPO / "constraints" / "matrix-results.json"
 README = REPO / "README.md"
@@ -157,12 +159,14 @@ def readme_table(cells: list[dict[str, Any]]) -> str:
     ]
     for cell in sorted(cells, key=lambda c: [int(p) for p in c["line"].split(".")]):
         features, counts = cell["features"], cell["tests"]
-        result = f"{counts['passed']} passed" + (f", **{counts['failed']} failed**" if counts["failed"] else "")
+        # Counts change with every new test; the table says what a reader needs: all passed or not.
+        result = f"**{counts['failed']} failed**" if counts["failed"] or not cell["ok"] else "all passed"
         if counts["skipped"]:
             result += f", {counts['skipped']} skipped"
+        python = ".".join(cell["python"].split(".")[:2])  # the patch differs between machines
         waits = " / ".join("yes" if cell[mode] else "**no**" for mode in ("poke", "deferred"))
         rows.append(
-            f"| {cell['airflow']} | {cell['python']} | {result} | {waits} "
+            f"| {cell['airflow']} | {python} | {result} | {waits} "
             f"| {'yes' if features['task_state_store'] else 'no: each poke reads the batch again'} "
             f"| {'yes' if features['trigger_on_kill'] else 'no: Airflow does not call it'} "
             f"| {_form(cell)} |"
@@ -217,7 +221,10 @@ def main() -> int:
               f"{cell['tests']} install {cell['install_seconds']} s, tests {cell['test_seconds']} s", flush=True)  # fmt: skip
     total = round(time.monotonic() - started)
     ordered = [cells[line] for line, _ in MATRIX if line in cells]
-    RESULTS.write_text(json.dumps({"total_seconds": total, "cells": ordered}, indent=2) + "\n")
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    # The duration of the last run of every line (a partial run keeps it).
+    whole = total if len(chosen) == len(MATRIX) else previous.get("total_seconds")
+    RESULTS.write_text(json.dumps({"total_seconds": whole, "cells": ordered}, indent=2) + "\n")
     print(f"== test-matrix: {total} s; results in {RESULTS.relative_to(REPO)}")
     in_sync = sync_readme(ordered, write=False)
     return 0 if in_sync and all(cells[line]["ok"] for line, _ in chosen) else 1
