@@ -2,22 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 VENV_AF2 ?= .venv-af2
-AIRFLOW_VERSION ?= 3.3.2
-AIRFLOW2_VERSION ?= 2.10.5
+# `make test` runs the newest and the oldest supported Airflow line; each is pinned, Airflow
+# included, by constraints/airflow-<line>.txt (scripts/pin_constraints.py regenerates them).
+NEWEST ?= 3.3
+OLDEST ?= 2.10
+NEWEST_PINS := constraints/airflow-$(NEWEST).txt
+OLDEST_PINS := constraints/airflow-$(OLDEST).txt
 BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 demo fake-server bench e2e clean
+.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e clean
 
-$(VENV)/.installed: pyproject.toml constraints/airflow-3.txt
+$(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints/airflow-3.txt "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
+	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) apache-airflow -e ".[dev]"
 	touch $@
 
-$(VENV_AF2)/.installed: pyproject.toml constraints/airflow-2.txt
+$(VENV_AF2)/.installed: pyproject.toml $(OLDEST_PINS)
 	$(PYTHON) -m venv $(VENV_AF2)
-	$(BIN_AF2)/pip install $(PIP_FLAGS) -c constraints/airflow-2.txt "apache-airflow==$(AIRFLOW2_VERSION)" -e ".[test]"
+	$(BIN_AF2)/pip install $(PIP_FLAGS) -c $(OLDEST_PINS) apache-airflow -e ".[test]"
 	touch $@
 
 lint: $(VENV)/.installed
@@ -32,8 +36,18 @@ test-af3: $(VENV)/.installed
 test-af2: $(VENV_AF2)/.installed
 	$(BIN_AF2)/pytest -p no:cacheprovider
 
-# Lint, types, the whole suite on Airflow 3, then the suites again on Airflow 2.10.
+# Lint, types, the whole suite on the newest Airflow, then the suites again on the oldest.
 test: lint typecheck test-af3 test-af2
+
+# Unit, dag.test end-to-end (poke and deferred) and integration tests on every supported
+# Airflow line, one kept environment each in .venvs/; checks the README's compatibility table.
+test-matrix:
+	$(PYTHON) scripts/test_matrix.py
+
+# Maintainers: re-resolve constraints/ from PyPI as of each line's newest release (needs uv).
+UV ?= uv
+pin-constraints:
+	$(PYTHON) scripts/pin_constraints.py --uv $(UV)
 
 demo: $(VENV)/.installed
 	$(BIN)/python scripts/demo.py
@@ -42,7 +56,7 @@ fake-server: $(VENV)/.installed
 	$(BIN)/ica-fake-server --host 127.0.0.1 --port 8642 --api-key fake-api-key
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints/airflow-3.txt -e ".[bench]"
+	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[bench]"
 	touch $@
 
 # A few minutes: prints one table and rewrites benchmarks/RESULTS.md.
@@ -50,7 +64,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py
 
 $(VENV)/.e2e-installed: $(VENV)/.installed
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints/airflow-3.txt -e ".[dev,deploy]"
+	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[dev,deploy]"
 	touch $@
 
 # The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~2 min.
@@ -58,4 +72,4 @@ e2e: $(VENV)/.e2e-installed
 	ICA_E2E_DEPLOYMENT=1 $(BIN)/pytest -p no:cacheprovider tests/deployment
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) airflow-home .demo .e2e .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_AF2) .venvs airflow-home .demo .e2e .pytest_cache .mypy_cache .ruff_cache

@@ -14,18 +14,24 @@ AIRFLOW_VERSION: tuple[int, ...] = tuple(
     int(part) for part in airflow.__version__.split(".")[:3] if part.isdigit()
 )
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
-AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
+
+# Newer Airflow features the provider uses where they exist and does without elsewhere
+# (README, "Compatibility"): rescheduled sensors keep their records in the task state store,
+# the triggerer calls a deferred task's trigger ``on_kill``, the UI builds the connection form
+# from the provider info's ``conn-fields`` (before: from the hook's methods).
+HAS_TASK_STATE_STORE = AIRFLOW_VERSION >= (3, 3)
+HAS_TRIGGER_ON_KILL = AIRFLOW_VERSION >= (3, 3)
+READS_CONN_FIELDS = AIRFLOW_VERSION >= (3, 2)
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import (
-        BaseHook,
-        BaseOperator,
-        BaseOperatorLink,
-        BaseSensorOperator,
-        PokeReturnValue,
-    )
+    from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
-    # Tested on 3.3; these names reached airflow.sdk after 3.0, so older 3.x fall back.
+    # These names reached airflow.sdk after 3.0 (BaseHook in 3.1, conf and the exceptions
+    # in 3.2), so older 3.x fall back.
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # Airflow 3.0: the hook base class still lives in airflow.hooks.base
+        from airflow.hooks.base import BaseHook  # type: ignore
     try:
         from airflow.sdk import conf
     except ImportError:
@@ -68,7 +74,9 @@ else:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
-    "AIRFLOW_V_3_3_PLUS",
+    "HAS_TASK_STATE_STORE",
+    "HAS_TRIGGER_ON_KILL",
+    "READS_CONN_FIELDS",
     "AirflowException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
@@ -83,8 +91,18 @@ __all__ = [
     "aget_connection",
     "amask_secret",
     "conf",
+    "features",
     "mask_secret",
 ]
+
+
+def features() -> dict[str, bool]:
+    """Which optional Airflow features this Airflow has (for the compatibility matrix)."""
+    return {
+        "task_state_store": HAS_TASK_STATE_STORE,
+        "trigger_on_kill": HAS_TRIGGER_ON_KILL,
+        "declarative_connection_form": READS_CONN_FIELDS,
+    }
 
 
 async def amask_secret(secret: str) -> None:

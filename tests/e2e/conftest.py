@@ -51,3 +51,33 @@ def task_logs(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixtur
         return "".join(capfd.readouterr()) + caplog.text
 
     return read
+
+
+@pytest.fixture(scope="session", autouse=True)
+def task_log_config() -> None:
+    """Task logs as a deployment writes them, where ``dag.test`` leaves structlog unconfigured.
+
+    Airflow 3.0's ``dag.test`` prints every level (debug included, which echoes the secrets
+    the task asks to mask), unmasked, with wrapped rich tracebacks; its workers log at INFO
+    through the secrets masker. Airflow 3.1+ and 2.x configure their own logging.
+    """
+    try:
+        from airflow.sdk.log import mask_logs
+    except ImportError:  # Airflow 2: stdlib logging, configured by Airflow
+        return
+    import logging
+
+    import structlog
+
+    if structlog.is_configured():
+        return
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            mask_logs,
+            structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
