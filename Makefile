@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e clean
+.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e e2e-distributed clean
 
 $(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ $(VENV)/.e2e-installed: $(VENV)/.installed
 # The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~2 min.
 e2e: $(VENV)/.e2e-installed
 	ICA_E2E_DEPLOYMENT=1 $(BIN)/pytest -p no:cacheprovider tests/deployment
+
+$(VENV)/.distributed-installed: $(VENV)/.e2e-installed
+	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[dev,deploy,distributed]"
+	touch $@
+
+# The example DAG on a distributed Airflow (CeleryExecutor, 2 workers, 2 triggerers; PostgreSQL and
+# Redis from apt: root or sudo) while a worker, a triggerer and the scheduler go down, ~2-3 min.
+e2e-distributed: $(VENV)/.distributed-installed
+	ICA_E2E_DISTRIBUTED=1 $(BIN)/pytest -p no:cacheprovider tests/deployment_distributed
 
 clean:
 	rm -rf $(VENV) $(VENV_AF2) .venvs airflow-home .demo .e2e .pytest_cache .mypy_cache .ruff_cache

@@ -70,8 +70,18 @@ def pin(uv: str, line: str, version: str, uploaded: str) -> Path:
         f"# {released} (its release): uv pip compile --universal --exclude-newer {cutoff}.\n"
         "# Regenerate with scripts/pin_constraints.py; install: pip install -c <this file> apache-airflow -e .[test]\n"
     )
-    target.write_text(header + compiled)
+    target.write_text(header + compiled + kept_extras(target))
     return target
+
+
+EXTRAS_MARKER = "# The dev, deploy and distributed extras"
+
+
+def kept_extras(target: Path) -> str:
+    """The hand-kept block of newer extras' pins at the end of a file (see its comment), kept as is."""
+    text = target.read_text() if target.exists() else ""
+    start = text.find(EXTRAS_MARKER)
+    return "\n" + text[start:] if start >= 0 else ""
 
 
 def main() -> None:
