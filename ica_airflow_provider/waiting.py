@@ -15,7 +15,7 @@ and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -50,8 +50,12 @@ class IcaWaitTimeoutError(IcaError):
     """The batch was not finished by the wait's deadline."""
 
 
-def check_wait_args(wait_for: str, max_failures: int, page_size: int, **seconds: float) -> WaitFor:
+def check_wait_args(
+    wait_for: str, max_failures: int, page_size: int, *, include_outputs: bool = False, **seconds: float
+) -> WaitFor:
     """Validate the wait parameters at DAG-parse time; no network."""
+    if not isinstance(include_outputs, bool):
+        raise ValueError(f"include_outputs: must be True or False, got {include_outputs!r}")
     if wait_for not in WAIT_FOR_CHOICES:
         raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
     if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
@@ -99,6 +103,11 @@ class TaskWait:
     timeout_error: type[Exception] = IcaWaitTimeoutError
     # Only the operator, which created the batch, aborts it when its wait times out.
     abort_on_timeout: bool = False
+    # Fetch each succeeded analysis's outputs into its record (one request per analysis).
+    include_outputs: bool = False
+    # Told the batch ID and the records pushed as the 'analyses' XCom when the wait ends:
+    # the task keeps them for OpenLineage, which must not pull XComs (see openlineage.py).
+    on_end: Callable[[str, list[dict[str, Any]]], None] | None = None
 
     def project_id(self, given: str | None) -> str:
         """The task's ``project_id``, or else the connection's."""
@@ -111,7 +120,7 @@ class TaskWait:
         return str(project_id)
 
     def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
-        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs)
 
     def wait(self, tracker: BatchTracker, *, poll_interval: float = 0.0, deadline: Deadline | None = None) -> Wait:
         return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline())
@@ -157,6 +166,7 @@ class TaskWait:
             end_time=wait.deadline.at,
             page_size=self.page_size,
             abort_on_kill=abort_on_kill,
+            include_outputs=self.include_outputs,
         )
 
     def resume(self, context: Context, event: Mapping[str, Any] | None) -> list[str]:
@@ -179,7 +189,7 @@ class TaskWait:
     def conclude(self, context: Context, verdict: Verdict, batch_id: str) -> list[str]:
         """Log one summary, push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
         self.log.info("%s", verdict.summary(batch_id))
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
+        self.push_records(context, batch_id, [r.to_xcom() for r in verdict.records])
         if verdict.failed:
             raise IcaBatchFailedError(verdict.failure_message(batch_id))
         return verdict.analysis_ids
@@ -187,8 +197,14 @@ class TaskWait:
     def timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
         """Abort what the task owns, push the records, and fail saying what was unfinished."""
         aborted = self.abort_running(tracker) if self.abort_on_timeout else []
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=tracker.dump_records())
+        self.push_records(context, tracker.batch_id, tracker.dump_records())
         raise self.timeout_error(timeout_message(tracker.batch_id, tracker.records.values(), self.wait_for, aborted))
+
+    def push_records(self, context: Context, batch_id: str, records: list[dict[str, Any]]) -> None:
+        """The ``analyses`` XCom, and the task told (``on_end``) what it ended with."""
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=records)
+        if self.on_end is not None:
+            self.on_end(batch_id, records)
 
     def push_links(self, context: Context, tracker: BatchTracker) -> None:
         """The URLs the extra links show (the connection is read only if needed)."""
