@@ -127,12 +127,15 @@ class TaskWait:
 
     # -- the three ways to wait ------------------------------------------------------------
 
-    def poke(self, context: Context, wait: Wait, saved: SavedWait | None = None) -> list[str] | None:
+    def poke(
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, lasting: bool = True
+    ) -> list[str] | None:
         """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
         ``saved``: where a rescheduled sensor keeps the wait until its next poke.
+        ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
         """
-        verdict = self.hook.poll_batch(wait, self.log)
+        verdict = self.poll_outputs_once(wait, lasting)
         self.push_links(context, wait.tracker)
         if verdict is not None and verdict.done:
             if saved is not None:
@@ -143,6 +146,25 @@ class TaskWait:
         if wait.timed_out():
             self.timed_out(context, wait.tracker)
         return None
+
+    def poll_outputs_once(self, wait: Wait, lasting: bool) -> Verdict | None:
+        """One poll that fetches no analysis's outputs twice.
+
+        Records that do not last until the next poll (the poke before deferring: the trigger
+        starts afresh; a reschedule without a task state store) would have their outputs
+        fetched again by it: such a poll fetches outputs only once it finds the batch done.
+        """
+        tracker = wait.tracker
+        if lasting or not tracker.include_outputs:
+            return self.hook.poll_batch(wait, self.log)
+        tracker.include_outputs = False
+        try:
+            verdict = self.hook.poll_batch(wait, self.log)
+        finally:
+            tracker.include_outputs = True
+        if verdict is None or not verdict.done:
+            return verdict
+        return self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""
@@ -205,6 +227,29 @@ class TaskWait:
         context["ti"].xcom_push(key=ANALYSES_XCOM, value=records)
         if self.on_end is not None:
             self.on_end(batch_id, records)
+
+    def lineage(
+        self,
+        given_project_id: str | None,
+        batch_id: str | None,
+        records: list[dict[str, Any]] | None,
+        batch_request: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The task's ``get_openlineage_facets_on_complete``: what it kept in memory, as lineage.
+
+        ``None`` without a batch, or without the OpenLineage provider (imported only here).
+        """
+        from ica_airflow_provider.openlineage import task_lineage
+
+        if batch_id is None:
+            return None
+        return task_lineage(
+            base_url=self.hook.settings.base_url,
+            project_id=self.project_id(given_project_id),
+            batch_id=batch_id,
+            records=records,
+            batch_request=batch_request,
+        )
 
     def push_links(self, context: Context, tracker: BatchTracker) -> None:
         """The URLs the extra links show (the connection is read only if needed)."""

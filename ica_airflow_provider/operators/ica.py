@@ -172,7 +172,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         wait = task_wait.wait(tracker, poll_interval=self.poll_interval, deadline=Deadline.after(self.wait_timeout))
         if not self.deferrable:
             return task_wait.run(context, wait)
-        ids = task_wait.poke(context, wait)  # a batch that is already finished is not deferred
+        ids = task_wait.poke(context, wait, lasting=False)  # a batch that is already finished is not deferred
         if ids is not None:
             return ids
         # timeout=None: the trigger owns the wall-clock deadline and reports it as an
@@ -191,17 +191,9 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""
-        from ica_airflow_provider.openlineage import task_lineage
-
-        if self._batch_id is None:
+        if self._batch_id is None:  # failed before creating one: no request to build either
             return None
-        return task_lineage(
-            base_url=self.hook.settings.base_url,
-            project_id=self.task_wait().project_id(self.project_id),
-            batch_id=self._batch_id,
-            records=self._records,
-            batch_request=self.build_batch(),
-        )
+        return self.task_wait().lineage(self.project_id, self._batch_id, self._records, self.build_batch())
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:

@@ -135,7 +135,11 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        ids = self.task_wait().poke(context, self.wait(context), self._saved(context))
+        saved = self._saved(context)
+        # Records last from poke to poke on this object (poke mode) or in the state store;
+        # not into the trigger, nor across reschedules without a store.
+        lasting = saved is not None or (self.mode == "poke" and not self.deferrable)
+        ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
@@ -159,16 +163,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the analyses read and wrote, the batch facet."""
-        from ica_airflow_provider.openlineage import task_lineage
-
-        if self._batch_id is None:
-            return None
-        return task_lineage(
-            base_url=self.hook.settings.base_url,
-            project_id=self.task_wait().project_id(self.project_id),
-            batch_id=self._batch_id,
-            records=self._records,
-        )
+        return self.task_wait().lineage(self.project_id, self._batch_id, self._records)
 
     def _saved(self, context: Context | None) -> SavedWait | None:
         return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None
