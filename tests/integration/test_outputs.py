@@ -57,6 +57,13 @@ def outputs_asked(server: Any) -> Counter[str]:
     )
 
 
+def asked_once_each(server: Any) -> int:
+    """How many analyses' outputs were asked for; each only once."""
+    asked = outputs_asked(server)
+    assert set(asked.values()) <= {1}, asked
+    return len(asked)
+
+
 def expected_outputs(server: Any, analysis_id: str, now: float) -> list[dict[str, Any]]:
     """The record's ``outputs`` as the fake server's own data says they must be."""
     _, outputs = server.backend.get_analysis_outputs("proj", analysis_id, now)
@@ -101,8 +108,7 @@ def test_poke_mode_fetches_outputs_as_analyses_succeed_once_each(fake: tuple[Any
     result = waiting.poke(ctx)
 
     assert result.is_done  # type: ignore[union-attr]
-    assert set(outputs_asked(server).values()) == {1}
-    assert len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
@@ -119,7 +125,7 @@ def test_rescheduled_with_a_state_store_the_outputs_travel_with_the_records(fake
     ctx = context(store)
     assert sensor(batch_id, mode="reschedule").poke(ctx).is_done  # type: ignore[union-attr]
 
-    assert set(outputs_asked(server).values()) == {1} and len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
@@ -137,7 +143,7 @@ def test_rescheduled_without_a_state_store_outputs_wait_for_the_end(fake: tuple[
     ctx = context()
     assert sensor(batch_id, mode="reschedule").poke(ctx).is_done  # type: ignore[union-attr]
 
-    assert set(outputs_asked(server).values()) == {1} and len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
@@ -165,7 +171,7 @@ def test_deferred_the_trigger_fetches_them_and_the_event_carries_them(fake: tupl
     ids = sensor(batch_id, deferrable=True).execute_complete(ctx, event)  # a new object, as Airflow resumes
 
     assert len(ids) == 3
-    assert set(outputs_asked(server).values()) == {1} and len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
@@ -178,7 +184,7 @@ def test_a_finished_batch_is_not_deferred_and_has_its_outputs(fake: tuple[Any, M
     ids = sensor(batch_id, deferrable=True).execute(ctx)  # no TaskDeferred
 
     assert len(ids) == 3
-    assert set(outputs_asked(server).values()) == {1} and len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
@@ -194,7 +200,7 @@ def test_the_operators_own_wait_fetches_outputs_once(fake: tuple[Any, ManualCloc
     ids = op.execute(ctx)
 
     assert len(ids) == 3
-    assert set(outputs_asked(server).values()) == {1} and len(outputs_asked(server)) == 3
+    assert asked_once_each(server) == 3
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
