@@ -218,3 +218,31 @@ def test_without_include_outputs_nothing_is_asked_and_records_keep_their_keys(fa
             {"item_id", "user_reference", "pipeline_id", "item_status", "analysis_id", "analysis_status", "reason"}
         )
     }
+
+
+def test_lineage_is_what_the_task_kept_when_it_ended(fake: tuple[Any, ManualClock]) -> None:
+    """get_openlineage_facets_on_complete reads no XCom: the batch and records the task kept."""
+    pytest.importorskip("airflow.providers.openlineage", reason="the OpenLineage provider is not installed")
+    server, clock = fake
+    op = IcaCreateAnalysisBatchOperator(task_id="c", project_id="proj", nextflow_items=ITEMS)
+    assert op.get_openlineage_facets_on_complete(None) is None  # no batch yet: nothing to report
+    batch_id = op.execute(context())
+    created = op.get_openlineage_facets_on_complete(None)
+    assert created.outputs == [] and created.run_facets["icaBatch"].batchId == batch_id
+    clock.advance(4000)
+    waiting = sensor(batch_id, deferrable=True)
+    assert waiting.get_openlineage_facets_on_complete(None) is None
+
+    waiting.execute(context())  # finished: concluded without deferring
+    lineage = waiting.get_openlineage_facets_on_complete(None)
+
+    namespace = "ica://" + server.url.split("://")[1].split("/")[0]
+    folders = [
+        f"proj/{o['data_id']}"
+        for item in server.backend.batches[batch_id].items
+        if "fail" not in item.user_reference
+        for o in expected_outputs(server, item.analysis_id, clock())
+    ]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [(namespace, f) for f in folders]
+    assert lineage.run_facets["icaBatch"].batchId == batch_id
+    assert len(lineage.run_facets["icaBatch"].analyses) == 4
