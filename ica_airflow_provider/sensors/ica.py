@@ -137,8 +137,9 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         saved = self._saved(context)
         # Records last from poke to poke on this object (poke mode) or in the state store;
-        # not into the trigger, nor across reschedules without a store.
-        lasting = saved is not None or (self.mode == "poke" and not self.deferrable)
+        # not into the trigger (deferrable: this is the poke before deferring), nor across
+        # reschedules without a store.
+        lasting = not self.deferrable and (self.mode == "poke" or saved is not None)
         ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 

@@ -175,6 +175,16 @@ def test_deferred_the_trigger_fetches_them_and_the_event_carries_them(fake: tupl
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
+def test_deferrable_in_reschedule_mode_leaves_outputs_to_the_trigger_too(fake: tuple[Any, ManualClock]) -> None:
+    """mode="reschedule" with a state store does not matter once deferrable: the trigger starts afresh."""
+    server, clock = fake
+    batch_id = create("deferred-resched")
+    clock.advance(60)
+    with pytest.raises(TaskDeferred):
+        sensor(batch_id, deferrable=True, mode="reschedule").execute(context(DictStateStore()))
+    assert outputs_asked(server) == Counter()
+
+
 def test_a_finished_batch_is_not_deferred_and_has_its_outputs(fake: tuple[Any, ManualClock]) -> None:
     server, clock = fake
     batch_id = create("finished")
