@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 try:
     from airflow.sdk import DAG, Param, get_current_context, task
@@ -33,8 +34,12 @@ DOC_MD = """
 2. **wait_for_analyses** waits until every analysis is finished. It fails if any analysis
    fails, naming the sample and ICA's reason. Its extra links open ICA: *ICA analyses* (the
    project's analyses) and *ICA analysis* (the first failed analysis, else the first one).
-3. **collect_outputs** runs once per succeeded analysis (listed by sample name): it reads
-   the analysis back from ICA, where a real DAG would fetch its outputs.
+   With `include_outputs`, each succeeded analysis's record in its `analyses` XCom also
+   names the analysis's output folder (one more request to ICA per analysis, made once).
+3. **output_folders** picks, from those records, each succeeded analysis's output folder.
+4. **collect_outputs** runs once per analysis (listed by sample name) and receives that
+   analysis's output folder (ICA data ID and name): where a real DAG would download or
+   register the results, or start the next pipeline on them.
 
 **Samples** (the trigger form's *samples* box): one name per line; letters, digits, spaces,
 `_` and `-`. Blank lines and spaces around a name are ignored.
@@ -58,6 +63,17 @@ SAMPLES_HELP = (
     "One sample name per line; one analysis per sample. Letters, digits, spaces, '_' and '-'. "
     "Blank lines and spaces around a name are ignored."
 )
+
+
+def output_folder(record: dict[str, Any]) -> dict[str, str | None]:
+    """A succeeded analysis's record (``include_outputs``) -> its sample and output folder."""
+    folders = [o for o in record.get("outputs") or () if o["data_type"] == "FOLDER"]
+    return {
+        "sample": str(record["user_reference"]).removesuffix(SUFFIX),
+        "analysis_id": record["analysis_id"],
+        "folder_id": folders[0]["data_id"] if folders else None,  # None: the pipeline wrote no folder
+        "folder_name": folders[0]["name"] if folders else None,
+    }
 
 
 def sample_names(samples: list[str]) -> list[str]:
@@ -135,18 +151,25 @@ with DAG(
         poke_interval=POKE_INTERVAL,
         timeout=timedelta(days=3),
         mode="reschedule" if POKE_INTERVAL >= 60 else "poke",
+        include_outputs=True,  # each record names the analysis's output folder
     )
+
+    @task
+    def output_folders(records: list[dict[str, Any]]) -> list[dict[str, str | None]]:
+        """The succeeded analyses of the sensor's ``analyses`` XCom, each with its output folder."""
+        return [output_folder(r) for r in records if r["analysis_status"] == "SUCCEEDED"]
 
     # Listed by sample in the UI: the task puts the sample in its context for the template.
     @task(map_index_template="{{ sample }}")
-    def collect_outputs(analysis_id: str, project_id: str) -> str:
-        """Stand-in for the next step (fetch outputs, register results, ...), per analysis."""
-        from ica_airflow_provider.hooks.ica import IcaHook
+    def collect_outputs(analysis: dict[str, str | None], project_id: str) -> str | None:
+        """Stand-in for the next step (download, register, the next pipeline), per analysis."""
+        get_current_context()["sample"] = analysis["sample"]  # type: ignore[typeddict-unknown-key]
+        print(
+            f"{analysis['sample']}: analysis {analysis['analysis_id']} wrote folder {analysis['folder_name']}"
+            f" ({analysis['folder_id']} in project {project_id})"
+        )
+        return analysis["folder_id"]
 
-        analysis = IcaHook().get_analysis(project_id, analysis_id)
-        sample = (analysis.user_reference or analysis_id).removesuffix(SUFFIX)
-        get_current_context()["sample"] = sample  # type: ignore[typeddict-unknown-key]
-        print(f"{sample}: analysis {analysis_id} {analysis.status}")
-        return analysis_id
-
-    collect_outputs.partial(project_id=create.output["project_id"]).expand(analysis_id=wait.output)  # type: ignore[index]
+    collect_outputs.partial(project_id=create.output["project_id"]).expand(  # type: ignore[index]
+        analysis=output_folders(wait.output["analyses"])  # type: ignore[index]
+    )

@@ -15,7 +15,7 @@ and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -50,8 +50,12 @@ class IcaWaitTimeoutError(IcaError):
     """The batch was not finished by the wait's deadline."""
 
 
-def check_wait_args(wait_for: str, max_failures: int, page_size: int, **seconds: float) -> WaitFor:
+def check_wait_args(
+    wait_for: str, max_failures: int, page_size: int, *, include_outputs: bool = False, **seconds: float
+) -> WaitFor:
     """Validate the wait parameters at DAG-parse time; no network."""
+    if not isinstance(include_outputs, bool):
+        raise ValueError(f"include_outputs: must be True or False, got {include_outputs!r}")
     if wait_for not in WAIT_FOR_CHOICES:
         raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
     if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
@@ -99,6 +103,11 @@ class TaskWait:
     timeout_error: type[Exception] = IcaWaitTimeoutError
     # Only the operator, which created the batch, aborts it when its wait times out.
     abort_on_timeout: bool = False
+    # Fetch each succeeded analysis's outputs into its record (one request per analysis).
+    include_outputs: bool = False
+    # Told the batch ID and the records pushed as the 'analyses' XCom when the wait ends:
+    # the task keeps them for OpenLineage, which must not pull XComs (see openlineage.py).
+    on_end: Callable[[str, list[dict[str, Any]]], None] | None = None
 
     def project_id(self, given: str | None) -> str:
         """The task's ``project_id``, or else the connection's."""
@@ -111,19 +120,22 @@ class TaskWait:
         return str(project_id)
 
     def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
-        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs)
 
     def wait(self, tracker: BatchTracker, *, poll_interval: float = 0.0, deadline: Deadline | None = None) -> Wait:
         return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline())
 
     # -- the three ways to wait ------------------------------------------------------------
 
-    def poke(self, context: Context, wait: Wait, saved: SavedWait | None = None) -> list[str] | None:
+    def poke(
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, lasting: bool = True
+    ) -> list[str] | None:
         """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
         ``saved``: where a rescheduled sensor keeps the wait until its next poke.
+        ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
         """
-        verdict = self.hook.poll_batch(wait, self.log)
+        verdict = self.poll_outputs_once(wait, lasting)
         self.push_links(context, wait.tracker)
         if verdict is not None and verdict.done:
             if saved is not None:
@@ -134,6 +146,25 @@ class TaskWait:
         if wait.timed_out():
             self.timed_out(context, wait.tracker)
         return None
+
+    def poll_outputs_once(self, wait: Wait, lasting: bool) -> Verdict | None:
+        """One poll that fetches no analysis's outputs twice.
+
+        Records that do not last until the next poll (the poke before deferring: the trigger
+        starts afresh; a reschedule without a task state store) would have their outputs
+        fetched again by it: such a poll fetches outputs only once it finds the batch done.
+        """
+        tracker = wait.tracker
+        if lasting or not tracker.include_outputs:
+            return self.hook.poll_batch(wait, self.log)
+        tracker.include_outputs = False
+        try:
+            verdict = self.hook.poll_batch(wait, self.log)
+        finally:
+            tracker.include_outputs = True
+        if verdict is None or not verdict.done:
+            return verdict
+        return self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""
@@ -157,6 +188,7 @@ class TaskWait:
             end_time=wait.deadline.at,
             page_size=self.page_size,
             abort_on_kill=abort_on_kill,
+            include_outputs=self.include_outputs,
         )
 
     def resume(self, context: Context, event: Mapping[str, Any] | None) -> list[str]:
@@ -179,7 +211,7 @@ class TaskWait:
     def conclude(self, context: Context, verdict: Verdict, batch_id: str) -> list[str]:
         """Log one summary, push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
         self.log.info("%s", verdict.summary(batch_id))
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=[r.to_xcom() for r in verdict.records])
+        self.push_records(context, batch_id, [r.to_xcom() for r in verdict.records])
         if verdict.failed:
             raise IcaBatchFailedError(verdict.failure_message(batch_id))
         return verdict.analysis_ids
@@ -187,8 +219,37 @@ class TaskWait:
     def timed_out(self, context: Context, tracker: BatchTracker) -> NoReturn:
         """Abort what the task owns, push the records, and fail saying what was unfinished."""
         aborted = self.abort_running(tracker) if self.abort_on_timeout else []
-        context["ti"].xcom_push(key=ANALYSES_XCOM, value=tracker.dump_records())
+        self.push_records(context, tracker.batch_id, tracker.dump_records())
         raise self.timeout_error(timeout_message(tracker.batch_id, tracker.records.values(), self.wait_for, aborted))
+
+    def push_records(self, context: Context, batch_id: str, records: list[dict[str, Any]]) -> None:
+        """The ``analyses`` XCom, and the task told (``on_end``) what it ended with."""
+        context["ti"].xcom_push(key=ANALYSES_XCOM, value=records)
+        if self.on_end is not None:
+            self.on_end(batch_id, records)
+
+    def lineage(
+        self,
+        given_project_id: str | None,
+        batch_id: str | None,
+        records: list[dict[str, Any]] | None,
+        batch_request: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The task's ``get_openlineage_facets_on_complete``: what it kept in memory, as lineage.
+
+        ``None`` without a batch, or without the OpenLineage provider (imported only here).
+        """
+        from ica_airflow_provider.openlineage import task_lineage
+
+        if batch_id is None:
+            return None
+        return task_lineage(
+            base_url=self.hook.settings.base_url,
+            project_id=self.project_id(given_project_id),
+            batch_id=batch_id,
+            records=records,
+            batch_request=batch_request,
+        )
 
     def push_links(self, context: Context, tracker: BatchTracker) -> None:
         """The URLs the extra links show (the connection is read only if needed)."""

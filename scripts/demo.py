@@ -2,8 +2,8 @@
 
 Starts the fake server on a free loopback port, points ``ica_default`` at it, runs
 ``airflow dags test`` on ``example_ica_nextflow_batch`` with a project-local Airflow
-home (SQLite), prints the batch and every analysis, stops the server, and exits
-non-zero if anything failed.
+home (SQLite), prints the batch, every analysis and the output folder of each one that
+succeeded, stops the server, and exits non-zero if anything failed.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def report(server: FakeIcaServer, env: dict[str, str]) -> str:
     """Every batch the fake server holds, read back through the provider's own hook."""
     os.environ.update({k: env[k] for k in ("AIRFLOW_HOME", "AIRFLOW_CONN_ICA_DEFAULT")})
     from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.models.outputs import output_records
 
     hook = IcaHook()
     lines = []
@@ -76,6 +77,9 @@ def report(server: FakeIcaServer, env: dict[str, str]) -> str:
             lines.append(
                 f"  {item.request.user_reference:<30} {analysis.id if analysis else '-':<38} {status} {reason}".rstrip()
             )
+            if analysis is not None and analysis.status == "SUCCEEDED":
+                for output in output_records(hook.get_analysis_outputs(PROJECT_ID, analysis.id)):
+                    lines.append(f"    output {output['code']}: {output['data_type']} {output['name']} ({output['data_id']})")
     return "\n".join(lines) or "The fake ICA server holds no batch."
 
 

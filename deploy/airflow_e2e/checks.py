@@ -7,6 +7,8 @@ failure, and returns a one-line summary on success. The same functions back
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -239,6 +241,33 @@ def check_failed_run(deployment: Deployment, run_id: str = "e2e-failure") -> str
     )
 
 
+def check_openlineage_in_task_logs(deployment: Deployment, run_id: str = "e2e-success") -> str:
+    """The OpenLineage console transport logged each task's COMPLETE event: its ICA batch and data."""
+    client = deployment.client
+    if run_id not in {run["dag_run_id"] for run in client.dag_runs(DAG_ID)}:
+        run_and_watch(deployment, run_id, SUCCESS_SAMPLES)
+    namespace = "ica://" + deployment.ica.url.split("://", 1)[1].split("/", 1)[0]  # ica://127.0.0.1:<port>
+    batch_id = client.xcom(DAG_ID, run_id, CREATE_TASK, "batch_id")
+    seen = []
+    for task_id in (CREATE_TASK, WAIT_TASK):
+        try_number = client.task_instance(DAG_ID, run_id, task_id)["try_number"]
+        messages = [e.get("event") if isinstance(e, dict) else e for e in client.task_log_events(DAG_ID, run_id, task_id, try_number)]
+        emitted = []
+        for message in messages:
+            if isinstance(message, str) and '"eventType"' in message:
+                with contextlib.suppress(ValueError):
+                    emitted.append(json.loads(message[message.index("{"):]))
+        complete = [e for e in emitted if e.get("eventType") == "COMPLETE"]
+        assert complete, f"{task_id}: no OpenLineage COMPLETE event in its log; {len(emitted)} other events"
+        event = complete[-1]
+        facet = event["run"]["facets"].get("icaBatch") or {}
+        assert facet.get("batchId") == batch_id, f"{task_id}: icaBatch facet {facet} is not batch {batch_id}"
+        datasets = event["inputs"] + event["outputs"]
+        assert datasets and {d["namespace"] for d in datasets} == {namespace}, (task_id, datasets)
+        seen.append(f"{task_id} ({len(event['inputs'])} inputs, {len(event['outputs'])} outputs)")
+    return f"OpenLineage COMPLETE events with the icaBatch facet of {batch_id} and {namespace} data: {', '.join(seen)}"
+
+
 def failed_task_logs(deployment: Deployment, run_id: str, lines: int = 40) -> str:
     """The end of each failed task's log, through the REST API (for assertion messages)."""
     client = deployment.client
@@ -285,5 +314,6 @@ CHECKS = (
     check_connection_in_database,
     check_successful_run,
     check_failed_run,
+    check_openlineage_in_task_logs,
     check_browser_walkthrough,
 )

@@ -95,6 +95,8 @@ def airflow_env(db_url: str, api_port: int, poke_interval: float) -> dict[str, s
         # The connection form's Test button (off by default in Airflow 3).
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         ICA_EXAMPLE_POKE_INTERVAL=f"{poke_interval:g}",
+        # OpenLineage events into the task logs, where check_openlineage_in_task_logs reads them.
+        AIRFLOW__OPENLINEAGE__TRANSPORT='{"type": "console"}',
     )
     return env
 

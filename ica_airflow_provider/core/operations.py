@@ -108,3 +108,9 @@ def abort_analysis(project_id: str, analysis_id: str) -> Request:
     """``POST …/analyses/{analysisId}:abort``: 204; asking twice is harmless."""
     path = f"{_project(project_id)}/analyses/{_segment(analysis_id)}:abort"
     return Request("POST", path, headers={"Accept": V3})
+
+
+def get_analysis_outputs(project_id: str, analysis_id: str) -> Request:
+    """``GET …/analyses/{analysisId}/outputs`` (getAnalysisOutputs): v3 only."""
+    path = f"{_project(project_id)}/analyses/{_segment(analysis_id)}/outputs"
+    return Request("GET", path, headers={"Accept": V3})

@@ -20,6 +20,7 @@ from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
 from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.models.outputs import AnalysisOutputList
 from ica_airflow_provider.models.response import (
     Analysis,
     AnalysisCreationBatch,
@@ -182,6 +183,11 @@ class IcaProtocol:
 
     def abort_analysis(self, project_id: str, analysis_id: str) -> Call[None]:
         yield from self.call(ops.abort_analysis(project_id, analysis_id))
+
+    def get_analysis_outputs(self, project_id: str, analysis_id: str) -> Call[AnalysisOutputList]:
+        """What the analysis produced, per output parameter (empty until it has SUCCEEDED)."""
+        request = ops.get_analysis_outputs(project_id, analysis_id)
+        return parse(AnalysisOutputList, request, (yield from self.call(request)))
 
 
 def paged(fetch: Callable[[str | None], Call[P]]) -> Iterator[Call[P]]:

@@ -63,9 +63,14 @@ class ItemRecord:
     analysis_id: str | None = None
     analysis_status: str | None = None
     reason: str | None = None
+    # With include_outputs, once the analysis has SUCCEEDED: output_records() of its outputs.
+    outputs: list[dict[str, Any]] | None = None
 
     def to_xcom(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.outputs is None:
+            del data["outputs"]  # no outputs asked for or none yet: the record keeps its plain shape
+        return data
 
     @classmethod
     def from_xcom(cls, data: Mapping[str, Any]) -> ItemRecord:
@@ -157,6 +162,7 @@ class BatchTracker:
     batch_id: str
     wait_for: WaitFor = "analyses"
     page_size: int = DEFAULT_PAGE_SIZE
+    include_outputs: bool = False  # fetch each succeeded analysis's outputs, once
     records: dict[str, ItemRecord] = field(default_factory=dict)
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
@@ -209,7 +215,27 @@ class BatchTracker:
             for analysis_id in analysis_ids:
                 analysis = yield from protocol.get_analysis(self.project_id, analysis_id)
                 self._apply_analysis(by_analysis[analysis_id], analysis, changes)
+        if self.include_outputs:
+            yield from self._fetch_outputs(protocol)
         return changes
+
+    def _fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
+        """The outputs of each analysis that has SUCCEEDED since the last poll: one request each.
+
+        Kept on the record as soon as fetched, so a poll that fails halfway (and is
+        tolerated) leaves only the rest for the next poll; a record with outputs is never
+        asked again, even when ICA listed none (``[]``).
+        """
+        from ica_airflow_provider.models.outputs import output_records
+
+        due = [
+            r
+            for r in self.records.values()
+            if r.outputs is None and r.analysis_id and analysis_phase(r.analysis_status or "") is Phase.SUCCEEDED
+        ]
+        for record in due:
+            outputs = yield from protocol.get_analysis_outputs(self.project_id, str(record.analysis_id))
+            record.outputs = output_records(outputs)
 
     def running_analyses(self) -> list[str]:
         """IDs of created analyses that are not terminal yet."""

@@ -119,6 +119,7 @@ def abort_running(tracker: BatchTracker, protocol: IcaProtocol, logger: Log = lo
     Best effort (the task is going away, or failing): an error is logged, not raised.
     One abort at a time: the request budget of the connection is shared with other waits.
     """
+    tracker.include_outputs = False  # aborting: no request for what finished analyses wrote
     try:
         yield from tracker.poll(protocol)
     except IcaError as exc:

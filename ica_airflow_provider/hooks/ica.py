@@ -29,6 +29,7 @@ from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 if TYPE_CHECKING:
     import requests
 
+    from ica_airflow_provider.models.outputs import AnalysisOutputList
     from ica_airflow_provider.models.response import (
         Analysis,
         AnalysisCreationBatch,
@@ -159,6 +160,10 @@ class IcaHook(BaseHook):
     def abort_analysis(self, project_id: str, analysis_id: str) -> None:
         """Ask ICA to abort; the status changes only once the abort has started."""
         self.run(self.protocol.abort_analysis(project_id, analysis_id))
+
+    def get_analysis_outputs(self, project_id: str, analysis_id: str) -> AnalysisOutputList:
+        """What the analysis produced: per output parameter its ``code`` and data (files, folders)."""
+        return self.run(self.protocol.get_analysis_outputs(project_id, analysis_id))
 
     # -- waiting for a batch (the operator and the sensor) -------------------------------
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from ica_airflow_provider.models.outputs import (
+    AnalysisData,
+    AnalysisDataFormat,
+    AnalysisOutput,
+    AnalysisOutputList,
+    output_records,
+)
 from ica_airflow_provider.models.request import (
     BATCH_ITEM_FIELDS,
     AnalysisDataInput,
@@ -52,11 +59,15 @@ __all__ = [
     "AnalysisCreationBatchItemPage",
     "AnalysisCreationBatchItemProcessing",
     "AnalysisCreationBatchItemRequest",
+    "AnalysisData",
+    "AnalysisDataFormat",
     "AnalysisDataInput",
     "AnalysisInputBaseSpaceDetails",
     "AnalysisInputDataMount",
     "AnalysisInputExternalData",
     "AnalysisInputS3Details",
+    "AnalysisOutput",
+    "AnalysisOutputList",
     "AnalysisOutputMapping",
     "AnalysisParameterInput",
     "AnalysisReferenceDataParameter",
@@ -82,4 +93,5 @@ __all__ = [
     "Pipeline",
     "Token",
     "format_validation_error",
+    "output_records",
 ]

@@ -46,6 +46,9 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
     :param abort_on_kill: abort still-running analyses when the waiting task is killed
         (marked failed or success, or cleared; deferred: Airflow 3.3+).
     :param page_size: items per page when listing the batch.
+    :param include_outputs: (when waiting) add to each succeeded analysis's record in the
+        ``analyses`` XCom its ``outputs``, as the sensor does: one more request per
+        succeeded analysis, made once.
     """
 
     template_fields: Sequence[str] = (
@@ -79,6 +82,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         abort_on_timeout: bool = True,
         abort_on_kill: bool = True,
         page_size: int = DEFAULT_PAGE_SIZE,
+        include_outputs: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,15 +95,26 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.wait_timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         self.wait_for = check_wait_args(
-            wait_for, max_failures, page_size, poll_interval=poll_interval, timeout=self.wait_timeout
+            wait_for, max_failures, page_size, include_outputs=include_outputs,
+            poll_interval=poll_interval, timeout=self.wait_timeout,
         )
+        if include_outputs and not wait_for_completion:
+            raise ValueError(
+                "include_outputs: needs wait_for_completion=True (outputs exist once the analyses have"
+                " succeeded); or set include_outputs on the IcaAnalysisBatchSensor that waits"
+            )
         self.max_failures = max_failures
         self.poll_interval = float(poll_interval)
         self.deferrable = deferrable
         self.abort_on_timeout = abort_on_timeout
         self.abort_on_kill = abort_on_kill
         self.page_size = page_size
+        self.include_outputs = include_outputs
         self._tracker: BatchTracker | None = None
+        # The batch and how its wait ended, for OpenLineage (kept in this process, never pulled
+        # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
+        self._batch_id: str | None = None
+        self._records: list[dict[str, Any]] | None = None
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -132,8 +147,11 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
-            abort_on_timeout=self.abort_on_timeout,
+            abort_on_timeout=self.abort_on_timeout, include_outputs=self.include_outputs, on_end=self._ended,
         )
+
+    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
+        self._batch_id, self._records = batch_id, records
 
     def execute(self, context: Context) -> Any:
         batch = self.build_batch()
@@ -143,6 +161,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
+        self._batch_id = created.id
         ti = context["ti"]
         ti.xcom_push(key="batch_id", value=created.id)
         ti.xcom_push(key="project_id", value=project_id)
@@ -153,7 +172,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         wait = task_wait.wait(tracker, poll_interval=self.poll_interval, deadline=Deadline.after(self.wait_timeout))
         if not self.deferrable:
             return task_wait.run(context, wait)
-        ids = task_wait.poke(context, wait)  # a batch that is already finished is not deferred
+        ids = task_wait.poke(context, wait, lasting=False)  # a batch that is already finished is not deferred
         if ids is not None:
             return ids
         # timeout=None: the trigger owns the wall-clock deadline and reports it as an
@@ -169,6 +188,12 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         """Abort the batch's running analyses when the task is killed while waiting."""
         if self.abort_on_kill and self._tracker is not None:
             self.task_wait().abort_running(self._tracker)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""
+        if self._batch_id is None:  # failed before creating one: no request to build either
+            return None
+        return self.task_wait().lineage(self.project_id, self._batch_id, self._records, self.build_batch())
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:

@@ -42,6 +42,9 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
     :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
     :param abort_on_kill: abort running analyses when the task is killed (off: a watcher
         does not touch what it watches).
+    :param include_outputs: add to each succeeded analysis's record in the ``analyses`` XCom
+        its ``outputs`` (``code``, ``data_id``, ``name``, ``data_type`` of each top-level
+        output folder or file): one more request per succeeded analysis, made once.
     """
 
     template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
@@ -59,19 +62,24 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         ica_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         abort_on_kill: bool = False,
+        include_outputs: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.batch_id = batch_id
         self.project_id = project_id
-        self.wait_for = check_wait_args(wait_for, max_failures, page_size)
+        self.wait_for = check_wait_args(wait_for, max_failures, page_size, include_outputs=include_outputs)
         self.max_failures = max_failures
         self.page_size = page_size
         self.ica_conn_id = ica_conn_id
         self.deferrable = deferrable
         self.abort_on_kill = abort_on_kill
+        self.include_outputs = include_outputs
         self._wait: Wait | None = None  # poke mode: the records and counts, from poke to poke
         self._deadline = Deadline()  # poke mode: set by execute
+        # How the wait ended, for OpenLineage (set in this process; never pulled back from XCom).
+        self._batch_id: str | None = None
+        self._records: list[dict[str, Any]] | None = None
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -84,8 +92,11 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         # watcher does not abort what it watches when it times out.
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
-            timeout_error=AirflowSensorTimeout,
+            timeout_error=AirflowSensorTimeout, include_outputs=self.include_outputs, on_end=self._ended,
         )
+
+    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
+        self._batch_id, self._records = batch_id, records
 
     def wait(self, context: Context | None = None) -> Wait:
         """This batch's wait; its records survive between pokes, so later pokes are cheap.
@@ -124,7 +135,12 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        ids = self.task_wait().poke(context, self.wait(context), self._saved(context))
+        saved = self._saved(context)
+        # Records last from poke to poke on this object (poke mode) or in the state store;
+        # not into the trigger (deferrable: this is the poke before deferring), nor across
+        # reschedules without a store.
+        lasting = not self.deferrable and (self.mode == "poke" or saved is not None)
+        ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
@@ -145,6 +161,10 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
     def on_kill(self) -> None:
         if self.abort_on_kill and self._wait is not None:
             self.task_wait().abort_running(self._wait.tracker)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (its provider installed): the data the analyses read and wrote, the batch facet."""
+        return self.task_wait().lineage(self.project_id, self._batch_id, self._records)
 
     def _saved(self, context: Context | None) -> SavedWait | None:
         return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None

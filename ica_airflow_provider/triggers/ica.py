@@ -23,7 +23,8 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
     """Polls a batch until every item is terminal, then yields one event.
 
     The event's ``status`` is ``success``, ``failure`` (too many failures),
-    ``timeout`` (``end_time``, wall clock, passed) or ``error``; it carries the records.
+    ``timeout`` (``end_time``, wall clock, passed) or ``error``; it carries the records
+    (with ``include_outputs``, the succeeded analyses' outputs too).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         end_time: float | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         abort_on_kill: bool = False,
+        include_outputs: bool = False,
     ) -> None:
         super().__init__()
         self.project_id = project_id
@@ -49,6 +51,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         self.end_time = end_time
         self.page_size = page_size
         self.abort_on_kill = abort_on_kill
+        self.include_outputs = include_outputs
         self._tracker: BatchTracker | None = None  # what run() knows, for on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -64,11 +67,14 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "page_size": self.page_size,
                 "abort_on_kill": self.abort_on_kill,
+                "include_outputs": self.include_outputs,
             },
         )
 
     def _new_tracker(self) -> BatchTracker:
-        return BatchTracker(self.project_id, self.batch_id, self.wait_for, self.page_size)
+        return BatchTracker(
+            self.project_id, self.batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         tracker = self._tracker = self._new_tracker()

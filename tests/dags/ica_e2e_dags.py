@@ -35,10 +35,12 @@ SENSOR_SCENARIOS = {
     "tolerant": {"wait_for": "analyses", "max_failures": 1},
     "creation": {"wait_for": "creation", "max_failures": 0},
     "sensor_timeout": {"timeout": 2},  # says what was unfinished, aborts nothing
+    "outputs": {"include_outputs": True, "max_failures": 1},
 }
 OPERATOR_SCENARIOS = {
     "operator_wait": {"retries": 1, "retry_delay": 0},
     "timeout": {"timeout": 2},  # aborts the analyses still running
+    "operator_outputs": {"include_outputs": True, "max_failures": 1},
 }
 
 

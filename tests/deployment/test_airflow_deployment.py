@@ -74,6 +74,12 @@ def test_run_with_failing_analysis_fails_and_logs_it(check: Callable[..., None])
     check(check_failed_run)
 
 
+def test_openlineage_console_transport_logs_each_tasks_lineage(check: Callable[..., None]) -> None:
+    from deploy.airflow_e2e.checks import check_openlineage_in_task_logs
+
+    check(check_openlineage_in_task_logs)
+
+
 def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:
     """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots and docs/."""
     from deploy.airflow_e2e.checks import check_browser_walkthrough

@@ -39,7 +39,14 @@ def test_example_dags_import_without_errors() -> None:
         (
             [" NA12878", "", "NA12891 "],
             0,
-            ["NA12878-germline ", "NA12891-germline ", "collect_outputs by sample: NA12878, NA12891", "Demo succeeded"],
+            [
+                "NA12878-germline ",
+                "NA12891-germline ",
+                "    output output: FOLDER ",  # each analysis's output folder, read back from ICA
+                "wrote folder ",  # collect_outputs got it from the sensor's records
+                "collect_outputs by sample: NA12878, NA12891",
+                "Demo succeeded",
+            ],
         ),
         (["X1", "X2-fail-analysis"], 1, ["X2-fail-analysis", "FAILED", "Demo FAILED"]),
     ],

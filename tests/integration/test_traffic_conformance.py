@@ -17,7 +17,7 @@ import pytest
 from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.testing.clock import ManualClock
-from tests.fake_server.spec import load_spec, schema_errors
+from tests.fake_server.spec import FULL_SPEC_PATH, load_spec, schema_errors
 
 ITEMS = {
     "nextflowItems": [
@@ -89,7 +89,7 @@ def check(spec: dict[str, Any], request: Request) -> list[str]:
 def test_every_request_the_hook_sends_matches_the_spec(
     ica_fake_server_factory: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = load_spec()
+    spec = load_spec(FULL_SPEC_PATH)  # the subset lacks getAnalysisOutputs
     clock = ManualClock()
     connect(ica_fake_server_factory(clock=clock))
     hook = IcaHook()
@@ -110,6 +110,7 @@ def test_every_request_the_hook_sends_matches_the_spec(
     item = hook.get_analysis_creation_batch_item("proj", batch.id, items[0].id)
     assert item.created_analysis is not None
     hook.get_analysis("proj", item.created_analysis.id)
+    hook.get_analysis_outputs("proj", item.created_analysis.id)
     hook.abort_analysis("proj", item.created_analysis.id)
 
     operations = {operation_for(spec, r)[1]["operationId"] for r in sent}
@@ -120,6 +121,7 @@ def test_every_request_the_hook_sends_matches_the_spec(
         "getAnalysisCreationBatchItems",
         "getAnalysisCreationBatchItem",
         "getAnalysis",
+        "getAnalysisOutputs",
         "abortAnalysis",
     }
     assert sum(r.path.endswith("/items") for r in sent) >= 4  # paging really happened
@@ -128,7 +130,7 @@ def test_every_request_the_hook_sends_matches_the_spec(
 
 
 def test_the_check_catches_what_the_spec_forbids() -> None:
-    spec = load_spec()
+    spec = load_spec(FULL_SPEC_PATH)  # the subset lacks getAnalysisOutputs
     from ica_airflow_provider.core import operations as ops
 
     good = ops.create_analysis_creation_batch("p", ITEMS, "k")
@@ -141,3 +143,6 @@ def test_the_check_catches_what_the_spec_forbids() -> None:
     assert check(spec, items) == []
     assert any("status" in p for p in check(spec, Request("GET", items.path, (("status", "DONE"),), items.headers)))
     assert any("undeclared" in p for p in check(spec, Request("GET", items.path, (("sort", "x"),), items.headers)))
+    outputs = ops.get_analysis_outputs("p", "a")
+    assert check(spec, outputs) == []
+    assert any("Accept" in p for p in check(spec, outputs.with_headers(Accept=ops.V4)))

@@ -144,6 +144,22 @@ def item_body(
     return body
 
 
+def outputs_body(analysis_id: str, files: int = 2) -> dict[str, Any]:
+    """An ``AnalysisOutputList`` (v3): one output folder with ``files`` files in it."""
+    children = [
+        {
+            "dataId": f"fil.{analysis_id}-{n}",
+            "name": f"out{n}.bam",
+            "dataType": "FILE",
+            "format": {"code": "BAM"},
+        }
+        for n in range(files)
+    ]
+    folder = {"dataId": f"fol.{analysis_id}", "name": f"out-{analysis_id}", "dataType": "FOLDER",
+              "format": {"code": "UNKNOWN"}, "children": children}
+    return {"items": [{"code": "output", "projectId": PROJECT_ID, "data": [folder]}]}
+
+
 def page_body(items: list[dict[str, Any]], next_page_token: str | None) -> dict[str, Any]:
     return {"items": items, "nextPageToken": next_page_token, "remainingRecords": None}
 
@@ -302,6 +318,11 @@ class FakeIca:
             item_id = request.path.rsplit("/", 1)[1]
             if item_id in self.items:
                 return json_response(200, self.items[item_id], V4)
+        if request.method == "GET" and request.path.startswith(analyses) and request.path.endswith("/outputs"):
+            analysis_id = request.path[len(analyses):].removesuffix("/outputs")
+            if analysis_id in self.analyses:
+                done = self.analyses[analysis_id]["status"] == "SUCCEEDED"
+                return json_response(200, outputs_body(analysis_id) if done else {"items": []}, V3)
         if request.method == "GET" and request.path.startswith(analyses):
             analysis_id = request.path[len(analyses):]
             if analysis_id in self.analyses:

@@ -12,10 +12,22 @@ import re
 from typing import Any
 
 import pytest
-from samples import BATCH_ID, PIPELINE_ID, PROJECT_ID, FakeIca, make_jwt
+from samples import (
+    BATCH_ID,
+    PIPELINE_ID,
+    PROBLEM_JSON,
+    PROJECT_ID,
+    V3,
+    FakeIca,
+    json_response,
+    make_jwt,
+    outputs_body,
+    problem_body,
+)
 
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.drive import drive
+from ica_airflow_provider.core.errors import IcaApiError
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
@@ -373,6 +385,108 @@ def test_poll_mints_a_token_when_none_is_cached() -> None:
 
     assert [r.describe() for r in fake.requests] == ["POST /api/tokens", ITEMS]
     assert fake.requests[1].headers["Authorization"] == f"Bearer {fake.jwt}"
+
+
+# -- include_outputs ---------------------------------------------------------------------------------------------
+
+OUTPUTS = f"GET /api/projects/{PROJECT_ID}/analyses/{{}}/outputs"
+
+
+def folder_of(analysis_id: str) -> list[dict[str, Any]]:
+    """The ``outputs`` of a record, as output_records() makes them from samples.outputs_body."""
+    return [{"code": "output", "data_id": f"fol.{analysis_id}", "name": f"out-{analysis_id}", "data_type": "FOLDER"}]
+
+
+def test_record_outputs_round_trip_and_only_when_fetched() -> None:
+    record = rec("SUCCEEDED", "SUCCEEDED")
+    assert "outputs" not in record.to_xcom()  # the XCom keeps its shape without include_outputs
+    record.outputs = folder_of("a1")
+    data = record.to_xcom()
+    assert data["outputs"] == folder_of("a1")
+    assert ItemRecord.from_xcom(data) == record
+    record.outputs = []  # fetched, and ICA listed nothing: still a key, so never fetched again
+    assert ItemRecord.from_xcom(record.to_xcom()).outputs == []
+
+
+def test_poll_fetches_outputs_once_per_succeeded_analysis() -> None:
+    fake = five_item_fake()
+    protocol = protocol_for(fake)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=2, include_outputs=True)
+
+    _, sent = poll(tracker, fake, protocol)
+    assert sent == [ITEMS] * 3 + [OUTPUTS.format("a1")]  # a1 SUCCEEDED; a2 running; a5 FAILED
+    assert tracker.records["i1"].outputs == folder_of("a1")
+
+    fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "REQUESTED")
+    fake.set_analysis("a2", "SUCCEEDED")
+    _, sent = poll(tracker, fake, protocol)
+    assert sent[-1:] == [OUTPUTS.format("a2")]  # a2 only: a1's are known
+    fake.set_analysis("a3", "SUCCEEDED")
+    _, sent = poll(tracker, fake, protocol)
+    assert sent == [f"GET /api/projects/{PROJECT_ID}/analyses/a3", OUTPUTS.format("a3")]
+    _, sent = poll(tracker, fake, protocol)
+    assert sent == []  # done: never asked again
+
+    xcom = {r["item_id"]: r for r in tracker.dump_records()}
+    assert {i: r.get("outputs") for i, r in xcom.items()} == {
+        "i1": folder_of("a1"), "i2": folder_of("a2"), "i3": folder_of("a3"), "i4": None, "i5": None
+    }
+    assert "outputs" not in xcom["i4"] and "outputs" not in xcom["i5"]  # failed: no outputs at all
+    assert tracker.verdict(2).done is True
+
+
+def test_poll_without_include_outputs_never_asks() -> None:
+    fake = five_item_fake()
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+
+    _, sent = poll(tracker, fake, protocol_for(fake))
+
+    assert not any(s.endswith("/outputs") for s in sent)
+    assert all("outputs" not in r for r in tracker.dump_records())
+
+
+def test_outputs_fetched_before_a_failed_poll_are_kept() -> None:
+    fake = FakeIca()
+    for n in (1, 2, 3):
+        fake.put_item(f"i{n}", f"ref-{n}", "SUCCEEDED", f"a{n}", "SUCCEEDED")
+    failing = ["once"]
+
+    def flaky(request: Any) -> Any:
+        if failing:
+            failing.clear()
+            return json_response(503, problem_body(503, "ICA_UNAVAILABLE", "later"), PROBLEM_JSON)
+        return json_response(200, outputs_body("a2"), V3)
+
+    fake.routes[("GET", f"/api/projects/{PROJECT_ID}/analyses/a2/outputs")] = flaky
+    protocol = protocol_for(fake)  # no retries: the 503 fails the poll
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)
+
+    with pytest.raises(IcaApiError):
+        poll(tracker, fake, protocol)
+    assert tracker.records["i1"].outputs == folder_of("a1")
+    assert tracker.records["i2"].outputs is None
+
+    _, sent = poll(tracker, fake, protocol)  # the next poll asks only for what is missing
+    assert sent == [OUTPUTS.format("a2"), OUTPUTS.format("a3")]
+    assert [r.outputs for r in tracker.records.values()] == [folder_of(f"a{n}") for n in (1, 2, 3)]
+
+
+def test_loaded_records_with_outputs_are_not_fetched_again() -> None:
+    """A rescheduled sensor's saved records, or a trigger event's: the outputs travel with them."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+    fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "IN_PROGRESS")
+    protocol = protocol_for(fake)
+    first = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)
+    poll(first, fake, protocol)
+
+    again = BatchTracker(PROJECT_ID, BATCH_ID, page_size=1, include_outputs=True)
+    again.load_records(first.dump_records())
+    fake.set_analysis("a2", "SUCCEEDED")
+    _, sent = poll(again, fake, protocol)
+
+    assert sent == [f"GET /api/projects/{PROJECT_ID}/analyses/a2", OUTPUTS.format("a2")]
+    assert again.records["i1"].outputs == folder_of("a1")
 
 
 # -- progress_line ----------------------------------------------------------------------------------------------

@@ -166,6 +166,20 @@ def test_abort_running_refreshes_then_aborts_only_running_analyses(caplog: pytes
     assert sum(d.endswith(":abort") for d in fake.described()) == 1
 
 
+def test_abort_running_asks_for_no_outputs_first() -> None:
+    """A kill or a timeout aborts at once, not after fetching what every finished analysis wrote."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
+    for n in range(2, 6):
+        fake.put_item(f"i{n}", f"ref-{n}", "SUCCEEDED", f"a{n}", "SUCCEEDED")
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)  # e.g. the trigger's on_kill: no records
+
+    aborted = drive(abort_running(tracker, protocol_for(fake), log), fake.send, lambda s: None)
+
+    assert aborted == ["a1"]
+    assert not any(d.endswith("/outputs") for d in fake.described())
+
+
 def test_abort_running_carries_on_past_one_refused_abort(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeIca()
     for n in range(1, 4):

@@ -32,6 +32,7 @@ from samples import (
     batch_body,
     item_body,
     make_jwt,
+    outputs_body,
     page_body,
     problem_body,
     query_pairs,
@@ -252,6 +253,38 @@ def test_items_item_and_analysis_accept_v4(requests_mock: Any, mint: Any, operat
 
     assert matcher.call_count == 1
     assert matcher.last_request.headers["Accept"] == V4
+
+
+def test_analysis_outputs_accept_v3_retried_and_typed(
+    requests_mock: Any, mint: Any, sleeps: list[float]
+) -> None:
+    outputs = requests_mock.get(
+        url(f"/api/projects/{PROJECT_ID}/analyses/{ANALYSIS_ID}/outputs"),
+        [problem(503), {"json": outputs_body(ANALYSIS_ID, files=2), "headers": {"Content-Type": V3}}],
+    )
+    hook = make_hook()
+
+    result = hook.get_analysis_outputs(PROJECT_ID, ANALYSIS_ID)
+
+    assert outputs.call_count == 2  # the 503 was retried, as for every call
+    assert len(sleeps) == 1
+    assert outputs.last_request.headers["Accept"] == V3
+    assert outputs.last_request.headers["Authorization"].startswith("Bearer ")
+    [output] = result.items
+    assert output.code == "output"
+    [folder] = output.data or []
+    assert (folder.data_id, folder.data_type) == (f"fol.{ANALYSIS_ID}", "FOLDER")
+    assert [c.name for c in folder.children or []] == ["out0.bam", "out1.bam"]
+
+
+def test_analysis_outputs_errors_name_the_call(requests_mock: Any, mint: Any) -> None:
+    requests_mock.get(
+        url(f"/api/projects/{PROJECT_ID}/analyses/{ANALYSIS_ID}/outputs"), **problem(404, title="ICA_NOT_FOUND")
+    )
+    with pytest.raises(IcaApiError) as info:
+        make_hook().get_analysis_outputs(PROJECT_ID, ANALYSIS_ID)
+    assert info.value.status == 404
+    assert f"analyses/{ANALYSIS_ID}/outputs" in str(info.value)
 
 
 # -- paging ------------------------------------------------------------------------------------

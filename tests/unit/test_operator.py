@@ -82,6 +82,14 @@ def test_bad_wait_arguments_fail_at_parse_time() -> None:
         operator(nextflow_items=[ITEM], max_failures=-1)
 
 
+def test_include_outputs_is_checked_at_parse_time() -> None:
+    with pytest.raises(ValueError, match="include_outputs: must be True or False, got 'yes'"):
+        operator(nextflow_items=[ITEM], wait_for_completion=True, include_outputs="yes")
+    with pytest.raises(ValueError, match="include_outputs: needs wait_for_completion=True"):
+        operator(nextflow_items=[ITEM], include_outputs=True)  # only a wait sees analyses succeed
+    assert operator(nextflow_items=[ITEM], wait_for_completion=True, include_outputs=True).include_outputs is True
+
+
 def test_template_fields_include_conn_id_and_json_files() -> None:
     op = operator(nextflow_items=[ITEM])
     assert set(op.template_fields) == {

@@ -65,6 +65,12 @@ def test_batch_id_must_be_one_id(batch_id: Any) -> None:
         IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="p").wait()
 
 
+@pytest.mark.parametrize("include_outputs", [1, "true", None])
+def test_include_outputs_is_checked_at_parse_time(include_outputs: Any) -> None:
+    with pytest.raises(ValueError, match="include_outputs: must be True or False"):
+        sensor(include_outputs=include_outputs)
+
+
 @pytest.mark.parametrize("page_size", [0, -5, True, 2.5])
 def test_page_size_is_checked_at_parse_time(page_size: Any) -> None:
     with pytest.raises(ValueError, match="page_size"):

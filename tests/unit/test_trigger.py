@@ -21,12 +21,13 @@ ITEMS = [
 def test_serialize_round_trip_is_plain_json() -> None:
     trigger = IcaAnalysisBatchTrigger(
         project_id="proj", batch_id="b-1", ica_conn_id="c", wait_for="creation", max_failures=2,
-        poll_interval=5, end_time=1234.5, page_size=50, abort_on_kill=True,
+        poll_interval=5, end_time=1234.5, page_size=50, abort_on_kill=True, include_outputs=True,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "ica_airflow_provider.triggers.ica.IcaAnalysisBatchTrigger"
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert IcaAnalysisBatchTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert kwargs["include_outputs"] is True
 
 
 @pytest.fixture
