@@ -23,7 +23,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
     """Polls a batch until every item is terminal, then yields one event.
 
     The event's ``status`` is ``success``, ``failure`` (too many failures),
-    ``timeout`` (``end_time``, wall clock, passed) or ``error``; it carries the records.
+    ``timeout`` (``end_time``, wall clock, passed) or ``error``; small: see :mod:`.events`.
     """
 
     def __init__(
