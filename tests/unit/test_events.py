@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, json_size
 from ica_airflow_provider.core.wait import Wait
 from ica_airflow_provider.triggers.events import (
@@ -116,15 +117,25 @@ def test_the_logged_event_is_a_summary_not_the_records() -> None:
     assert event.payload == stored(payload)  # still the whole payload, as plain JSON
 
 
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2's triggerer submits events in its own process")
 def test_the_payload_goes_to_airflow_3_as_a_plain_dict() -> None:
     """The triggerer sends events to its supervisor as msgpack; the payload arrives as a dict."""
-    comms = pytest.importorskip("airflow.sdk.execution_time.comms")
     import msgspec
+    from airflow.sdk.execution_time import comms
     from airflow.triggers.base import TriggerEvent
 
     payload = event_payload("success", tracker(3))
     decoded = msgspec.msgpack.decode(comms._new_encoder().encode(TriggerEvent(payload)))
     assert decoded["payload"] == stored(payload)
+
+
+def test_the_payload_goes_to_the_metadata_database_as_a_plain_dict() -> None:
+    """What a task instance's ``next_kwargs`` hold (Airflow 2.10 stores the event this way)."""
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    payload = event_payload("success", tracker(3))
+    again = BaseSerialization.deserialize(json.loads(json.dumps(BaseSerialization.serialize({"event": payload}))))
+    assert type(again["event"]) is dict and again["event"] == stored(payload)
 
 
 def test_the_task_reads_events_with_and_without_records() -> None:
