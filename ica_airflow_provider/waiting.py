@@ -29,17 +29,20 @@ from ica_airflow_provider.core.tracker import (
     Log,
     Verdict,
     WaitFor,
+    dump_within,
     listing,
 )
-from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait
 from ica_airflow_provider.links import push_links
-from ica_airflow_provider.triggers.events import check_event, tracker_from_event
+from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, has_records, tracker_from_event
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ANALYSES_XCOM = "analyses"
+# Records a rescheduled sensor keeps whole in the task state store (64 KiB a value); above, the open ones.
+STATE_BUDGET = RECORDS_BUDGET
 
 
 class IcaBatchFailedError(IcaError):
@@ -136,6 +139,10 @@ class TaskWait:
         ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
         """
         verdict = self.poll_outputs_once(wait, lasting)
+        if verdict is not None and verdict.done and wait.tracker.partial:
+            # A compact save followed only the open items: list the batch once for every record.
+            wait.tracker.load_records([])
+            verdict = self.poll_outputs_once(wait, lasting)
         self.push_links(context, wait.tracker)
         if verdict is not None and verdict.done:
             if saved is not None:
@@ -198,13 +205,24 @@ class TaskWait:
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
         tracker = tracker_from_event(event, self.wait_for, self.page_size)
+        if not has_records(event):  # a big batch: its event had no room for the records
+            self.relist(tracker)
         self.push_links(context, tracker)
         if status == "timeout":
             self.timed_out(context, tracker)
         verdict = tracker.verdict(self.max_failures)
         if not verdict.done:
             raise AirflowException(f"The ICA trigger reported {status!r} for batch {batch_id}, which is not finished")
+        if self.include_outputs:  # the trigger leaves them to us: fetched here, once
+            tracker.include_outputs = True
+            self.relist(tracker)  # every record is terminal: this fetches only the outputs
         return self.conclude(context, verdict, batch_id)
+
+    def relist(self, tracker: BatchTracker) -> None:
+        """Refresh ``tracker`` once (a listing when it is empty); any failure fails the task."""
+        wait = self.wait(tracker)
+        wait.failures = PollFailures(limit=0)  # no "poll again later" here: raise
+        self.hook.poll_batch(wait, self.log)
 
     # -- how every wait ends -----------------------------------------------------------------
 
@@ -274,7 +292,12 @@ class StateStore(Protocol):
 class SavedWait:
     """A rescheduled sensor's records and failed-polls count, kept between pokes.
 
-    In Airflow 3.3's task state store, when there is one (``None``: nothing is kept).
+    In Airflow 3.3's task state store, when there is one (``None``: nothing is kept), as
+    ``{"batch_id", "failed_polls", "items", "records"}``, at most 64 KiB for any batch:
+    ``records`` holds every record while they fit :data:`STATE_BUDGET`, else only the
+    open ones (what the next poke fetches one by one), else none (over a hundred open: the
+    next poke lists the batch, fewer requests at the default page size). ``items`` is the
+    batch's size; a poke that finds the open ones done lists the batch once for the XCom.
     """
 
     store: StateStore
@@ -288,20 +311,28 @@ class SavedWait:
     def load(self, wait: Wait) -> None:
         saved = self.store.get(self.key)
         if isinstance(saved, dict) and saved.get("batch_id") == wait.tracker.batch_id:
-            wait.tracker.load_records(saved.get("records") or [])
-            in_a_row = saved.get("failed_polls")
-            if isinstance(in_a_row, int) and not isinstance(in_a_row, bool):
-                wait.failures.in_a_row = in_a_row
+            wait.tracker.load_records(saved.get("records") or [], _count(saved.get("items")))
+            wait.failures.in_a_row = _count(saved.get("failed_polls"))
 
     def save(self, wait: Wait) -> None:
+        tracker = wait.tracker
+        records = dump_within(tracker.records.values(), STATE_BUDGET)
+        if records is None:
+            records = dump_within(tracker.open_records(), STATE_BUDGET) or []
         self.store.set(
             self.key,
             {
-                "batch_id": wait.tracker.batch_id,
-                "records": wait.tracker.dump_records(),
+                "batch_id": tracker.batch_id,
+                "items": tracker.size(),
+                "records": records,
                 "failed_polls": wait.failures.in_a_row,
             },
         )
 
     def clear(self) -> None:
         self.store.delete(self.key)
+
+
+def _count(value: Any) -> int:
+    """A count read back from the store; anything else (an older save, damage) counts 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -7,6 +7,7 @@ done, tolerated failures, the deadline, aborts) is in :mod:`.wait`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import Counter
@@ -41,6 +42,27 @@ class Log(Protocol):
     def info(self, msg: str, /, *args: object) -> object: ...
 
     def warning(self, msg: str, /, *args: object) -> object: ...
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as JSON, as Airflow stores it (``json.dumps`` defaults: ASCII, ``", "``)."""
+    return len(json.dumps(value))
+
+
+def dump_within(records: Iterable[ItemRecord], budget: int) -> list[dict[str, Any]] | None:
+    """The records' plain JSON if it takes at most ``budget`` bytes, else ``None``.
+
+    Stops at the first record over the budget: the cost is bounded by the budget, not the batch.
+    """
+    dumped: list[dict[str, Any]] = []
+    size = 2  # []
+    for record in records:
+        data = record.to_xcom()
+        size += json_size(data) + (2 if dumped else 0)  # ", " between records
+        if size > budget:
+            return None
+        dumped.append(data)
+    return dumped
 
 
 def listing(names: Iterable[str], shown: int = SHOWN) -> str:
@@ -164,16 +186,42 @@ class BatchTracker:
     page_size: int = DEFAULT_PAGE_SIZE
     include_outputs: bool = False  # fetch each succeeded analysis's outputs, once
     records: dict[str, ItemRecord] = field(default_factory=dict)
+    # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
+    item_count: int = 0
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def dump_records(self) -> list[dict[str, Any]]:
         """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
         return [r.to_xcom() for r in self.records.values()]
 
-    def load_records(self, data: Iterable[Any]) -> None:
-        """Take records dumped by :meth:`dump_records` (elsewhere, or in an earlier process)."""
+    def load_records(self, data: Iterable[Any], item_count: int = 0) -> None:
+        """Take records dumped by :meth:`dump_records` (elsewhere, or in an earlier process).
+
+        ``item_count``: the batch's size when ``data`` holds only some of its records (the
+        open ones): polls stay as cheap as with every record, but the verdict needs a listing.
+        """
         loaded = (ItemRecord.from_xcom(d) for d in data if isinstance(d, Mapping))
         self.records = {r.item_id: r for r in loaded}
+        self.item_count = item_count
+
+    @property
+    def partial(self) -> bool:
+        """Only some of the batch's records are known (a listing fills in the rest)."""
+        return len(self.records) < self.item_count
+
+    def size(self) -> int:
+        """Items in the batch, as far as known."""
+        return max(len(self.records), self.item_count)
+
+    def open_records(self) -> list[ItemRecord]:
+        """Records not terminal yet for ``wait_for``: what the next cheap poll fetches."""
+        return [r for r in self.records.values() if r.phase(self.wait_for) is Phase.RUNNING]
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Items per creation status and per analysis status, e.g. ``{"creation": {"SUCCEEDED": 3}, ...}``."""
+        creation = Counter(r.item_status for r in self.records.values())
+        analyses = Counter(r.analysis_status for r in self.records.values() if r.analysis_status)
+        return {"creation": dict(sorted(creation.items())), "analyses": dict(sorted(analyses.items()))}
 
     def verdict(self, max_failures: int) -> Verdict:
         return judge(self.records.values(), self.wait_for, max_failures)
@@ -191,7 +239,7 @@ class BatchTracker:
             or (r.analysis_id is None and item_phase(r.item_status) is Phase.SUCCEEDED)
         ]
         open_analyses = self.running_analyses() if self.wait_for == "analyses" else []
-        listing_cost = math.ceil(len(self.records) / self.page_size)
+        listing_cost = math.ceil(self.size() / self.page_size)
         if len(creating) + len(open_analyses) < listing_cost:
             return creating, open_analyses
         return None
@@ -248,11 +296,12 @@ class BatchTracker:
 
     def progress_line(self) -> str:
         """One line: counts per status, creation and analyses."""
-        creation = Counter(r.item_status for r in self.records.values())
-        analyses = Counter(r.analysis_status for r in self.records.values() if r.analysis_status)
-        text = f"ICA batch {self.batch_id}: {len(self.records)} items; creation " + _counts(creation)
-        if analyses:
-            text += "; analyses " + _counts(analyses)
+        counts = self.status_counts()
+        # A compact save keeps only the open items: the counts are theirs until the next listing.
+        known = f" ({len(self.records)} open followed)" if self.partial else ""
+        text = f"ICA batch {self.batch_id}: {self.size()} items{known}; creation " + _counts(counts["creation"])
+        if counts["analyses"]:
+            text += "; analyses " + _counts(counts["analyses"])
         return text
 
     def log_poll(self, changes: list[str], logger: Log = log) -> None:
@@ -305,5 +354,5 @@ class BatchTracker:
             log.warning("ICA reported an unknown %s status %r; treating it as still running", kind, status)
 
 
-def _counts(counter: Counter[str]) -> str:
-    return " ".join(f"{status}={n}" for status, n in sorted(counter.items()))
+def _counts(counts: Mapping[str, int]) -> str:
+    return " ".join(f"{status}={n}" for status, n in sorted(counts.items()))

@@ -139,7 +139,9 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         # Records last from poke to poke on this object (poke mode) or in the state store;
         # not into the trigger (deferrable: this is the poke before deferring), nor across
         # reschedules without a store.
-        lasting = not self.deferrable and (self.mode == "poke" or saved is not None)
+        # Only a poke-mode sensor keeps every record from poke to poke; a compact save of a
+        # rescheduled one may keep only the open items, so its outputs come at the end.
+        lasting = not self.deferrable and self.mode == "poke"
         ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 

@@ -23,8 +23,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
     """Polls a batch until every item is terminal, then yields one event.
 
     The event's ``status`` is ``success``, ``failure`` (too many failures),
-    ``timeout`` (``end_time``, wall clock, passed) or ``error``; it carries the records
-    (with ``include_outputs``, the succeeded analyses' outputs too).
+    ``timeout`` (``end_time``, wall clock, passed) or ``error``; small: see :mod:`.events`.
     """
 
     def __init__(
@@ -72,9 +71,9 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         )
 
     def _new_tracker(self) -> BatchTracker:
-        return BatchTracker(
-            self.project_id, self.batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs
-        )
+        # Outputs are fetched by the resumed task, once: a big batch's event has no room for
+        # records, so outputs fetched here could be lost and fetched again there.
+        return BatchTracker(self.project_id, self.batch_id, self.wait_for, self.page_size)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         tracker = self._tracker = self._new_tracker()

@@ -169,13 +169,18 @@ def test_rescheduled_pokes_stay_cheap_with_the_task_state_store(ica_fake_server_
         result = sensor.poke(context)
         return result, sum(1 for r in server.backend.request_log if r.path != "/ica/rest/api/tokens")
 
-    assert poke_cost() == (False, math.ceil(n / page_size))
+    pages = math.ceil(n / page_size)
+    assert poke_cost() == (False, pages)
     clock.advance(5)
-    assert poke_cost() == (False, math.ceil(n / page_size))
+    assert poke_cost() == (False, pages)
+    # 350 records do not fit the store's budget: it keeps the batch's size and the open items.
+    saved = store.data["ica_batch_records"]
+    assert saved["items"] == n
+    assert sorted(r["user_reference"] for r in saved["records"]) == [f"S{i:05d}-run-long" for i in sorted(long_running)]
     assert poke_cost() == (False, len(long_running))  # only the open analyses
     clock.advance(4000)
     result, cost = poke_cost()
-    assert result.is_done and cost == len(long_running)
+    assert result.is_done and cost == len(long_running) + pages  # + one listing: the XCom has every record
     assert len(result.xcom_value) == n
     assert store.data == {}  # cleaned up once done
 

@@ -112,14 +112,16 @@ def test_poke_mode_fetches_outputs_as_analyses_succeed_once_each(fake: tuple[Any
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
-def test_rescheduled_with_a_state_store_the_outputs_travel_with_the_records(fake: tuple[Any, ManualClock]) -> None:
+def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(fake: tuple[Any, ManualClock]) -> None:
+    """A big batch's saved wait keeps only its open items (64 KiB): outputs fetched early
+    could be dropped from the store and fetched again, so they come with the last poke."""
     server, clock = fake
     batch_id = create("resched-store")
     store = DictStateStore()
 
     clock.advance(60)
     assert sensor(batch_id, mode="reschedule").poke(context(store)) is False  # a new object each time
-    assert len(outputs_asked(server)) == 2
+    assert len(outputs_asked(server)) == 0
     assert sensor(batch_id, mode="reschedule").poke(context(store)) is False
     clock.advance(4000)
     ctx = context(store)
