@@ -256,7 +256,7 @@ def main() -> None:
                 label,
                 f"later pokes with open+1 >= pages+1 ({len(many) - 1}): max requests",
                 f"{max(p.requests for p in many[1:])}",
-                f"<= {worst.bound} (pages+1)",
+                f"<= {worst.bound} (pages+1, +1 job while creating)",
                 all(p.requests <= p.bound for p in many[1:]),
             )
         if near:
@@ -265,7 +265,7 @@ def main() -> None:
                 label,
                 f"near end, open+1 < pages+1 ({len(near)} pokes): worst requests / open",
                 f"{worst.requests} / open {worst.open_before}",
-                f"<= {worst.bound} (open+1)",
+                f"<= {worst.bound} (open+1, +1 job while creating)",
                 all(p.requests <= p.bound for p in near),
             )
         report.add(
