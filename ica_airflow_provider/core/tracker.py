@@ -16,17 +16,22 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ica_airflow_provider.core.status import (
+    HELD_ANALYSIS_STATUSES,
+    HELD_ITEM_STATUSES,
+    JOB_TERMINAL,
     Phase,
     analysis_phase,
     is_known_analysis_status,
     is_known_item_status,
+    is_known_job_status,
     item_phase,
+    job_ends_creation,
 )
 from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
     from ica_airflow_provider.core.protocol import Call, IcaProtocol
-    from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem
+    from ica_airflow_provider.models.response import Analysis, AnalysisCreationBatchItem, Job
     from ica_airflow_provider.models.status_views import AnalysisStatusView, ItemStatusView
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 WaitFor = Literal["analyses", "creation"]
 WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
 SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
+HELD_POLLS = 5  # polls in a row WAITING_RESOURCES / AWAITING_INPUT before the progress lines name the item
 
 
 class Log(Protocol):
@@ -189,6 +195,9 @@ class BatchTracker:
     # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
     item_count: int = 0
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _polls: int = field(default=0, repr=False)
+    # item id -> (held status, poll it was first seen in): only the items held now.
+    _held_since: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
 
     def dump_records(self) -> list[dict[str, Any]]:
         """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
@@ -247,6 +256,8 @@ class BatchTracker:
     def poll(self, protocol: IcaProtocol) -> Call[list[str]]:
         """Fetch what changed and update the records; returns the change descriptions."""
         changes: list[str] = []
+        # The job before the items: an item still shown being created after its job ended never will be.
+        job = (yield from self._read_job(protocol)) if self.creating() else None
         targets = self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
@@ -263,9 +274,23 @@ class BatchTracker:
             for analysis_id in analysis_ids:
                 analysis = yield from protocol.get_analysis(self.project_id, analysis_id)
                 self._apply_analysis(by_analysis[analysis_id], analysis, changes)
+        if job is None and self.creating():
+            # First sight of the batch (nothing was known to be creating): the job is read after
+            # the items, so an ended job means polling again, job first, not failing an item
+            # that was created in between.
+            job = yield from self._read_job(protocol)
+            if job is not None and job_ends_creation(job.status):
+                changes += yield from self.poll(protocol)
+                return changes
+        self._end_creation(job, changes)
+        self._note_held()
         if self.include_outputs:
             yield from self._fetch_outputs(protocol)
         return changes
+
+    def creating(self) -> bool:
+        """Whether some item is still being created (so the batch's job is worth reading)."""
+        return any(item_phase(r.item_status) is Phase.RUNNING for r in self.records.values())
 
     def _fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
         """The outputs of each analysis that has SUCCEEDED since the last poll: one request each.
@@ -304,9 +329,28 @@ class BatchTracker:
             text += "; analyses " + _counts(counts["analyses"])
         return text
 
+    def held_lines(self) -> list[str]:
+        """Per status, the items held in it for :data:`HELD_POLLS` polls or more (at most :data:`SHOWN` named)."""
+        names: dict[str, list[str]] = {}
+        for item_id, (status, since) in self._held_since.items():
+            if self._polls - since + 1 >= HELD_POLLS:
+                record = self.records[item_id]
+                name = record.user_reference
+                if status in HELD_ANALYSIS_STATUSES:
+                    name += f" (analysis {record.analysis_id})"
+                names.setdefault(status, []).append(name)
+        ordered = sorted(names.items(), key=lambda kv: (kv[0] in HELD_ANALYSIS_STATUSES, kv[0]))  # items first
+        return [
+            f"{'analyses' if status in HELD_ANALYSIS_STATUSES else 'items'} {status}"
+            f" for {HELD_POLLS} polls or more ({len(held)}): {listing(held)}"
+            for status, held in ordered
+        ]
+
     def log_poll(self, changes: list[str], logger: Log = log) -> None:
         """The progress line, then at most :data:`SHOWN` of the changes, one per line."""
         logger.info("%s", self.progress_line())
+        for line in self.held_lines():
+            logger.info("  %s", line)
         for change in changes[:SHOWN]:
             logger.info("  %s", change)
         if len(changes) > SHOWN:
@@ -327,6 +371,8 @@ class BatchTracker:
             old_status = None
         else:
             old_status = record.item_status
+            if item_phase(old_status) is Phase.FAILED and item_phase(item.processing.status) is Phase.RUNNING:
+                return  # counted FAILED when its job ended (see _end_creation); ICA leaves it as it was
         self._check_known("item", item.processing.status, is_known_item_status(item.processing.status))
         if old_status is not None and old_status != item.processing.status:
             changes.append(f"{record.user_reference}: creation {old_status} -> {item.processing.status}")
@@ -347,6 +393,52 @@ class BatchTracker:
         record.analysis_status = analysis.status
         if analysis_phase(analysis.status) is Phase.FAILED:
             record.reason = analysis.summary
+
+    def _read_job(self, protocol: IcaProtocol) -> Call[Job | None]:
+        batch = yield from protocol.get_analysis_creation_batch(self.project_id, self.batch_id)
+        if batch.job is not None:
+            self._check_known("job", batch.job.status, is_known_job_status(batch.job.status))
+        return batch.job
+
+    def _end_creation(self, job: Job | None, changes: list[str]) -> None:
+        """After a STOPPED or FAILED job, count the items it left uncreated as FAILED, naming why."""
+        if job is None or not self.creating():
+            return
+        if not job_ends_creation(job.status):
+            if job.status in JOB_TERMINAL and ("lag", job.status) not in self._warned:
+                self._warned.add(("lag", job.status))
+                log.warning(
+                    "ICA batch %s: its job is %s, yet some items are still shown being created; following them",
+                    self.batch_id, job.status,
+                )
+            return
+        reason = f"batch job {job.status}" + (
+            f": {job.additional_status_information}" if job.additional_status_information else ""
+        )
+        for record in self.records.values():
+            if item_phase(record.item_status) is Phase.RUNNING:
+                changes.append(f"{record.user_reference}: creation {record.item_status} -> FAILED ({reason})")
+                record.item_status = "FAILED"
+                record.reason = reason
+
+    def _note_held(self) -> None:
+        """Count this poll; note since which poll each item is held (WAITING_RESOURCES, AWAITING_INPUT)."""
+        self._polls += 1
+        held: dict[str, tuple[str, int]] = {}
+        for record in self.records.values():
+            status = self._held_status(record)
+            if status is not None:
+                since = self._held_since.get(record.item_id)
+                held[record.item_id] = since if since is not None and since[0] == status else (status, self._polls)
+        self._held_since = held
+
+    def _held_status(self, record: ItemRecord) -> str | None:
+        if record.item_status in HELD_ITEM_STATUSES:
+            return record.item_status
+        analysis_held = record.analysis_status in HELD_ANALYSIS_STATUSES
+        if self.wait_for == "analyses" and item_phase(record.item_status) is Phase.SUCCEEDED and analysis_held:
+            return record.analysis_status
+        return None
 
     def _check_known(self, kind: str, status: str, known: bool) -> None:
         if not known and (kind, status) not in self._warned:

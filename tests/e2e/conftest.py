@@ -21,16 +21,22 @@ def airflow_db() -> None:
 
 
 @pytest.fixture
-def ica(ica_fake_server_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fake ICA server that ``ica_default`` points at (project ``proj-e2e``)."""
-    server = ica_fake_server_factory()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ICA_DEFAULT",
-        json.dumps(
-            {"conn_type": "ica", "host": server.url, "password": "fake-api-key", "extra": {"project_id": "proj-e2e"}}
-        ),
-    )
-    yield server
+def ica_with(ica_fake_server_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``ica_with(**config)``: a fake ICA server that ``ica_default`` points at (project ``proj-e2e``)."""
+
+    def start(**config: Any) -> Any:
+        server = ica_fake_server_factory(**config)
+        conn = {"conn_type": "ica", "host": server.url, "password": "fake-api-key", "extra": {"project_id": "proj-e2e"}}
+        monkeypatch.setenv("AIRFLOW_CONN_ICA_DEFAULT", json.dumps(conn))
+        return server
+
+    return start
+
+
+@pytest.fixture
+def ica(ica_with: Callable[..., Any]) -> Iterator[Any]:
+    """A fake ICA server with the default config that ``ica_default`` points at."""
+    yield ica_with()
 
 
 @pytest.fixture(scope="session")

@@ -86,8 +86,8 @@ def token_body(jwt: str) -> dict[str, Any]:
     return {"token": jwt}
 
 
-def job_body(status: str = "RUNNING", batch_id: str = BATCH_ID) -> dict[str, Any]:
-    return {
+def job_body(status: str = "RUNNING", batch_id: str = BATCH_ID, info: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "id": "job-1",
         "status": status,
         "subjectType": "AnalysisCreationBatch",
@@ -95,6 +95,9 @@ def job_body(status: str = "RUNNING", batch_id: str = BATCH_ID) -> dict[str, Any
         "timeCreated": "2025-11-03T10:00:00Z",
         "owner": {"id": "user-1"},
     }
+    if info is not None:
+        body["additionalStatusInformation"] = info
+    return body
 
 
 def batch_body(batch_id: str = BATCH_ID, job_status: str = "RUNNING") -> dict[str, Any]:
@@ -271,6 +274,7 @@ class FakeIca:
         self.batch_id = batch_id
         self.items: dict[str, dict[str, Any]] = {}
         self.analyses: dict[str, dict[str, Any]] = {}
+        self.job = job_body("RUNNING", batch_id)
         self.requests: list[Request] = []
         self.jwt = make_jwt()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
@@ -292,6 +296,9 @@ class FakeIca:
             self.analyses[analysis_id] = analysis
         self.items[item_id] = item_body(item_id, user_reference, status, analysis, info)
 
+    def set_job(self, status: str, info: str | None = None) -> None:
+        self.job = job_body(status, self.batch_id, info)
+
     def set_analysis(self, analysis_id: str, status: str, summary: str | None = None) -> None:
         analysis = self.analyses[analysis_id]
         analysis["status"] = status
@@ -312,6 +319,8 @@ class FakeIca:
         analyses = f"/api/projects/{self.project_id}/analyses/"
         if request.method == "POST" and request.path == TOKEN_PATH:
             return json_response(200, token_body(self.jwt))
+        if request.method == "GET" and request.path == batch:
+            return json_response(200, {"id": self.batch_id, "job": self.job})
         if request.method == "GET" and request.path == f"{batch}/items":
             return self._page(request)
         if request.method == "GET" and request.path.startswith(f"{batch}/items/"):

@@ -32,7 +32,8 @@ from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
 
-ITEMS = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
+BATCH = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}"
+ITEMS = f"{BATCH}/items"
 
 
 def rec(
@@ -258,10 +259,11 @@ def test_poll_follows_a_batch_to_the_end() -> None:
     protocol = protocol_for(fake)
     tracker = BatchTracker(PROJECT_ID, BATCH_ID, wait_for="analyses", page_size=2)
 
-    # 1st poll: nothing known yet, list every item (5 items / 2 per page = 3 pages).
+    # 1st poll: nothing known yet, list every item (5 items / 2 per page = 3 pages);
+    # i3 is being created: then its job (RUNNING).
     changes, sent = poll(tracker, fake, protocol)
-    assert sent == [ITEMS] * 3
-    page_params = [dict(r.params) for r in fake.api_requests()]
+    assert sent == [ITEMS] * 3 + [BATCH]
+    page_params = [dict(r.params) for r in fake.api_requests()[:3]]
     assert [p.get("pageToken") for p in page_params] == [None, "2", "4"]
     assert all(p["pageSize"] == "2" for p in page_params)
     assert changes == []
@@ -272,11 +274,12 @@ def test_poll_follows_a_batch_to_the_end() -> None:
     assert tracker.records["i5"].reason == "Out of memory"
     assert tracker.verdict(1).done is False
 
-    # 2nd poll: 2 open (i3 creating, a2 running) < 3 pages: fetch those two only.
+    # 2nd poll: 2 open (i3 creating, a2 running) < 3 pages: the job first, then those two only.
     fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "REQUESTED")
     fake.set_analysis("a2", "SUCCEEDED")
     changes, sent = poll(tracker, fake, protocol)
     assert sent == [
+        BATCH,
         f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items/i3",
         f"GET /api/projects/{PROJECT_ID}/analyses/a2",
     ]
@@ -314,12 +317,12 @@ def test_poll_lists_again_when_many_are_open() -> None:
     tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=4)
 
     _, sent = poll(tracker, fake, protocol)
-    assert sent == [ITEMS] * 2
+    assert sent == [ITEMS] * 2 + [BATCH]
 
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "QUEUED")
     fake.put_item("i2", "ref-2", "FAILED", info="quota")
     changes, sent = poll(tracker, fake, protocol)  # 6 open >= 2 pages: list again
-    assert sent == [ITEMS] * 2
+    assert sent == [BATCH] + [ITEMS] * 2
     assert changes == ["ref-1: creation RUNNING -> SUCCEEDED", "ref-2: creation RUNNING -> FAILED"]
     assert tracker.records["i1"].analysis_status == "QUEUED"
     assert tracker.records["i2"].reason == "quota"
@@ -337,7 +340,7 @@ def test_poll_for_creation_never_fetches_analyses() -> None:
     fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "REQUESTED")
     _, sent = poll(tracker, fake, protocol)
 
-    assert sent == [f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items/i2"]
+    assert sent == [BATCH, f"{BATCH}/items/i2"]
     verdict = tracker.verdict(0)
     assert verdict.done is True
     assert verdict.analysis_ids == ["a1", "a2", "a3"]
@@ -383,7 +386,7 @@ def test_poll_mints_a_token_when_none_is_cached() -> None:
 
     drive(tracker.poll(IcaProtocol("key", RetryPolicy(max_retries=0))), fake.send, lambda s: None)
 
-    assert [r.describe() for r in fake.requests] == ["POST /api/tokens", ITEMS]
+    assert [r.describe() for r in fake.requests] == ["POST /api/tokens", ITEMS, BATCH]
     assert fake.requests[1].headers["Authorization"] == f"Bearer {fake.jwt}"
 
 
@@ -414,7 +417,8 @@ def test_poll_fetches_outputs_once_per_succeeded_analysis() -> None:
     tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=2, include_outputs=True)
 
     _, sent = poll(tracker, fake, protocol)
-    assert sent == [ITEMS] * 3 + [OUTPUTS.format("a1")]  # a1 SUCCEEDED; a2 running; a5 FAILED
+    # a1 SUCCEEDED; a2 running; a5 FAILED; i3 still being created: the job is read too
+    assert sent == [ITEMS] * 3 + [BATCH, OUTPUTS.format("a1")]
     assert tracker.records["i1"].outputs == folder_of("a1")
 
     fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "REQUESTED")

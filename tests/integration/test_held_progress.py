@@ -1,0 +1,54 @@
+"""The poke's progress lines name what the wait is waiting for, once it has waited a while.
+
+The fake over loopback on its manual clock: p's analysis stays AWAITING_INPUT, q (started
+an hour after p) stays WAITING_RESOURCES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ica_airflow_provider.core.tracker import HELD_POLLS
+from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.clock import ManualClock
+
+
+def test_pokes_name_the_items_held_after_a_while(
+    ica_fake_server_factory: Callable[..., Any],
+    connect: Callable[..., None],
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock, awaiting_input_seconds=3600, item_stagger_seconds=3600)
+    connect(server)
+    body = {
+        "nextflowItems": [
+            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
+            for ref in ("p-awaiting-input", "q")
+        ]
+    }
+    batch_id = IcaHook().create_analysis_creation_batch("proj", body, "held").id
+    clock.advance(30)
+    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj")
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None)}
+    caplog.set_level("INFO")
+
+    def poke_logs() -> str:
+        capfd.readouterr()
+        caplog.clear()
+        assert sensor.poke(context) is False
+        return "".join(capfd.readouterr()) + caplog.text
+
+    for _ in range(HELD_POLLS - 1):
+        assert "polls or more" not in poke_logs()
+    logs = poke_logs()
+
+    analysis_id = next(i.analysis_id for i in server.backend.batches[batch_id].items)
+    assert f"items WAITING_RESOURCES for {HELD_POLLS} polls or more (1): q" in logs
+    assert f"analyses AWAITING_INPUT for {HELD_POLLS} polls or more (1): p-awaiting-input (analysis {analysis_id})" in logs
