@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ica_airflow_provider.core.messages import Outcome, Request, Send
+from ica_airflow_provider.core.flight import AwaitToken
+from ica_airflow_provider.core.gate import await_token, wait_for_token
+from ica_airflow_provider.core.messages import Outcome, Request, Response, Send
 from ica_airflow_provider.core.protocol import Call
 
 T = TypeVar("T")
+
+# An answer this big is parsed off the event loop: a 1,000-item page (about 1 MB) takes
+# tens of milliseconds to validate, and well over 0.2 s on a busy machine.
+THREAD_PARSE_BYTES = 64 * 1024
 
 
 def drive(call: Call[T], send: Callable[[Request], Outcome], sleep: Callable[[float], None]) -> T:
@@ -19,6 +26,9 @@ def drive(call: Call[T], send: Callable[[Request], Outcome], sleep: Callable[[fl
             action = call.send(outcome)
             if isinstance(action, Send):
                 outcome = send(action.request)
+            elif isinstance(action, AwaitToken):  # before Sleep: it is one
+                wait_for_token(action)
+                outcome = None
             else:
                 sleep(action.seconds)
                 outcome = None
@@ -30,14 +40,25 @@ async def adrive(
     call: Call[T],
     send: Callable[[Request], Awaitable[Outcome]],
     sleep: Callable[[float], Awaitable[None]],
+    thread_parse_bytes: int = THREAD_PARSE_BYTES,
 ) -> T:
-    """The same as :func:`drive`, awaiting the transport instead of blocking."""
+    """The same as :func:`drive`, awaiting the transport instead of blocking.
+
+    After a big answer (more than ``thread_parse_bytes``), the call resumes in a worker
+    thread until its next action: parsing and judging the answer never stall the loop.
+    """
     outcome: Outcome | None = None
     try:
         while True:
-            action = call.send(outcome)
+            if isinstance(outcome, Response) and len(outcome.body) > thread_parse_bytes:
+                action = await asyncio.to_thread(call.send, outcome)
+            else:
+                action = call.send(outcome)
             if isinstance(action, Send):
                 outcome = await send(action.request)
+            elif isinstance(action, AwaitToken):  # before Sleep: it is one
+                await await_token(action)
+                outcome = None
             else:
                 await sleep(action.seconds)
                 outcome = None
