@@ -19,7 +19,7 @@ from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import Grant, TokenCache
 from ica_airflow_provider.core.budget import RequestBudget, pace
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
-from ica_airflow_provider.core.flight import authorized
+from ica_airflow_provider.core.flight import Refresh, authorized
 from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
@@ -121,6 +121,7 @@ class IcaProtocol:
         granted: list[tuple[TokenCache, Grant]] = []
 
         def prepare(unsigned: Request) -> Call[Request]:
+            yield Refresh()  # the driver may re-read the connection (a rotated key) first
             tokens = self.tokens  # read per attempt: the connection may have been re-read
             signed, grant = yield from authorized(tokens, self._mint, unsigned)
             granted.append((tokens, grant))
