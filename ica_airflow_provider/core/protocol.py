@@ -94,8 +94,13 @@ class IcaProtocol:
         """
         attempt = 0
         while True:
-            ready = (yield from prepare(request)) if prepare is not None else request
+            if prepare is not None:
+                # Readied before queueing (the first caller mints, the others wait for its
+                # token, then queue spread out), and again after the queue: a slot can be
+                # far off when a 429 slowed the connection, and the token must be fresh.
+                yield from prepare(request)
             yield from pace(self.budget, self.clock)
+            ready = (yield from prepare(request)) if prepare is not None else request
             outcome = yield Send(ready)
             assert outcome is not None
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
@@ -150,6 +155,7 @@ class IcaProtocol:
         A 401 here is final, unless the connection was re-read meanwhile and the key
         changed (a rotated key): then once more with the new key.
         """
+        tokens = self.tokens  # the cache this mint is for
         for attempt in range(2):
             api_key = self._api_key
             request = ops.create_token(api_key)
@@ -162,6 +168,8 @@ class IcaProtocol:
             token = parse(Token, request, response).token
             if self._on_token is not None:
                 self._on_token(token)
+            if self.tokens is not tokens and self._api_key == api_key:
+                self.tokens.store(token)  # minted with the re-read connection's key: its cache's too
             return token
         raise AssertionError("unreachable")
 

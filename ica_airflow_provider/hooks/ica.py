@@ -100,7 +100,10 @@ class IcaHook(BaseHook):
     def _send(self, request: Request) -> Outcome:
         import requests
 
-        shared = self._connection()
+        # The connection as of the last Refresh: the request was signed for it.
+        shared = self._shared if self._shared is not None else self._connection()
+        for secret in shared.state.unmasked():
+            mask_secret(secret)
         settings = shared.settings
         try:
             response = shared.session().request(
