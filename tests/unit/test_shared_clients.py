@@ -531,3 +531,29 @@ def test_the_settings_reader_is_the_hooks(monkeypatch: pytest.MonkeyPatch) -> No
     settings = clients.read_settings("ica_x", get_connection)
     assert seen == ["ica_x"] and settings.base_url == BASE_URL
 
+
+
+def test_a_token_that_goes_stale_while_queued_for_the_budget_is_replaced_before_sending() -> None:
+    clock = Manual()
+    fake = FakeIca()
+    first, second = make_jwt(150, jti="first", iat=0), make_jwt(450, jti="second", iat=300)  # 150 s each
+    minted = iter([first, second])
+    fake.routes[("POST", TOKEN_PATH)] = lambda r: Response(200, {}, json.dumps(token_body(next(minted))).encode())
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "RUNNING")
+    # One request per 100 s: the second call queues from 100 s to 200 s, past the first token's re-mint point.
+    protocol = IcaProtocol(API_KEY, RetryPolicy(max_retries=0), TokenCache(now=clock), budget=RequestBudget(0.01), clock=clock)
+    sent: list[tuple[float, str, str | None]] = []
+
+    def send(request: Request) -> Response:
+        sent.append((clock(), request.path, request.headers.get("Authorization")))
+        return fake.send(request)
+
+    for _ in range(2):
+        drive(protocol.get_analysis(PROJECT_ID, "a1"), send, clock.sleep)
+    analysis = f"/api/projects/{PROJECT_ID}/analyses/a1"
+    assert sent == [
+        (0, TOKEN_PATH, None),
+        (100, analysis, f"Bearer {first}"),
+        (300, TOKEN_PATH, None),  # the queue outlived the token: minted again (in its own slot), not sent stale
+        (300, analysis, f"Bearer {second}"),
+    ]
