@@ -36,6 +36,15 @@ def summary_line(request: pytest.FixtureRequest) -> object:
     return request.config.stash.setdefault(_SUMMARY, []).append
 
 
+@pytest.fixture(autouse=True)
+def _fresh_ica_clients() -> object:
+    """Each test starts with no shared ICA connection: they live as long as the process, and tests reuse IDs."""
+    from ica_airflow_provider.hooks.clients import isolated_registry
+
+    with isolated_registry():
+        yield
+
+
 def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
     for line in config.stash.get(_SUMMARY, []):
         terminalreporter.write_line(line)  # type: ignore[attr-defined]

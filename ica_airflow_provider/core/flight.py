@@ -31,6 +31,16 @@ class AwaitToken(Sleep):
         return self.tokens.settled(self.lease)
 
 
+@dataclass(frozen=True)
+class Refresh(Sleep):
+    """Action: an attempt is about to be signed; a driver that shares its connection re-reads it now if due.
+
+    Resume with ``None``. A :class:`Sleep` of 0 s, for a driver that does not know it.
+    """
+
+    seconds: float = 0.0
+
+
 def fresh_token(
     tokens: TokenCache, mint: Callable[[], Mint], lease_seconds: float = MINT_LEASE_SECONDS
 ) -> Generator[Action, Outcome | None, Grant]:

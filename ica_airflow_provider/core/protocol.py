@@ -9,14 +9,17 @@ paging and error mapping happen here, once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ica_airflow_provider.core import operations as ops
-from ica_airflow_provider.core.auth import TokenCache
+from ica_airflow_provider.core.auth import Grant, TokenCache
+from ica_airflow_provider.core.budget import RequestBudget, pace
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
+from ica_airflow_provider.core.flight import Refresh, authorized
 from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Call = Generator[Action, Outcome | None, T]
+_MINT_PATH = ops.create_token("").path  # a 401 there refuses the API key itself
 
 
 class Page(Protocol):
@@ -48,7 +52,12 @@ P = TypeVar("P", bound=Page)
 
 
 class IcaProtocol:
-    """One ICA client's state (API key, JWT cache, retry policy), free of I/O."""
+    """One caller's view of an ICA connection: API key, JWT cache, request budget, retry policy; free of I/O.
+
+    The JWT cache and the request budget are meant to be shared by every caller of one
+    connection in a process (see ``hooks/clients.py``); :meth:`use` points this
+    protocol at another connection's (a re-read connection), even mid-call.
+    """
 
     def __init__(
         self,
@@ -56,26 +65,49 @@ class IcaProtocol:
         policy: RetryPolicy | None = None,
         tokens: TokenCache | None = None,
         on_token: Callable[[str], None] | None = None,
+        budget: RequestBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api_key = api_key
         self._on_token = on_token  # e.g. registers the JWT with Airflow's secrets masker
         self.policy = policy or RetryPolicy()
         self.tokens = tokens or TokenCache()
+        self.budget = budget or RequestBudget(0)
+        self.clock = clock  # the budget's clock: monotonic seconds
         self.retries = 0  # retries made so far, for progress logs and benchmarks
 
     def __repr__(self) -> str:
-        return f"IcaProtocol(policy={self.policy!r}, tokens={self.tokens!r})"
+        return f"IcaProtocol(policy={self.policy!r}, tokens={self.tokens!r}, budget={self.budget!r})"
+
+    def use(
+        self, api_key: str, tokens: TokenCache, budget: RequestBudget, on_token: Callable[[str], None] | None
+    ) -> None:
+        """From the next attempt on, send with this key, token cache and budget (a re-read connection)."""
+        self._api_key, self.tokens, self.budget, self._on_token = api_key, tokens, budget, on_token
 
     # -- the building blocks -------------------------------------------------------
 
-    def send(self, request: Request) -> Call[Response]:
-        """Send ``request`` until it succeeds, retrying as the policy says."""
+    def send(self, request: Request, prepare: Callable[[Request], Call[Request]] | None = None) -> Call[Response]:
+        """Send ``request`` until it succeeds, retrying as the policy says.
+
+        Every attempt, retries included, is first readied by ``prepare`` (a fresh JWT)
+        and then waits for its slot in the connection's request budget.
+        """
         attempt = 0
         while True:
-            outcome = yield Send(request)
+            if prepare is not None:
+                # Readied before queueing (the first caller mints, the others wait for its
+                # token, then queue spread out), and again after the queue: a slot can be
+                # far off when a 429 slowed the connection, and the token must be fresh.
+                yield from prepare(request)
+            yield from pace(self.budget, self.clock)
+            ready = (yield from prepare(request)) if prepare is not None else request
+            outcome = yield Send(ready)
             assert outcome is not None
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
                 return outcome
+            if isinstance(outcome, Response) and outcome.status == 429:
+                self.budget.throttled(self.clock())  # the whole connection slows down
             delay = self.policy.delay(request, outcome, attempt)
             if delay is None:
                 if isinstance(outcome, Response):
@@ -91,31 +123,56 @@ class IcaProtocol:
             yield Sleep(delay)
 
     def call(self, request: Request) -> Call[Response]:
-        """Send ``request`` with a JWT (minted when needed, again once after a 401)."""
+        """Send ``request`` with a JWT fresh for each attempt (minted when needed, again once after a 401)."""
+        granted: list[tuple[TokenCache, Grant]] = []
+
+        def prepare(unsigned: Request) -> Call[Request]:
+            yield Refresh()  # the driver may re-read the connection (a rotated key) first
+            tokens = self.tokens  # read per attempt: the connection may have been re-read
+            signed, grant = yield from authorized(tokens, self._mint, unsigned)
+            granted.append((tokens, grant))
+            return signed
+
         for attempt in range(2):
-            token = self.tokens.token
-            if token is None:
-                token = yield from self.mint_token()
             try:
-                response = yield from self.send(request.with_headers(Authorization=f"Bearer {token}"))
+                return (yield from self.send(request, prepare))
             except IcaApiError as exc:
-                if exc.status != 401 or attempt:
-                    raise
+                if exc.status != 401 or attempt or not granted or exc.path == _MINT_PATH:
+                    raise  # a refused API key is final: minting again would be refused too
                 log.info("ICA answered 401 to %s; minting a new token", request.describe())
-                self.tokens.clear()
-                continue
-            return response
+                tokens, grant = granted[-1]
+                tokens.reject(grant.generation)  # unless another caller replaced it already
         raise AssertionError("unreachable")
 
     def mint_token(self) -> Call[str]:
         """``POST /api/tokens`` with the API key; caches and returns the JWT."""
-        request = ops.create_token(self._api_key)
-        response = yield from self.send(request)
-        token = parse(Token, request, response).token
-        if self._on_token is not None:
-            self._on_token(token)
+        token = yield from self._mint()
         self.tokens.store(token)
         return token
+
+    def _mint(self) -> Call[str]:
+        """A new JWT, not stored: :func:`~.flight.fresh_token` stores it for every waiter.
+
+        A 401 here is final, unless the connection was re-read meanwhile and the key
+        changed (a rotated key): then once more with the new key.
+        """
+        tokens = self.tokens  # the cache this mint is for
+        for attempt in range(2):
+            api_key = self._api_key
+            request = ops.create_token(api_key)
+            try:
+                response = yield from self.send(request)
+            except IcaApiError as exc:
+                if exc.status == 401 and not attempt and self._api_key != api_key:
+                    continue
+                raise
+            token = parse(Token, request, response).token
+            if self._on_token is not None:
+                self._on_token(token)
+            if self.tokens is not tokens and self._api_key == api_key:
+                self.tokens.store(token)  # minted with the re-read connection's key: its cache's too
+            return token
+        raise AssertionError("unreachable")
 
     # -- the operations --------------------------------------------------------------
 

@@ -10,6 +10,7 @@ async client (``asyncio.sleep``) drive the same loop. A sensor's poke is one
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.messages import Sleep
+from ica_airflow_provider.core.schedule import POLL_JITTER, next_poll_delay
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict, listing
 from ica_airflow_provider.core.transient import is_transient
 
@@ -84,6 +86,8 @@ class Wait:
     deadline: Deadline = field(default_factory=Deadline)
     failures: PollFailures = field(default_factory=PollFailures)
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    jitter: float = POLL_JITTER  # each sleep between polls is poll_interval ± this fraction of it
+    rng: random.Random | None = field(default=None, repr=False, compare=False)
 
     def poll(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
         """One poll: refresh, log, judge. ``None`` when a transient failure is let pass."""
@@ -99,14 +103,15 @@ class Wait:
         return self.tracker.verdict(self.max_failures)
 
     def until_done(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
-        """Poll every ``poll_interval`` until the batch is done (its verdict) or the deadline (``None``)."""
+        """Poll every ``poll_interval`` (± 20 %) until the batch is done (its verdict) or the deadline (``None``)."""
         while True:
             verdict = yield from self.poll(protocol, logger)
             if verdict is not None and verdict.done:
                 return verdict
             if self.deadline.passed(self.clock()):
                 return None
-            yield Sleep(self.deadline.cap(self.poll_interval, self.clock()))
+            # Jittered: waits deferred together drift apart instead of polling in lockstep.
+            yield Sleep(self.deadline.cap(next_poll_delay(self.poll_interval, jitter=self.jitter, rng=self.rng), self.clock()))
 
     def timed_out(self) -> bool:
         """The deadline rule, for a wait polled one poke at a time."""

@@ -1,67 +1,78 @@
 """``IcaAsyncClient``: the httpx transport for the trigger; same core, same rules as the hook.
 
-Not an Airflow hook: a pooled ``httpx.AsyncClient`` that drives the core's generators
-with :func:`~ica_airflow_provider.core.drive.adrive` (sleeps are ``asyncio.sleep``).
+Not an Airflow hook: it drives the core's generators with
+:func:`~ica_airflow_provider.core.drive.adrive` (sleeps are ``asyncio.sleep``).
+:meth:`IcaAsyncClient.for_connection` hands out the connection's shared pool, JWT and
+request budget (``hooks/clients.py``): a thousand waits on one triggerer mint one token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from typing import Any
 
 import httpx
 
-from ica_airflow_provider._compat import aextra_dejson, aget_connection, amask_secret
+from ica_airflow_provider._compat import amask_secret
 from ica_airflow_provider.core.drive import adrive
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
-from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
+from ica_airflow_provider.core.protocol import Call, T
 from ica_airflow_provider.core.retry import RetryPolicy
-from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.core.settings import IcaSettings
+from ica_airflow_provider.core.shared import ConnectionState
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
 from ica_airflow_provider.core.wait import Wait, abort_running
-from ica_airflow_provider.hooks.ica import USER_AGENT
+from ica_airflow_provider.hooks.clients import REGISTRY, SharedConnection, aread_settings, new_async_client
 
 
 class IcaAsyncClient:
-    """One pooled ``httpx.AsyncClient`` driving an :class:`IcaProtocol`."""
+    """Drives an :class:`~ica_airflow_provider.core.protocol.IcaProtocol` over a pooled ``httpx.AsyncClient``.
+
+    Built from settings, it has a pool and a token cache of its own, closed on exit. From
+    :meth:`for_connection`, it shares the connection's (and leaves them open on exit).
+    """
 
     def __init__(
         self,
         settings: IcaSettings,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
+        *,
+        shared: SharedConnection | None = None,
     ) -> None:
-        self.settings = settings
-        self.protocol = IcaProtocol(settings.api_key, policy or settings.retry_policy())
-        self._masked: str | None = None
-        connect, read = settings.timeout
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(read, connect=connect),
-            verify=ssl.create_default_context(cafile=settings.verify)
-            if isinstance(settings.verify, str)
-            else settings.verify,
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
-            transport=transport,
-        )
+        self._shared = shared
+        self._state = shared.state if shared is not None else ConnectionState(None, settings)
+        self._own = new_async_client(settings, transport) if shared is None else None
+        self.protocol = self._state.protocol(policy)
 
     def __repr__(self) -> str:
         return f"IcaAsyncClient(base_url={self.settings.base_url!r})"
 
     @classmethod
     async def for_connection(cls, conn_id: str) -> IcaAsyncClient:
-        conn = await aget_connection(conn_id)
-        settings = settings_from_connection(
-            conn_id, host=conn.host, port=conn.port, password=conn.password, extra=await aextra_dejson(conn)
-        )
-        await amask_secret(settings.api_key)
-        return cls(settings)
+        """A client on the connection's shared pool, JWT and budget in this process."""
+        shared = await REGISTRY.aconnection(conn_id, lambda: aread_settings(conn_id))
+        client = cls(shared.settings, shared=shared)
+        await client._mask()
+        return client
+
+    @property
+    def settings(self) -> IcaSettings:
+        return self._state.settings
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._own is not None:
+            return self._own
+        assert self._shared is not None
+        return self._shared.async_client()  # this loop's
 
     async def __aenter__(self) -> IcaAsyncClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._client.aclose()
+        if self._own is not None:  # a shared pool outlives any one wait (see hooks/clients.py)
+            await self._own.aclose()
 
     async def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
         """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``)."""
@@ -73,15 +84,28 @@ class IcaAsyncClient:
 
     async def run(self, call: Call[T]) -> T:
         try:
-            return await adrive(call, self._send, asyncio.sleep)
+            return await adrive(call, self._send, asyncio.sleep, self._follow)
         finally:
-            # Register a newly minted JWT with the masker, the event loop's way.
-            token = self.protocol.tokens.token
-            if token is not None and token != self._masked:
-                await amask_secret(token)
-                self._masked = token
+            await self._mask()
+
+    async def _follow(self, after_401: int | None = None) -> None:
+        """Re-read the shared connection when due (or after a 401); move to its new state if it changed."""
+        if self._shared is None:
+            return
+        conn_id = self._state.conn_id
+        assert conn_id is not None
+        shared = await REGISTRY.aconnection(conn_id, lambda: aread_settings(conn_id), after_401=after_401)
+        if shared is not self._shared:
+            shared.state.bind(self.protocol)
+            self._shared, self._state = shared, shared.state
+
+    async def _mask(self) -> None:
+        """Register new secrets (the API key, each JWT) with the masker, once per process, the loop's way."""
+        for secret in self._state.unmasked():
+            await amask_secret(secret)
 
     async def _send(self, request: Request) -> Outcome:
+        await self._mask()
         try:
             response = await self._client.request(
                 request.method,
@@ -99,4 +123,7 @@ class IcaAsyncClient:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}".splitlines()[0])
         except httpx.DecodingError as exc:
             return TransportFailure("protocol", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        if response.status_code == 401 and self._state.conn_id is not None:
+            # A rotated key? Re-read the connection before the next attempt.
+            await self._follow(after_401=REGISTRY.reads(self._state.conn_id))
         return Response.build(response.status_code, response.headers, response.content)

@@ -14,17 +14,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ica_airflow_provider import __version__
 from ica_airflow_provider._compat import BaseHook, mask_secret
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
 from ica_airflow_provider.core.retry import RetryPolicy
-from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
+from ica_airflow_provider.core.settings import IcaSettings
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
 from ica_airflow_provider.core.wait import Wait, abort_running
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
+from ica_airflow_provider.hooks.clients import REGISTRY, USER_AGENT, SharedConnection, read_settings
 
 if TYPE_CHECKING:
     import requests
@@ -36,14 +36,16 @@ if TYPE_CHECKING:
         AnalysisCreationBatchItem,
     )
 
-USER_AGENT = f"ica-airflow-provider/{__version__}"
+__all__ = ["USER_AGENT", "IcaHook"]
 
 
 class IcaHook(BaseHook):
     """Talks to ICA with the API key of an ``ica`` connection.
 
     The key is exchanged for a JWT (``POST /api/tokens``) that is reused until shortly
-    before it expires. Nothing is read or sent before the first call.
+    before it expires. Nothing is read or sent before the first call. Every hook and wait
+    of a process that uses the same connection shares one HTTP pool, one JWT and one
+    request budget (``hooks/clients.py``).
 
     :param ica_conn_id: the Airflow connection of type ``ica``.
     """
@@ -59,48 +61,53 @@ class IcaHook(BaseHook):
         self._retry_policy = retry_policy
         # Between retries and polls; None: time.sleep (tests give a manual clock's).
         self.sleep: Callable[[float], None] | None = None
+        self._shared: SharedConnection | None = None
 
     def __repr__(self) -> str:
         return f"IcaHook(ica_conn_id={self.ica_conn_id!r})"
 
     # -- connection and transport -----------------------------------------------------
 
-    @cached_property
-    def settings(self) -> IcaSettings:
-        conn = self.get_connection(self.ica_conn_id)
-        settings = settings_from_connection(
-            self.ica_conn_id,
-            host=conn.host,
-            port=conn.port,
-            password=conn.password,
-            extra=conn.extra_dejson,
+    def _connection(self, after_401: int | None = None) -> SharedConnection:
+        """The connection's shared state and pool, re-read when due; this hook follows a re-read one."""
+        shared = REGISTRY.connection(
+            self.ica_conn_id, lambda: read_settings(self.ica_conn_id, self.get_connection), after_401=after_401
         )
-        mask_secret(settings.api_key)
-        return settings
+        if shared is not self._shared:
+            if "protocol" in self.__dict__:
+                shared.state.bind(self.protocol)
+            self._shared = shared
+        for secret in shared.state.unmasked():
+            mask_secret(secret)
+        return shared
+
+    @property
+    def settings(self) -> IcaSettings:
+        return self._connection().settings
 
     @cached_property
     def protocol(self) -> IcaProtocol:
-        policy = self._retry_policy or self.settings.retry_policy()
-        return IcaProtocol(self.settings.api_key, policy, on_token=mask_secret)
+        return self._connection().state.protocol(self._retry_policy)
 
-    @cached_property
+    @property
     def session(self) -> requests.Session:
-        import requests
-
-        session = requests.Session()  # pooled: one per hook
-        session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
-        return session
+        """The connection's pooled session, shared in this process."""
+        return self._connection().session()
 
     def run(self, call: Call[T]) -> T:
         """Drive one of :attr:`protocol`'s generators to its result."""
-        return drive(call, self._send, self.sleep or time.sleep)
+        return drive(call, self._send, self.sleep or time.sleep, self._connection)
 
     def _send(self, request: Request) -> Outcome:
         import requests
 
-        settings = self.settings
+        # The connection as of the last Refresh: the request was signed for it.
+        shared = self._shared if self._shared is not None else self._connection()
+        for secret in shared.state.unmasked():
+            mask_secret(secret)
+        settings = shared.settings
         try:
-            response = self.session.request(
+            response = shared.session().request(
                 request.method,
                 settings.base_url + request.path,
                 params=list(request.params),
@@ -125,6 +132,8 @@ class IcaHook(BaseHook):
             return TransportFailure("connect", _reason(exc))
         except requests.RequestException as exc:
             return TransportFailure("protocol", _reason(exc))
+        if response.status_code == 401:  # a rotated key? re-read the connection before the next attempt
+            self._connection(after_401=REGISTRY.reads(self.ica_conn_id))
         return Response.build(response.status_code, response.headers, response.content)
 
     # -- ICA operations -----------------------------------------------------------------
@@ -182,7 +191,6 @@ class IcaHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token with the connection's API key."""
         try:
-            self.protocol.tokens.clear()
             self.run(self.protocol.mint_token())
         except IcaError as exc:
             return False, str(exc)

@@ -184,9 +184,9 @@ def test_soak(ica_fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch, cap
     retries = Counter[int]()
     send = IcaProtocol.send
 
-    def counting_send(self: IcaProtocol, request: Any) -> Any:
+    def counting_send(self: IcaProtocol, request: Any, prepare: Any = None) -> Any:
         before = self.retries
-        result = yield from send(self, request)
+        result = yield from send(self, request, prepare)
         retries[0] += self.retries - before
         return result
 

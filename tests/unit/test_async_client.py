@@ -20,7 +20,7 @@ from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
 from ica_airflow_provider.core.messages import Request, Response, TransportFailure
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings
-from ica_airflow_provider.hooks import async_client
+from ica_airflow_provider.hooks import async_client, clients
 from ica_airflow_provider.hooks.async_client import IcaAsyncClient
 from ica_airflow_provider.hooks.ica import USER_AGENT
 
@@ -126,7 +126,7 @@ def test_a_ca_bundle_path_is_loaded_into_the_ssl_context(monkeypatch: pytest.Mon
         loaded.append(cafile)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(async_client.ssl, "create_default_context", create_default_context)
+    monkeypatch.setattr(clients.ssl, "create_default_context", create_default_context)
     IcaAsyncClient(IcaSettings(base_url=BASE_URL, api_key=API_KEY, verify=True))
     assert "/etc/ssl/ica-ca.pem" not in loaded
     IcaAsyncClient(IcaSettings(base_url=BASE_URL, api_key=API_KEY, verify="/etc/ssl/ica-ca.pem"))

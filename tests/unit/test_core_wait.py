@@ -7,6 +7,7 @@ sleeps are recorded, and its clock is a list of instants, so nothing waits.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +64,7 @@ def test_until_done_sleeps_the_poll_interval_between_polls() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
     clock = Clock()
-    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, clock=clock)
+    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, clock=clock, jitter=0)
     polls = iter(range(3))
 
     def progress() -> None:  # the analysis finishes after the third sleep
@@ -79,10 +80,29 @@ def test_until_done_stops_at_the_deadline_with_a_last_short_sleep() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "RUNNING")
     clock = Clock()
-    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, deadline=Deadline(clock.now + 70), clock=clock)
+    wait = Wait(
+        BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, deadline=Deadline(clock.now + 70), clock=clock, jitter=0
+    )
     assert run(wait, fake, clock) is None
     assert clock.sleeps == [30, 30, 10]  # the last sleep ends at the deadline, then one last poll
     assert len(fake.api_requests()) == 4 * 2  # 4 polls: the item, and its batch's job (still creating)
+
+
+def test_waits_started_together_poll_apart() -> None:
+    """The sleeps between polls carry ±20 % jitter, so waits deferred together drift apart."""
+    schedules = []
+    for seed in range(2):
+        fake = FakeIca()
+        fake.put_item("i1", "ref-1", "RUNNING")
+        clock = Clock()
+        deadline = Deadline(clock.now + 600)
+        wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, deadline=deadline, clock=clock, rng=random.Random(seed))
+        assert run(wait, fake, clock) is None
+        assert all(48 <= s <= 72 for s in clock.sleeps[:-1])  # the last one is cut at the deadline
+        assert sum(clock.sleeps) == pytest.approx(600)
+        schedules.append(clock.sleeps)
+    assert len(set(schedules[0][:3])) == 3  # not a fixed interval
+    assert schedules[0][:3] != schedules[1][:3]  # two waits from the same instant poll at different times
 
 
 def test_a_passed_deadline_still_polls_once() -> None:

@@ -59,7 +59,8 @@ GET_BATCH = f"GET {BATCH_PATH}/{BATCH_ID}"
 
 @pytest.fixture(autouse=True)
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    set_connection(monkeypatch)
+    # No request budget: the recorded sleeps are the retries' (pacing is tested in test_shared_clients.py).
+    set_connection(monkeypatch, extra={"project_id": PROJECT_ID, "max_requests_per_second": 0})
 
 
 @pytest.fixture
