@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from ica_airflow_provider._compat import AirflowException, Context
+from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
 from ica_airflow_provider.core.errors import IcaConfigError, IcaError
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
@@ -185,6 +185,11 @@ class TaskWait:
         """The trigger that does :meth:`run` on the triggerer; it owns the wall-clock deadline."""
         from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
+        if abort_on_kill and not HAS_TRIGGER_ON_KILL:
+            self.log.warning(
+                "abort_on_kill: killing a deferred task aborts its analyses on Airflow 3.3+ only"
+                " (triggers have no on_kill before); while deferred, they are left running"
+            )
         return IcaAnalysisBatchTrigger(
             project_id=wait.tracker.project_id,
             batch_id=wait.tracker.batch_id,

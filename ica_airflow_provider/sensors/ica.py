@@ -136,11 +136,14 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         saved = self._saved(context)
-        # Records last from poke to poke on this object (poke mode) or in the state store;
-        # not into the trigger (deferrable: this is the poke before deferring), nor across
-        # reschedules without a store.
-        # Only a poke-mode sensor keeps every record from poke to poke; a compact save of a
-        # rescheduled one may keep only the open items, so its outputs come at the end.
+        if self.mode == "reschedule" and saved is None:
+            self.log.info(
+                "No task state store (Airflow 3.3+): this poke lists the whole batch;"
+                " deferrable=True waits more cheaply"
+            )
+        # Only a poke-mode sensor keeps every record from poke to poke: not into the trigger
+        # (deferrable: this is the poke before deferring), nor across reschedules (a compact
+        # save may keep only the open items), so there the outputs come at the end.
         lasting = not self.deferrable and self.mode == "poke"
         ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)

@@ -1,0 +1,68 @@
+"""Features of newer Airflow versions say so where they are missing (issue: every version)."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from test_hook_fake import items
+
+from ica_airflow_provider import waiting
+from ica_airflow_provider.core.tracker import BatchTracker
+from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.clock import ManualClock
+
+NOTE = "No task state store"
+
+
+class Store:
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+@pytest.mark.parametrize("store", [None, Store()], ids=["without a store", "with a store"])
+def test_a_rescheduled_poke_says_when_it_has_no_state_store(
+    ica_fake_server_factory: Any, connect: Any, caplog: pytest.LogCaptureFixture, capfd: Any, store: Any
+) -> None:
+    server = ica_fake_server_factory(clock=ManualClock())
+    connect(server)
+    batch = IcaHook().create_analysis_creation_batch("proj", items(2), "note")
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None)}
+    if store is not None:
+        context["task_state_store"] = store
+    caplog.set_level(logging.INFO)
+    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch.id, project_id="proj", mode="reschedule")
+
+    assert sensor.poke(context) is False
+
+    said = NOTE in caplog.text or NOTE in capfd.readouterr().out
+    assert said is (store is None)
+
+
+@pytest.mark.parametrize("has_on_kill", [False, True])
+def test_deferring_with_abort_on_kill_warns_where_triggers_cannot_abort(
+    monkeypatch: pytest.MonkeyPatch, has_on_kill: bool
+) -> None:
+    monkeypatch.setattr(waiting, "HAS_TRIGGER_ON_KILL", has_on_kill)
+    warnings: list[str] = []
+    log = SimpleNamespace(warning=lambda msg, *a: warnings.append(msg % a), info=lambda *a: None)
+    task_wait = waiting.TaskWait("w", "ica_default", IcaHook(), log, "analyses", 0, 100)  # type: ignore[arg-type]
+    wait = task_wait.wait(BatchTracker("proj", "b1"), poll_interval=5)
+
+    task_wait.trigger(wait, abort_on_kill=True)
+    task_wait.trigger(wait, abort_on_kill=False)
+
+    assert len(warnings) == (0 if has_on_kill else 1)
+    assert all("Airflow 3.3+" in w for w in warnings)
