@@ -114,7 +114,9 @@ def test_counters_count_mints_and_requests_and_survive_reset(ica_fake_server_fac
     }
 
 
-def test_admin_counters_route_reads_them_from_another_process(client_factory: Callable[..., IcaClient]) -> None:
+def test_admin_counters_route_reads_them_from_another_process(
+    client_factory: Callable[..., IcaClient],
+) -> None:
     """``GET /_fake/counters``: the same snapshot over HTTP, itself neither counted nor limited."""
     clock = ManualClock()
     client = client_factory(clock=clock, rate_limit=1)
