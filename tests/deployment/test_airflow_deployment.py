@@ -74,6 +74,15 @@ def test_run_with_failing_analysis_fails_and_logs_it(check: Callable[..., None])
     check(check_failed_run)
 
 
+def test_many_waits_deferred_together_on_one_triggerer_all_succeed_unblocked(
+    check: Callable[..., None],
+) -> None:
+    """100 map indexes (``Settings.many_waits``) deferred at once; no "blocked" in the triggerer's log."""
+    from deploy.airflow_e2e.checks import check_many_waits_on_one_triggerer
+
+    check(check_many_waits_on_one_triggerer)
+
+
 def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:
     """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots and docs/."""
     from deploy.airflow_e2e.checks import check_browser_walkthrough
