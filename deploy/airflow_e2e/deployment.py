@@ -48,6 +48,7 @@ DAG_ID = "example_ica_nextflow_batch"
 E2E_DAGS_FOLDER = Path(__file__).resolve().parent / "dags"  # deployment-only DAGs, a bundle of their own
 MANY_WAITS_DAG_ID = "ica_e2e_many_waits"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+SCHEDULER_NICENESS = 10
 PROJECT_ID = "e2e-project"
 API_KEY = "e2e-api-key"
 CONN_ID = "ica_default"
@@ -135,6 +136,11 @@ def ica_connection(ica_url: str) -> dict[str, Any]:
 
 
 def component_argv(airflow: str, name: str, api_port: int) -> list[str]:
+    if name == "scheduler":
+        # LocalExecutor: its workers and every task process are the scheduler's children. At a
+        # lower CPU priority, 100 task start-ups on two cores do not starve the triggerer, whose
+        # event loop check_many_waits_on_one_triggerer watches for being blocked.
+        return ["nice", "-n", str(SCHEDULER_NICENESS), airflow, name, "--skip-serve-logs"]
     if name == "api-server":
         return [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"]
     if name in ("scheduler", "triggerer"):
