@@ -653,7 +653,9 @@ def detail_text(
         f" ({creator_mints} by the creating process); longest stall"
         f" {outcome.probes.longest_stall:.3f} s, {outcome.probes.stall_at:.1f} s after the waits"
         f" started; RSS {outcome.rss_before / KIB:.0f} MiB before, peak {outcome.rss_peak / KIB:.0f} MiB,"
-        f" {outcome.rss_after / KIB:.0f} MiB after."
+        f" {outcome.rss_after / KIB:.0f} MiB after. Masker registrations by calling module: "
+        + ", ".join(f"`{module}` {count:,}" for module, count in outcome.probes.masker_callers.most_common())
+        + f"; Airflow's watchdog would have warned {outcome.probes.airflow_warnings} times."
     )
 
 
