@@ -2,7 +2,8 @@
 
 PostgreSQL metadata DB, LocalExecutor, scheduler + triggerer + dag-processor + api-server,
 ``[operators] default_deferrable = True`` and a fake ICA server whose analyses take ~15 s,
-so the sensor is seen waiting on the real triggerer. Skipped unless ``ICA_E2E_DEPLOYMENT=1``
+so the sensor is seen waiting on the real triggerer; then 100 waits deferred onto that one
+triggerer at once (``deploy/airflow_e2e/dags/ica_e2e_many_waits.py``, about 2 min). Skipped unless ``ICA_E2E_DEPLOYMENT=1``
 (``make e2e``). The checks live in ``deploy/airflow_e2e/checks.py``;
 ``python deploy/e2e.py`` runs the same ones without pytest.
 """
