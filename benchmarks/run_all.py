@@ -41,7 +41,7 @@ def loadavg() -> str:
 
 def run_script(script: str, extra: list[str], tmp: Path) -> tuple[dict | None, float, str, str]:
     """Run one benchmark (its output goes straight to ours); its JSON, seconds, load before/after."""
-    out = tmp / (Path(script).stem + ".json")
+    out = tmp / f"{Path(script).stem}-{len(list(tmp.iterdir()))}.json"  # a script may run twice
     before = loadavg()
     start = time.perf_counter()
     print(f"\n===== {script} {' '.join(extra)} (load average {before}) =====", flush=True)
@@ -63,6 +63,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke test, not figures)")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
     parser.add_argument("--libica-python", help="interpreter with libica 3.3, if not this one")
+    parser.add_argument(
+        "--scale-waits",
+        type=int,
+        default=1000,
+        help="concurrent waits of bench_triggerer_scale.py (default 1,000; --quick: 100)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -77,6 +83,24 @@ def main() -> None:
             + (["--libica-python", args.libica_python] if args.libica_python else []),
         ),
         ("bench_fake_server.py", ["--repeats", "2", "--list-repeats", "1"] if args.quick else []),
+        (
+            "bench_triggerer_scale.py",
+            ["--waits", "100" if args.quick else str(args.scale_waits)]
+            + (["--no-big-event"] if args.quick else []),
+        ),
+        # The issue's rate-limit scenario: a tenant limit of 50 req/s, a budget of 40.
+        (
+            "bench_triggerer_scale.py",
+            [
+                "--waits",
+                "50" if args.quick else "200",
+                "--rate-limit",
+                "50",
+                "--budget",
+                "40",
+                "--no-big-event",
+            ],
+        ),
     ]
     rows: list[Row] = []
     details: list[str] = []

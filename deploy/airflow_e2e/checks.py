@@ -10,11 +10,20 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.airflow_e2e.deployment import API_KEY, CONN_ID, DAG_ID, PROJECT_ID, Deployment, DeploymentError
+from deploy.airflow_e2e.deployment import (
+    API_KEY,
+    CONN_ID,
+    DAG_ID,
+    MANY_WAITS_DAG_ID,
+    PROJECT_ID,
+    Deployment,
+    DeploymentError,
+)
 from deploy.airflow_e2e.rest import AirflowClient, log_line
 
 WAIT_TASK = "wait_for_analyses"
@@ -25,6 +34,11 @@ FAILING_SAMPLES = ("E2E4", "E2E5-fail-analysis")
 RUN_TIMEOUT_SECONDS = 240.0
 POLL_SECONDS = 1.0
 TERMINAL_RUN_STATES = ("success", "failed")
+MANY_WAITS_TASK = "create_and_wait"
+MANY_WAITS_PREFIX = "wait-"  # userReference of every item of MANY_WAITS_DAG_ID
+# What Airflow 3.3's TriggerRunner.block_watchdog logs when the triggerer's event loop was blocked.
+BLOCKED_WARNING = "Triggerer's async thread was blocked"
+ALL_DEFERRED_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass
@@ -268,18 +282,20 @@ def check_openlineage_in_task_logs(deployment: Deployment, run_id: str = "e2e-su
     return f"OpenLineage COMPLETE events with the icaBatch facet of {batch_id} and {namespace} data: {', '.join(seen)}"
 
 
-def failed_task_logs(deployment: Deployment, run_id: str, lines: int = 40) -> str:
+def failed_task_logs(deployment: Deployment, run_id: str, lines: int = 40, dag_id: str = DAG_ID) -> str:
     """The end of each failed task's log, through the REST API (for assertion messages)."""
     client = deployment.client
     parts = []
-    for ti in client.task_instances(DAG_ID, run_id):
-        if ti["state"] == "failed" and ti["try_number"]:
-            try:
-                log = client.task_log(DAG_ID, run_id, ti["task_id"], ti["try_number"])
-            except Exception as error:
-                log = f"(log not readable: {error})"
-            tail = "\n".join(log.splitlines()[-lines:])
-            parts.append(f"----- {ti['task_id']}[{ti['map_index']}] try {ti['try_number']} -----\n{tail}")
+    failed = [
+        ti for ti in client.task_instances(dag_id, run_id) if ti["state"] == "failed" and ti["try_number"]
+    ]
+    for ti in failed[:10]:  # of many failed map indexes, the first ten tell enough
+        try:
+            log = client.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
+        except Exception as error:
+            log = f"(log not readable: {error})"
+        tail = "\n".join(log.splitlines()[-lines:])
+        parts.append(f"----- {ti['task_id']}[{ti['map_index']}] try {ti['try_number']} -----\n{tail}")
     return "\n".join(parts)
 
 
@@ -301,6 +317,110 @@ def check_connection_in_database(deployment: Deployment) -> str:
     return f"{CONN_ID} listed by /api/v2/connections; POST /api/v2/connections/test: {result['message']}"
 
 
+def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e-many-waits") -> str:
+    """``settings.many_waits`` waits deferred onto the one triggerer at once; all succeed; never "blocked".
+
+    The fake's clock is held until every map index is deferred (no analysis can end
+    before), then released; the triggerer's log over that time must not say its event
+    loop was blocked.
+    """
+    client, backend, clock = deployment.client, deployment.ica.backend, deployment.ica_clock
+    waits = deployment.settings.many_waits
+    triggerer_log = next(c.log_path for c in deployment.components if c.name == "triggerer")
+    log_start = triggerer_log.stat().st_size
+    assert client.set_paused(MANY_WAITS_DAG_ID, False)["is_paused"] is False
+    batches_before, mints_before = backend.count_batches(), backend.counters.token_mints
+    started = time.monotonic()
+    with clock.held():  # the analyses stand still: no wait can end before all have deferred
+        client.trigger(MANY_WAITS_DAG_ID, run_id, {})
+        deferred = wait_all_deferred(deployment, run_id, waits)
+        all_deferred = time.monotonic() - started
+    triggerers = {ti["triggerer_job"]["id"] for ti in deferred}
+    assert len(triggerers) == 1, f"the waits were spread over triggerer jobs {triggerers}"
+    assert {ti["triggerer_job"]["job_type"] for ti in deferred} == {"TriggererJob"}, deferred[0]
+    triggers = {ti["trigger"]["id"] for ti in deferred}
+    assert len(triggers) == waits, f"{waits} waits but {len(triggers)} triggers"
+    classpaths = {ti["trigger"]["classpath"] for ti in deferred}
+    assert classpaths == {"ica_airflow_provider.triggers.ica.IcaAnalysisBatchTrigger"}, classpaths
+
+    state = wait_run_end(deployment, MANY_WAITS_DAG_ID, run_id)
+    finished = time.monotonic() - started
+    states = Counter(str(ti["state"]) for ti in client.task_instances(MANY_WAITS_DAG_ID, run_id))
+    assert state == "success" and states == {"success": waits}, (
+        f"run {run_id} ended {state}; task instances: {dict(states)}\n"
+        + failed_task_logs(deployment, run_id, dag_id=MANY_WAITS_DAG_ID)
+    )
+
+    # One batch per map index, every analysis of it SUCCEEDED on the fake.
+    assert backend.count_batches() - batches_before == waits
+    now = backend.now()
+    batches = [b for b in backend.batches.values() if b.items[0].user_reference.startswith(MANY_WAITS_PREFIX)]
+    statuses = Counter(
+        backend.get_analysis(b.project_id, item.analysis_id, now)[1].status
+        for b in batches
+        for item in b.items
+    )
+    assert len(batches) == waits and set(statuses) == {"SUCCEEDED"}, (len(batches), dict(statuses))
+
+    mints = backend.counters.token_mints - mints_before
+    summary = (
+        f"{waits} map indexes of {MANY_WAITS_DAG_ID} deferred together on triggerer job {triggerers.pop()}"
+        f" ({all_deferred:.0f} s after the trigger), all succeeded {finished:.0f} s after it;"
+        f" {waits} batches, {sum(statuses.values())} analyses SUCCEEDED; {mints} token mints"
+    )
+    logged = triggerer_log.read_bytes()[log_start:].decode(errors="replace").splitlines()
+    blocked = [line for line in logged if BLOCKED_WARNING in line]
+    assert not blocked, (
+        f"{summary}; but the triggerer's event loop was blocked {len(blocked)} times:\n"
+        + "\n".join(_shorten(line, 160) for line in blocked[:20])
+    )
+    return f"{summary}; no '{BLOCKED_WARNING}' in {len(logged)} triggerer log lines"
+
+
+def wait_all_deferred(deployment: Deployment, run_id: str, waits: int) -> list[dict[str, Any]]:
+    """Poll until ``waits`` task instances of the run are deferred on a triggerer; fail fast on a failure."""
+    started = time.monotonic()
+    while True:
+        deployment.check_alive()
+        tis = deployment.client.task_instances(MANY_WAITS_DAG_ID, run_id)
+        deferred = [
+            ti
+            for ti in tis
+            if ti["task_id"] == MANY_WAITS_TASK and ti["state"] == "deferred" and ti.get("triggerer_job")
+        ]
+        if len(deferred) >= waits:
+            return deferred
+        states = Counter(str(ti["state"]) for ti in tis)
+        if states["failed"] or states["upstream_failed"]:
+            raise DeploymentError(
+                f"run {run_id}: task instances failed before all deferred: {dict(states)}\n"
+                + failed_task_logs(deployment, run_id, dag_id=MANY_WAITS_DAG_ID)
+            )
+        if time.monotonic() - started > ALL_DEFERRED_TIMEOUT_SECONDS:
+            raise DeploymentError(
+                f"run {run_id}: {len(deferred)} of {waits} waits deferred on a triggerer after"
+                f" {ALL_DEFERRED_TIMEOUT_SECONDS:.0f} s; states {dict(states)}\n{deployment.log_tails()}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def wait_run_end(
+    deployment: Deployment, dag_id: str, run_id: str, timeout: float = RUN_TIMEOUT_SECONDS
+) -> str:
+    """Poll until the run is success or failed; its state."""
+    started = time.monotonic()
+    while True:
+        deployment.check_alive()
+        state = str(deployment.client.dag_run(dag_id, run_id)["state"])
+        if state in TERMINAL_RUN_STATES:
+            return state
+        if time.monotonic() - started > timeout:
+            raise DeploymentError(
+                f"run {run_id} still {state} after {timeout:.0f} s\n{deployment.log_tails()}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
 def check_browser_walkthrough(deployment: Deployment) -> str:
     from deploy.airflow_e2e.ui_walkthrough import check_browser_walkthrough as walk
 
@@ -315,5 +435,6 @@ CHECKS = (
     check_successful_run,
     check_failed_run,
     check_openlineage_in_task_logs,
+    check_many_waits_on_one_triggerer,
     check_browser_walkthrough,
 )

@@ -2,10 +2,12 @@
 
 PostgreSQL metadata DB, LocalExecutor, and the four long-running components (scheduler,
 triggerer, dag-processor, api-server on a free loopback port), all with one environment:
-a project-local ``AIRFLOW_HOME`` under ``.e2e/``, the ``example_dags`` folder, the simple auth
+a project-local ``AIRFLOW_HOME`` under ``.e2e/``, the ``example_dags`` folder (and, as a second
+DAG bundle, ``deploy/airflow_e2e/dags`` with the deployment-only DAGs), the simple auth
 manager with everyone admin, deferrable operators by default, connection tests enabled, and
 ``ica_default`` (created in the metadata DB through the REST API, so the UI lists it) pointing
-at a fake ICA server that runs in this process (so ``deployment.ica.backend`` can be inspected).
+at a fake ICA server that runs in this process (so ``deployment.ica.backend`` can be inspected,
+and ``deployment.ica_clock`` held: see ``clock``).
 
     with Deployment() as deployment:
         deployment.client.health()
@@ -33,6 +35,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from deploy.airflow_e2e import postgres
+from deploy.airflow_e2e.clock import HeldClock
 from deploy.airflow_e2e.procs import Component, kill_leftovers, run, tail
 from deploy.airflow_e2e.rest import AirflowClient
 
@@ -42,6 +45,10 @@ AIRFLOW_HOME = E2E_DIR / "airflow-home"
 LOG_DIR = E2E_DIR / "logs"
 DAGS_FOLDER = REPO / "example_dags"
 DAG_ID = "example_ica_nextflow_batch"
+E2E_DAGS_FOLDER = Path(__file__).resolve().parent / "dags"  # deployment-only DAGs, a bundle of their own
+MANY_WAITS_DAG_ID = "ica_e2e_many_waits"
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+SCHEDULER_NICENESS = 10
 PROJECT_ID = "e2e-project"
 API_KEY = "e2e-api-key"
 CONN_ID = "ica_default"
@@ -55,6 +62,7 @@ DATABASE = f"{postgres.NAME_PREFIX}_{hashlib.sha1(str(REPO).encode()).hexdigest(
 class Settings:
     analysis_step_seconds: float = 3.0  # each analysis phase: keeps the sensor deferred ~15 s
     poke_interval: float = 2.0  # ICA_EXAMPLE_POKE_INTERVAL, the trigger's poll interval
+    many_waits: int = 100  # ICA_E2E_WAITS: map indexes of MANY_WAITS_DAG_ID, all deferred at once
     ready_timeout: float = 180.0  # all components healthy and the DAG parsed
     components: tuple[str, ...] = COMPONENTS
     airflow_bin: Path = Path(sys.executable).parent
@@ -101,6 +109,18 @@ def airflow_env(db_url: str, api_port: int, poke_interval: float) -> dict[str, s
     return env
 
 
+def e2e_bundle_env(many_waits: int) -> dict[str, str]:
+    """The ``example_dags`` folder plus the deployment-only DAGs, as two DAG bundles."""
+    bundles = [
+        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},  # [core] dags_folder
+        {"name": "ica-e2e-dags", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(E2E_DAGS_FOLDER)}},
+    ]
+    return {
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+        "ICA_E2E_WAITS": str(many_waits),
+    }
+
+
 def ica_connection(ica_url: str) -> dict[str, Any]:
     """``ica_default`` as stored in the metadata DB (REST API body): listed and editable in the UI."""
     return {
@@ -118,6 +138,11 @@ def ica_connection(ica_url: str) -> dict[str, Any]:
 
 
 def component_argv(airflow: str, name: str, api_port: int) -> list[str]:
+    if name == "scheduler":
+        # LocalExecutor: its workers and every task process are the scheduler's children. At a
+        # lower CPU priority, 100 task start-ups on two cores do not starve the triggerer, whose
+        # event loop check_many_waits_on_one_triggerer watches for being blocked.
+        return ["nice", "-n", str(SCHEDULER_NICENESS), airflow, name, "--skip-serve-logs"]
     if name == "api-server":
         return [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"]
     if name in ("scheduler", "triggerer"):
@@ -137,6 +162,7 @@ class Deployment:
         self.components: list[Component] = []
         self.cluster: postgres.Cluster | None = None
         self.ica: Any = None  # FakeIcaServer
+        self.ica_clock = HeldClock()  # drives the fake's batches and analyses
         self.api_port = 0
         self.env: dict[str, str] = {}
         self._stopped = False
@@ -198,12 +224,17 @@ class Deployment:
         from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer
 
         self.ica = FakeIcaServer(
-            FakeIcaConfig(api_key=API_KEY, analysis_step_seconds=self.settings.analysis_step_seconds)
+            FakeIcaConfig(
+                api_key=API_KEY,
+                analysis_step_seconds=self.settings.analysis_step_seconds,
+                clock=self.ica_clock,
+            )
         ).start()
         self.log(f"fake ICA server at {self.ica.url}")
 
         self.api_port = free_port()
         self.env = airflow_env(self.cluster.url, self.api_port, self.settings.poke_interval)
+        self.env.update(e2e_bundle_env(self.settings.many_waits))
         started = time.monotonic()
         migrate = run([self.airflow, "db", "migrate"], env=self.env, cwd=REPO, timeout=600, check=False)
         (LOG_DIR / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
@@ -227,7 +258,8 @@ class Deployment:
         if "dag-processor" in self.settings.components:
             started = time.monotonic()
             self.wait_dag_parsed(DAG_ID)
-            self._timed(f"{DAG_ID} parsed", started)
+            self.wait_dag_parsed(MANY_WAITS_DAG_ID)
+            self._timed(f"{DAG_ID} and {MANY_WAITS_DAG_ID} parsed", started)
 
     def stop(self) -> None:
         """Stop everything that was started; every step runs even if an earlier one fails."""

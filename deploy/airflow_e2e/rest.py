@@ -79,8 +79,14 @@ class AirflowClient:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")  # type: ignore[no-any-return]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of the run (map indexes included), page by page."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        return self.get(path, params={"limit": 100})["task_instances"]  # type: ignore[no-any-return]
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.get(path, params={"limit": 100, "offset": len(found)})
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
@@ -94,20 +100,23 @@ class AirflowClient:
         )
         return self.get(path, params={"deserialize": "true"})["value"]
 
-    def task_log_events(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[Any]:
+    def task_log_events(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[Any]:
         """The whole log of one try: the task's and its trigger's log events (JSON form)."""
         path = (
             f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
             f"/logs/{try_number}"
         )
-        body = self.get(path, params={"full_content": "true"}, headers={"Accept": "application/json"})
+        params = {"full_content": "true", "map_index": map_index}
+        body = self.get(path, params=params, headers={"Accept": "application/json"})
         content = body["content"]
         return content.splitlines() if isinstance(content, str) else list(content)
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The same as text, one event a line."""
         return "\n".join(
-            log_line(event) for event in self.task_log_events(dag_id, run_id, task_id, try_number)
+            log_line(event) for event in self.task_log_events(dag_id, run_id, task_id, try_number, map_index)
         )
 
     def extra_links(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:

@@ -266,6 +266,12 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
         content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
         return Response(content, 200, media_type="application/json")
 
+    @app.get(ADMIN_PATH + "/counters")
+    async def counters() -> Response:
+        """The backend's running totals (read-only), for a client in another process (benchmarks)."""
+        content = json.dumps(backend.counters.snapshot(), separators=(",", ":")).encode()
+        return Response(content, 200, media_type="application/json")
+
     add_web_pages(app, backend, renderer)
     return app
 

@@ -2,7 +2,8 @@
 
 PostgreSQL metadata DB, LocalExecutor, scheduler + triggerer + dag-processor + api-server,
 ``[operators] default_deferrable = True`` and a fake ICA server whose analyses take ~15 s,
-so the sensor is seen waiting on the real triggerer. Skipped unless ``ICA_E2E_DEPLOYMENT=1``
+so the sensor is seen waiting on the real triggerer; then 100 waits deferred onto that one
+triggerer at once (``deploy/airflow_e2e/dags/ica_e2e_many_waits.py``, about 2 min). Skipped unless ``ICA_E2E_DEPLOYMENT=1``
 (``make e2e``). The checks live in ``deploy/airflow_e2e/checks.py``;
 ``python deploy/e2e.py`` runs the same ones without pytest.
 """
@@ -78,6 +79,15 @@ def test_openlineage_console_transport_logs_each_tasks_lineage(check: Callable[.
     from deploy.airflow_e2e.checks import check_openlineage_in_task_logs
 
     check(check_openlineage_in_task_logs)
+
+
+def test_many_waits_deferred_together_on_one_triggerer_all_succeed_unblocked(
+    check: Callable[..., None],
+) -> None:
+    """100 map indexes (``Settings.many_waits``) deferred at once; no "blocked" in the triggerer's log."""
+    from deploy.airflow_e2e.checks import check_many_waits_on_one_triggerer
+
+    check(check_many_waits_on_one_triggerer)
 
 
 def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:

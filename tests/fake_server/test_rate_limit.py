@@ -114,6 +114,23 @@ def test_counters_count_mints_and_requests_and_survive_reset(ica_fake_server_fac
     }
 
 
+def test_admin_counters_route_reads_them_from_another_process(
+    client_factory: Callable[..., IcaClient],
+) -> None:
+    """``GET /_fake/counters``: the same snapshot over HTTP, itself neither counted nor limited."""
+    clock = ManualClock()
+    client = client_factory(clock=clock, rate_limit=1)
+    statuses = [get_unknown_batch(client) for _ in range(2)]
+    assert statuses == [404, 429]
+    root = client.server.root_url
+    readings = [requests.get(f"{root}/_fake/counters") for _ in range(3)]  # the limit is used up
+    assert {reading.status_code for reading in readings} == {200}
+    expected = client.server.backend.counters.snapshot()
+    assert expected["rate_limited"] == 1 and expected["requests"] >= 2
+    assert [reading.json() for reading in readings] == [expected] * 3
+    assert requests.post(f"{root}/_fake/counters").status_code == 405  # read-only
+
+
 def test_limiter_window_arithmetic() -> None:
     limiter = RateLimiter(2.5)
     assert (limiter.capacity, limiter.window) == (2, 0.8)

@@ -1,0 +1,57 @@
+"""Many waits on one triggerer: one mapped task per batch, each creating its batch and deferring.
+
+Deployment-only (``make e2e`` adds this folder as a second DAG bundle): the check
+``check_many_waits_on_one_triggerer`` holds the fake ICA's clock, triggers a run, sees
+every map index deferred on the triggerer at once, then lets the analyses finish.
+``ICA_E2E_WAITS`` (default 100) sets how many; ``ICA_EXAMPLE_POKE_INTERVAL`` the poll interval.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
+
+from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+
+DAG_ID = "ica_e2e_many_waits"
+WAITS = int(os.environ.get("ICA_E2E_WAITS", "100"))
+ITEMS_PER_BATCH = 3
+POLL_INTERVAL = float(os.environ.get("ICA_EXAMPLE_POKE_INTERVAL", "2"))
+
+
+def batch_items(index: int) -> list[dict[str, object]]:
+    """The Nextflow items of batch ``index``: userReference ``wait-<index>-<item>``."""
+    return [
+        {
+            "userReference": f"wait-{index:03d}-{item}",
+            "pipelineId": "bb47d612-5906-4d5a-922e-541262c966df",
+            "analysisInput": {
+                "inputs": [{"parameterCode": "fastq_folder", "dataIds": [f"fol.wait{index:03d}{item}"]}],
+                "parameters": [{"code": "sample_id", "value": f"W{index:03d}-{item}"}],
+            },
+        }
+        for item in range(ITEMS_PER_BATCH)
+    ]
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description=f"{WAITS} batches waited for together on the triggerer (deployment test)",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["ica", "e2e"],
+):
+    # Deferred tasks do not count against max_active_tasks: all of them can wait at once.
+    IcaCreateAnalysisBatchOperator.partial(
+        task_id="create_and_wait",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        timeout=timedelta(minutes=30),
+    ).expand(nextflow_items=[batch_items(index) for index in range(WAITS)])
