@@ -67,7 +67,7 @@ $(VENV)/.e2e-installed: $(VENV)/.installed
 	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[dev,deploy]"
 	touch $@
 
-# The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~2 min.
+# The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~3-4 min.
 e2e: $(VENV)/.e2e-installed
 	ICA_E2E_DEPLOYMENT=1 $(BIN)/pytest -p no:cacheprovider tests/deployment
 
