@@ -122,7 +122,10 @@ async def aextra_dejson(conn: Any) -> dict[str, Any]:
     """A connection's extras, read without the sync masking path where possible."""
     if hasattr(conn, "aextra_dejson"):
         return dict(await conn.aextra_dejson())
-    return dict(conn.extra_dejson)
+    # extra_dejson masks what it reads with the blocking mask_secret: off the event loop.
+    from asgiref.sync import sync_to_async
+
+    return dict(await sync_to_async(lambda: conn.extra_dejson)())
 
 
 async def aget_connection(conn_id: str) -> Any:

@@ -72,6 +72,8 @@ class MintLease:
     flight: int
     expires_at: float
     generation: int
+    # The thread that holds it: a blocking wait for one's own thread could never end.
+    owner: int = 0
 
 
 class TokenCache:
@@ -159,7 +161,7 @@ class TokenCache:
             if lease is not None and now < lease.expires_at:
                 return lease, False
             self._flights += 1
-            self._lease = MintLease(self._flights, now + lease_seconds, self._generation)
+            self._lease = MintLease(self._flights, now + lease_seconds, self._generation, threading.get_ident())
             return self._lease, True
 
     def release(self, lease: MintLease, error: Exception | None = None) -> None:
@@ -169,6 +171,14 @@ class TokenCache:
                 self._failure = (lease.flight, error)
             if self._lease is not lease:
                 return  # it expired and another caller took over
+            self._lease = None
+        self._notify()
+
+    def abandon(self, lease: MintLease) -> None:
+        """Give up ``lease`` without an error (its holder cannot finish): the next caller mints."""
+        with self._lock:
+            if self._lease is not lease:
+                return
             self._lease = None
         self._notify()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -46,6 +47,9 @@ def drive(
                 outcome = None
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    except BaseException:
+        call.close()  # interrupted (killed, cancelled): its finally blocks release what it holds
+        raise
 
 
 async def adrive(
@@ -64,7 +68,15 @@ async def adrive(
     try:
         while True:
             if isinstance(outcome, Response) and len(outcome.body) > thread_parse_bytes:
-                action = await asyncio.to_thread(_resume, call, outcome)
+                # Shielded: a cancelled task waits for the thread to leave the generator,
+                # so that the generator can then be closed.
+                resumed = asyncio.ensure_future(asyncio.to_thread(_resume, call, outcome))
+                try:
+                    action = await asyncio.shield(resumed)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(BaseException):
+                        await resumed
+                    raise
             else:
                 action = call.send(outcome)
             if isinstance(action, Send):
@@ -83,6 +95,10 @@ async def adrive(
         return stop.value  # type: ignore[no-any-return]
     except _Returned as returned:
         return returned.value  # type: ignore[return-value]
+    except BaseException:
+        with contextlib.suppress(ValueError):  # still running in a worker thread: nothing to close
+            call.close()  # cancelled or failed: its finally blocks release what it holds (a mint lease)
+        raise
 
 
 class _Returned(Exception):

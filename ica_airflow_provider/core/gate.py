@@ -15,7 +15,14 @@ from ica_airflow_provider.core.flight import AwaitToken
 
 
 def wait_for_token(action: AwaitToken) -> None:
-    """The blocking driver's way: this thread sleeps until the mint is over."""
+    """The blocking driver's way: this thread sleeps until the mint is over.
+
+    A mint held by this very thread (a task's ``on_kill``, run in a signal handler while
+    the task was minting) would never end while we wait: it is given up instead.
+    """
+    if action.lease.owner == threading.get_ident():
+        action.tokens.abandon(action.lease)
+        return
     woken = threading.Event()
     with action.tokens.watch(woken.set):
         if not action.settled():

@@ -122,7 +122,8 @@ class Registry:
         self._lock = threading.Lock()
         self._current: dict[str, SharedConnection] = {}
         self._reads: dict[str, int] = {}  # reads of each connection so far
-        self._thread_locks: dict[str, threading.Lock] = {}
+        # Re-entrant: a task's on_kill runs in a signal handler on the thread it interrupts.
+        self._thread_locks: dict[str, threading.RLock] = {}
         self._loop_locks: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Lock] = {}
 
     def __repr__(self) -> str:
@@ -234,9 +235,9 @@ class Registry:
             shared.state.mask(settings.api_key)
             return shared
 
-    def _thread_lock(self, conn_id: str) -> threading.Lock:
+    def _thread_lock(self, conn_id: str) -> threading.RLock:
         with self._lock:
-            return self._thread_locks.setdefault(conn_id, threading.Lock())
+            return self._thread_locks.setdefault(conn_id, threading.RLock())
 
     def _loop_lock(self, conn_id: str) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

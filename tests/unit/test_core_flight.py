@@ -392,7 +392,11 @@ def test_a_gate_returns_at_once_when_the_mint_is_already_over(gate: str) -> None
 
 def test_a_gate_gives_up_when_the_lease_runs_out() -> None:
     tokens = TokenCache(now=Clock())
-    lease, _ = tokens.acquire(LEASE)
+    held: list[Any] = []
+    holder = threading.Thread(target=lambda: held.append(tokens.acquire(LEASE)[0]))  # another thread's mint
+    holder.start()
+    holder.join()
+    lease = held[0]
     wait_for_token(AwaitToken(0, tokens, lease))
     asyncio.run(await_token(AwaitToken(0, tokens, lease)))
     assert not tokens.settled(lease)
