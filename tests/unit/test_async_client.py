@@ -145,7 +145,7 @@ def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return secrets
 
 
-def test_a_minted_jwt_is_masked_once(masked: list[str]) -> None:
+def test_the_api_key_and_a_minted_jwt_are_masked_once(masked: list[str]) -> None:
     jwt = make_jwt()
     mints: list[str] = []
 
@@ -164,7 +164,7 @@ def test_a_minted_jwt_is_masked_once(masked: list[str]) -> None:
 
     asyncio.run(go())
     assert mints == [API_KEY]
-    assert masked == [jwt]
+    assert masked == [API_KEY, jwt]  # each once, the key too (a client built from settings alone)
 
 
 def test_for_connection_masks_the_api_key(monkeypatch: pytest.MonkeyPatch, masked: list[str]) -> None:
