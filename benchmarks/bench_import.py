@@ -114,7 +114,7 @@ def importtime_of_ours() -> list[Node]:
 
 
 def short(name: str) -> str:
-    """``ica_airflow_provider.core.http`` -> ``~.core.http``."""
+    """``ica_airflow_provider.core.messages`` -> ``~.core.messages``."""
     return "~" + name[len("ica_airflow_provider") :] if is_ours(name) else name
 
 
