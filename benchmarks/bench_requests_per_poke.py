@@ -125,6 +125,7 @@ def open_count(backend: Any, batch_id: str, t: float) -> tuple[int, bool]:
 
 def run_scenario(n: int, page_size: int, fresh_sensor_each_poke: bool) -> tuple[list[Poke], float, float]:
     """Create an ``n``-item batch and poke until done; returns the pokes, POST seconds, poke seconds."""
+    from ica_airflow_provider.hooks.clients import isolated_registry
     from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
     from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer, ManualClock
@@ -141,7 +142,8 @@ def run_scenario(n: int, page_size: int, fresh_sensor_each_poke: bool) -> tuple[
         long_run_seconds=LONG_RUN,
     )
     stragglers = sorted({0, n // 2, n - 1})
-    with FakeIcaServer(config) as server:
+    # Each scenario has a server of its own: ica_default must not stay shared with the last one.
+    with FakeIcaServer(config) as server, isolated_registry():
         os.environ["AIRFLOW_CONN_ICA_DEFAULT"] = ica_connection_json(server.url)
         backend = server.backend
         start = time.perf_counter()
