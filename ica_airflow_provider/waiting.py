@@ -318,6 +318,7 @@ class SavedWait:
         if isinstance(saved, dict) and saved.get("batch_id") == wait.tracker.batch_id:
             wait.tracker.load_records(saved.get("records") or [], _count(saved.get("items")))
             wait.failures.in_a_row = _count(saved.get("failed_polls"))
+            wait.tracker.load_held(saved.get("held"))
 
     def save(self, wait: Wait) -> None:
         tracker = wait.tracker
@@ -331,6 +332,7 @@ class SavedWait:
                 "items": tracker.size(),
                 "records": records,
                 "failed_polls": wait.failures.in_a_row,
+                "held": tracker.held_state(),
             },
         )
 

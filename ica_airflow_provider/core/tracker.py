@@ -40,6 +40,7 @@ WaitFor = Literal["analyses", "creation"]
 WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
 SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
 HELD_POLLS = 5  # polls in a row WAITING_RESOURCES / AWAITING_INPUT before the progress lines name the item
+HELD_SAVED = 200  # held items a rescheduled sensor remembers between pokes (about 60 bytes each)
 
 
 class Log(Protocol):
@@ -431,6 +432,20 @@ class BatchTracker:
                 since = self._held_since.get(record.item_id)
                 held[record.item_id] = since if since is not None and since[0] == status else (status, self._polls)
         self._held_since = held
+
+    def held_state(self, most: int = HELD_SAVED) -> dict[str, Any]:
+        """The poll count and up to ``most`` held items, for a rescheduled sensor's saved wait."""
+        held = [[item_id, status, since] for item_id, (status, since) in list(self._held_since.items())[:most]]
+        return {"polls": self._polls, "held": held}
+
+    def load_held(self, data: Any) -> None:
+        """Take :meth:`held_state` back (anything malformed is ignored: the count starts again)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("polls"), int):
+            return
+        self._polls = data["polls"]
+        for entry in data.get("held") or ():
+            if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], int):
+                self._held_since[str(entry[0])] = (str(entry[1]), entry[2])
 
     def _held_status(self, record: ItemRecord) -> str | None:
         if record.item_status in HELD_ITEM_STATUSES:

@@ -18,11 +18,29 @@ from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
 
 
+class Store:
+    """A stand-in for Airflow 3.3's task state store."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
 def test_pokes_name_the_items_held_after_a_while(
     ica_fake_server_factory: Callable[..., Any],
     connect: Callable[..., None],
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    mode: str,
 ) -> None:
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, awaiting_input_seconds=3600, item_stagger_seconds=3600)
@@ -35,11 +53,18 @@ def test_pokes_name_the_items_held_after_a_while(
     }
     batch_id = IcaHook().create_analysis_creation_batch("proj", body, "held").id
     clock.advance(30)
-    sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj")
-    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None)}
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": Store()}
     caplog.set_level("INFO")
 
+    in_poke_mode = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj")
+
     def poke_logs() -> str:
+        # Rescheduled: a new sensor each poke, the saved wait carrying the held counts over.
+        sensor = (
+            in_poke_mode
+            if mode == "poke"
+            else IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj", mode=mode)
+        )
         capfd.readouterr()
         caplog.clear()
         assert sensor.poke(context) is False
