@@ -25,6 +25,7 @@ from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.triggers import events
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
+from tests.state_store import TaskStateStore
 
 PAGE = 5
 TOKENS = "/ica/rest/api/tokens"
@@ -170,20 +171,6 @@ def test_a_relisting_that_fails_fails_the_task(ica: Any, monkeypatch: pytest.Mon
     assert "404" in message and analyses is None
 
 
-class Store:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return json.loads(json.dumps(self.data.get(key)))
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
 def test_a_compact_reschedule_returns_what_a_poke_returns(ica: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import ica_airflow_provider.waiting as waiting
 
@@ -191,7 +178,7 @@ def test_a_compact_reschedule_returns_what_a_poke_returns(ica: Any, monkeypatch:
     references = refs(n, run_long=long_running)
     batch_id = create(ica, references, "resched", advance=5)  # created; all but two analyses done
     monkeypatch.setattr(waiting, "STATE_BUDGET", 1_000)  # room for the two open records, not the twenty
-    store = Store()
+    store = TaskStateStore()
     costs = []
 
     def poke() -> Any:

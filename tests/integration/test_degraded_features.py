@@ -14,25 +14,12 @@ from ica_airflow_provider.core.tracker import BatchTracker
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from tests.state_store import TaskStateStore
 
 NOTE = "No task state store"
 
 
-class Store:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-@pytest.mark.parametrize("store", [None, Store()], ids=["without a store", "with a store"])
+@pytest.mark.parametrize("store", [None, TaskStateStore()], ids=["without a store", "with a store"])
 def test_a_rescheduled_poke_says_when_it_has_no_state_store(
     ica_fake_server_factory: Any, connect: Any, caplog: pytest.LogCaptureFixture, capfd: Any, store: Any
 ) -> None:

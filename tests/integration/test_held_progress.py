@@ -16,22 +16,7 @@ from ica_airflow_provider.core.tracker import HELD_POLLS
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
-
-
-class Store:
-    """A stand-in for Airflow 3.3's task state store."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
+from tests.state_store import TaskStateStore
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule"])
@@ -53,7 +38,7 @@ def test_pokes_name_the_items_held_after_a_while(
     }
     batch_id = IcaHook().create_analysis_creation_batch("proj", body, "held").id
     clock.advance(30)
-    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": Store()}
+    context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": TaskStateStore()}
     caplog.set_level("INFO")
 
     in_poke_mode = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -17,6 +16,7 @@ from ica_airflow_provider.core.messages import Response
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from tests.state_store import TaskStateStore
 
 
 def items(n: int, long_running: set[int] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -135,29 +135,13 @@ def test_each_poke_costs_at_most_the_pages_or_the_open_analyses(ica_fake_server_
     assert len(result.xcom_value) == n
 
 
-class DictStateStore:
-    """What a rescheduled sensor sees of Airflow 3.3's task state store."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.data.get(key, default)))  # stored as JSON
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
 def test_rescheduled_pokes_stay_cheap_with_the_task_state_store(ica_fake_server_factory: Any, connect: Any) -> None:
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock)
     connect(server)
     n, page_size, long_running = 350, 100, {10, 20, 30}
     batch = IcaHook().create_analysis_creation_batch("proj", items(n, long_running), "resched")
-    store = DictStateStore()
+    store = TaskStateStore()
     context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": store}
 
     def poke_cost() -> tuple[Any, int]:
@@ -195,7 +179,7 @@ def test_a_rescheduled_sensor_counts_failed_polls_across_reschedules(
     server = ica_fake_server_factory(clock=clock)
     connect(server, max_retries=0)
     batch = IcaHook().create_analysis_creation_batch("proj", items(3), "resched-failures")
-    store = DictStateStore()
+    store = TaskStateStore()
     context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": store}
     server.backend.inject_fault(503, count=100, method="GET", path_contains="/items")
 

@@ -20,14 +20,14 @@ from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
-from tests.integration.test_hook_fake import DictStateStore
+from tests.state_store import TaskStateStore
 
 # S1 and S3 succeed soon, S2 fails, S4 runs for an hour.
 SAMPLES = ["S1", "S2-fail-analysis", "S3", "S4-run-long"]
 ITEMS = [{"userReference": s, "pipelineId": "p", "analysisInput": {"inputs": []}} for s in SAMPLES]
 
 
-def context(store: DictStateStore | None = None) -> Any:
+def context(store: TaskStateStore | None = None) -> Any:
     pushed: dict[str, Any] = {}
     ti = SimpleNamespace(
         dag_id="d", task_id="t", run_id="r", map_index=-1, xcoms=pushed,
@@ -117,7 +117,7 @@ def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(fake: tuple[Any
     could be dropped from the store and fetched again, so they come with the last poke."""
     server, clock = fake
     batch_id = create("resched-store")
-    store = DictStateStore()
+    store = TaskStateStore()
 
     clock.advance(60)
     assert sensor(batch_id, mode="reschedule").poke(context(store)) is False  # a new object each time
@@ -183,7 +183,7 @@ def test_deferrable_in_reschedule_mode_leaves_outputs_to_the_trigger_too(fake: t
     batch_id = create("deferred-resched")
     clock.advance(60)
     with pytest.raises(TaskDeferred):
-        sensor(batch_id, deferrable=True, mode="reschedule").execute(context(DictStateStore()))
+        sensor(batch_id, deferrable=True, mode="reschedule").execute(context(TaskStateStore()))
     assert outputs_asked(server) == Counter()
 
 

@@ -21,7 +21,7 @@ from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 from ica_airflow_provider.waiting import IcaBatchFailedError
-from tests.integration.test_hook_fake import DictStateStore
+from tests.state_store import TaskStateStore
 
 TIMINGS: dict[str, Any] = {"batch_start_seconds": 1, "item_creation_seconds": 2, "item_stagger_seconds": 1.5}
 CREATING = 1003.2  # a created, b RUNNING, c WAITING_RESOURCES; the job RUNNING
@@ -108,7 +108,7 @@ def test_the_admin_stop_ends_the_wait_as_the_marker_does(
 def test_reschedule_mode_fails_on_the_next_poke(stopping: tuple[Any, ManualClock, str], store: bool) -> None:
     """Each poke a new sensor; with Airflow 3.3's task state store the records carry over."""
     server, clock, batch_id = stopping
-    extra = {"task_state_store": DictStateStore()} if store else {}
+    extra = {"task_state_store": TaskStateStore()} if store else {}
     ctx = context(**extra)
     clock.set(CREATING)
     assert sensor(batch_id, mode="reschedule").poke(ctx) is False

@@ -21,9 +21,9 @@ from ica_airflow_provider.triggers.events import (
     tracker_from_event,
 )
 from ica_airflow_provider.waiting import SavedWait
+from tests.state_store import TaskStateStore
 
 KIB = 1024
-STATE_LIMIT = 64 * KIB  # the task state store's documented limit per value
 
 
 def uuid(kind: str, i: int) -> str:
@@ -147,34 +147,17 @@ def test_the_task_reads_events_with_and_without_records() -> None:
     assert has_records(old)  # an event from an earlier version of the trigger
 
 
-class Store:
-    """Airflow 3.3's task state store: JSON values, at most 64 KiB each (checked here)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return stored(self.data.get(key))
-
-    def set(self, key: str, value: Any) -> None:
-        assert json_size(value) <= STATE_LIMIT, f"{json_size(value)} bytes"
-        self.data[key] = stored(value)
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
 @pytest.mark.parametrize("n", [100, 2_000, 10_000])
 @pytest.mark.parametrize("open_every", [0, 1_000, 50, 1])
 def test_the_saved_wait_stays_within_64_kib(n: int, open_every: int) -> None:
-    saved = SavedWait(Store(), "k")
+    saved = SavedWait(TaskStateStore(), "k")
     saved.save(Wait(tracker(n, open_every=open_every)))  # Store checks the size
     assert saved.store.data["k"]["items"] == n
 
 
 def test_a_big_batch_saves_its_open_items_and_reloads_them_partial() -> None:
     t = tracker(10_000, open_every=2_000)  # 5 analyses still running
-    saved = SavedWait(Store(), "k")
+    saved = SavedWait(TaskStateStore(), "k")
     saved.save(Wait(t, failures=type(Wait(t).failures)(in_a_row=2)))
     again = Wait(BatchTracker(t.project_id, t.batch_id))
     saved.load(again)
@@ -187,7 +170,7 @@ def test_a_big_batch_saves_its_open_items_and_reloads_them_partial() -> None:
 
 def test_a_small_batch_saves_every_record() -> None:
     t = tracker(50, open_every=10)
-    saved = SavedWait(Store(), "k")
+    saved = SavedWait(TaskStateStore(), "k")
     saved.save(Wait(t))
     again = Wait(BatchTracker(t.project_id, t.batch_id))
     saved.load(again)
@@ -195,7 +178,7 @@ def test_a_small_batch_saves_every_record() -> None:
 
 
 def test_an_older_save_without_items_still_loads() -> None:
-    store = Store()
+    store = TaskStateStore()
     store.data["k"] = {"batch_id": "b", "records": tracker(2).dump_records(), "failed_polls": 1}
     wait = Wait(BatchTracker("p", "b"))
     SavedWait(store, "k").load(wait)
