@@ -139,10 +139,6 @@ class TaskWait:
         ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
         """
         verdict = self.poll_outputs_once(wait, lasting)
-        if verdict is not None and verdict.done and wait.tracker.partial:
-            # A compact save followed only the open items: list the batch once for every record.
-            wait.tracker.load_records([])
-            verdict = self.poll_outputs_once(wait, lasting)
         self.push_links(context, wait.tracker)
         if verdict is not None and verdict.done:
             if saved is not None:
@@ -155,23 +151,28 @@ class TaskWait:
         return None
 
     def poll_outputs_once(self, wait: Wait, lasting: bool) -> Verdict | None:
-        """One poll that fetches no analysis's outputs twice.
+        """One poll that fetches no analysis's outputs twice, and ends with every record.
 
         Records that do not last until the next poll (the poke before deferring: the trigger
-        starts afresh; a reschedule without a task state store) would have their outputs
-        fetched again by it: such a poll fetches outputs only once it finds the batch done.
+        starts afresh; a rescheduled sensor's compact save) would have their outputs fetched
+        again: such a poll fetches outputs only once it finds the batch done. A compact save
+        followed only the open items: once they are done, the batch is listed once more,
+        before any outputs are fetched.
         """
         tracker = wait.tracker
-        if lasting or not tracker.include_outputs:
-            return self.hook.poll_batch(wait, self.log)
-        tracker.include_outputs = False
+        wanted = tracker.include_outputs
+        at_end = wanted and not lasting
+        tracker.include_outputs = wanted and not at_end
         try:
             verdict = self.hook.poll_batch(wait, self.log)
+            if verdict is not None and verdict.done and tracker.partial:
+                tracker.load_records([])
+                verdict = self.hook.poll_batch(wait, self.log)
         finally:
-            tracker.include_outputs = True
-        if verdict is None or not verdict.done:
-            return verdict
-        return self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
+            tracker.include_outputs = wanted
+        if at_end and verdict is not None and verdict.done:
+            verdict = self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
+        return verdict
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""

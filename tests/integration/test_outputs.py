@@ -112,9 +112,15 @@ def test_poke_mode_fetches_outputs_as_analyses_succeed_once_each(fake: tuple[Any
     check_records(server, ctx["ti"].xcoms["analyses"], clock())
 
 
-def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(fake: tuple[Any, ManualClock]) -> None:
+@pytest.mark.parametrize("compact", [False, True], ids=["every record saved", "only the open ones saved"])
+def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(
+    fake: tuple[Any, ManualClock], monkeypatch: pytest.MonkeyPatch, compact: bool
+) -> None:
     """A big batch's saved wait keeps only its open items (64 KiB): outputs fetched early
-    could be dropped from the store and fetched again, so they come with the last poke."""
+    could be dropped from the store and fetched again, so they come with the last poke,
+    after the listing that brings back every record."""
+    if compact:  # the 4 records do not fit, the 1 open one does
+        monkeypatch.setattr("ica_airflow_provider.waiting.STATE_BUDGET", 700)
     server, clock = fake
     batch_id = create("resched-store")
     store = TaskStateStore()
@@ -122,6 +128,7 @@ def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(fake: tuple[Any
     clock.advance(60)
     assert sensor(batch_id, mode="reschedule").poke(context(store)) is False  # a new object each time
     assert len(outputs_asked(server)) == 0
+    assert len(store.data["ica_batch_records"]["records"]) == (1 if compact else 4)
     assert sensor(batch_id, mode="reschedule").poke(context(store)) is False
     clock.advance(4000)
     ctx = context(store)
