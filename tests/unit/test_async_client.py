@@ -20,7 +20,7 @@ from ica_airflow_provider.core.errors import IcaApiError, IcaConnectionError
 from ica_airflow_provider.core.messages import Request, Response, TransportFailure
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings
-from ica_airflow_provider.hooks import async_client, clients
+from ica_airflow_provider.hooks import clients
 from ica_airflow_provider.hooks.async_client import IcaAsyncClient
 from ica_airflow_provider.hooks.ica import USER_AGENT
 
@@ -131,18 +131,6 @@ def test_a_ca_bundle_path_is_loaded_into_the_ssl_context(monkeypatch: pytest.Mon
     assert "/etc/ssl/ica-ca.pem" not in loaded
     IcaAsyncClient(IcaSettings(base_url=BASE_URL, api_key=API_KEY, verify="/etc/ssl/ica-ca.pem"))
     assert loaded[-1:] == ["/etc/ssl/ica-ca.pem"]
-
-
-@pytest.fixture
-def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the client registers with Airflow's secrets masker."""
-    secrets: list[str] = []
-
-    async def amask_secret(secret: str) -> None:
-        secrets.append(secret)
-
-    monkeypatch.setattr(async_client, "amask_secret", amask_secret)
-    return secrets
 
 
 def test_the_api_key_and_a_minted_jwt_are_masked_once(masked: list[str]) -> None:

@@ -45,7 +45,7 @@ from ica_airflow_provider.core.messages import Request, Response, Send
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.shared import REREAD_SECONDS
-from ica_airflow_provider.hooks import async_client, clients
+from ica_airflow_provider.hooks import clients
 from ica_airflow_provider.hooks.async_client import IcaAsyncClient
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
@@ -67,19 +67,6 @@ def registry_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(clients.REGISTRY, "clock", clock)
     return clock
-
-
-@pytest.fixture
-def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every secret registered with the masker, by the hook or the async client."""
-    secrets: list[str] = []
-
-    async def amask_secret(secret: str) -> None:
-        secrets.append(secret)
-
-    monkeypatch.setattr(async_client, "amask_secret", amask_secret)
-    monkeypatch.setattr("ica_airflow_provider.hooks.ica.mask_secret", secrets.append)
-    return secrets
 
 
 class Parked:
