@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS, BaseOperatorLink
@@ -54,16 +55,31 @@ def _field(record: Any, name: str) -> Any:
     return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
 
 
+@dataclass
+class PushedLinks:
+    """What one task pushed last, so that a poke that changes no link pushes nothing."""
+
+    last: tuple[str, str | None] | None = None
+
+
 def push_links(
-    context: Any, web_url: str | Callable[[], str], project_id: str | None, records: Iterable[Any] = ()
+    context: Any,
+    web_url: str | Callable[[], str],
+    project_id: str | None,
+    records: Iterable[Any] = (),
+    pushed: PushedLinks | None = None,
 ) -> None:
     """Push the URLs the extra links show; the analysis link only once an analysis exists.
 
     ``web_url`` may be a callable (it can need the connection). Links are a convenience: a
-    failure to build them is logged, never raised over the task's own outcome.
+    failure to build them is logged, never raised over the task's own outcome. With
+    ``pushed``, links already pushed as they are are not pushed again.
     """
     ti = context.get("ti") if isinstance(context, Mapping) else None
     if ti is None or not project_id:  # outside a task instance: nowhere to push
+        return
+    analysis_id = pick_analysis(records)
+    if pushed is not None and pushed.last == (project_id, analysis_id):
         return
     try:
         root = web_url() if callable(web_url) else web_url
@@ -71,9 +87,10 @@ def push_links(
         log.warning("No ICA links for this task: %s", error)
         return
     ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(root, project_id))
-    analysis_id = pick_analysis(records)
     if analysis_id:
         ti.xcom_push(key=ANALYSIS_URL_XCOM, value=analysis_url(root, project_id, analysis_id))
+    if pushed is not None:
+        pushed.last = (project_id, analysis_id)
 
 
 class _XComUrlLink(BaseOperatorLink):

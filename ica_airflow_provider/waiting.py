@@ -33,7 +33,7 @@ from ica_airflow_provider.core.tracker import (
     listing,
 )
 from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait
-from ica_airflow_provider.links import push_links
+from ica_airflow_provider.links import PushedLinks, push_links
 from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, has_records, tracker_from_event
 
 if TYPE_CHECKING:
@@ -111,6 +111,8 @@ class TaskWait:
     # Told the batch ID and the records pushed as the 'analyses' XCom when the wait ends:
     # the task keeps them for OpenLineage, which must not pull XComs (see openlineage.py).
     on_end: Callable[[str, list[dict[str, Any]]], None] | None = None
+    # The task's own, so that its pokes in one process push each link only when it changes.
+    pushed_links: PushedLinks | None = None
 
     def project_id(self, given: str | None) -> str:
         """The task's ``project_id``, or else the connection's."""
@@ -277,7 +279,9 @@ class TaskWait:
 
     def push_links(self, context: Context, tracker: BatchTracker) -> None:
         """The URLs the extra links show (the connection is read only if needed)."""
-        push_links(context, lambda: self.hook.settings.web_url, tracker.project_id, tracker.records.values())
+        push_links(
+            context, lambda: self.hook.settings.web_url, tracker.project_id, tracker.records.values(), self.pushed_links
+        )
 
     def abort_running(self, tracker: BatchTracker) -> list[str]:
         """Best effort (the task is going away, or failing): abort the batch's running analyses."""

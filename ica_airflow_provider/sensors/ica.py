@@ -18,7 +18,7 @@ from ica_airflow_provider._compat import (
 from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
-from ica_airflow_provider.links import WAIT_LINKS
+from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
 from ica_airflow_provider.waiting import SavedWait, TaskWait, check_batch_id, check_wait_args
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         # How the wait ended, for OpenLineage (set in this process; never pulled back from XCom).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
+        self._pushed_links = PushedLinks()
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -93,6 +94,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
             timeout_error=AirflowSensorTimeout, include_outputs=self.include_outputs, on_end=self._ended,
+            pushed_links=self._pushed_links,
         )
 
     def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:

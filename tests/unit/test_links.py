@@ -9,6 +9,7 @@ from ica_airflow_provider.links import (
     ANALYSES_URL_XCOM,
     ANALYSIS_URL_XCOM,
     WAIT_LINKS,
+    PushedLinks,
     analyses_url,
     analysis_url,
     pick_analysis,
@@ -73,6 +74,21 @@ def test_a_connection_problem_costs_the_links_not_the_task() -> None:
         raise LookupError("The conn_id `ica_default` isn't defined")
 
     push_links({"ti": ti}, web_url, "p1", [record("i1", "a1", "FAILED")])
+    assert ti.pushed == {}
+
+
+def test_links_that_could_not_be_built_are_tried_again_next_time() -> None:
+    ti, pushed = FakeTi(), PushedLinks()
+    records = [record("i1", "a1", "FAILED")]
+
+    def no_connection() -> str:
+        raise LookupError("The conn_id `ica_default` isn't defined")
+
+    push_links({"ti": ti}, no_connection, "p1", records, pushed)
+    push_links({"ti": ti}, WEB, "p1", records, pushed)
+    assert ti.pushed[ANALYSIS_URL_XCOM] == f"{WEB}/link/project/p1/analysis/a1"
+    ti.pushed.clear()
+    push_links({"ti": ti}, WEB, "p1", records, pushed)  # unchanged: not pushed again
     assert ti.pushed == {}
 
 
