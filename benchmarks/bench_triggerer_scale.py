@@ -628,7 +628,7 @@ def main() -> None:
     report.add(
         label,
         "longest full garbage collection (gen 2) during the waits",
-        f"{longest_full:.3f} s",
+        f"{longest_full:.3f} s" if full else "none",
         note=f"{full} full collections, {len(outcome.probes.collections):,} in all;"
         f" one of the heap before the waits (Airflow and the imports) took {outcome.collection_before:.3f} s",
     )
