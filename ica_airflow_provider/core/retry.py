@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -13,8 +14,10 @@ from ica_airflow_provider.core.messages import Outcome, Request, Response
 from ica_airflow_provider.core.transient import is_transient_outcome
 
 # One generator for every policy's jitter: a Random per policy would cost each of a thousand
-# waits 2.5 KiB and an urandom read, for draws that need no independence.
+# waits 2.5 KiB and an urandom read, for draws that need no independence. Reseeded in a
+# forked child (as ``random`` does for its own), or sibling workers would back off in step.
 _JITTER = random.Random()
+os.register_at_fork(after_in_child=_JITTER.seed)
 
 
 @dataclass(frozen=True)

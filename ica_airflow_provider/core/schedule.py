@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 
 # Each delay is the interval times a factor drawn uniformly from [1 - POLL_JITTER, 1 + POLL_JITTER]:
@@ -10,6 +11,7 @@ import random
 POLL_JITTER = 0.2
 
 _rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)  # forked children must not poll in step
 
 
 def next_poll_delay(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import statistics
 from collections import Counter
@@ -62,3 +64,24 @@ def test_waits_deferred_together_stop_polling_in_lockstep() -> None:
     assert all(b < 0.12 * waits for b in busiest)
     assert busiest[-1] < busiest[0]
     assert max(clocks) - min(clocks) > 20
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_children_draw_their_own_jitter() -> None:
+    """The shared generators are reseeded after a fork: sibling workers do not poll or retry in step."""
+    from ica_airflow_provider.core.retry import RetryPolicy
+
+    def draws() -> list[float]:
+        return [next_poll_delay(60) for _ in range(3)] + [RetryPolicy().backoff(3) for _ in range(3)]
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its draws and leave without pytest's teardown
+        os.write(write, json.dumps(draws()).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = json.loads(pipe.read())
+    assert child != draws()
