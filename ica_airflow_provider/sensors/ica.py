@@ -119,6 +119,9 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         return wait
 
     def execute(self, context: Context) -> Any:
+        # Each run (try or reschedule) starts with the task's XComs cleared, the links included,
+        # even where it reuses this object (dag.test): push them afresh.
+        self._pushed_links.last = None
         if not self.deferrable:
             if self.mode == "poke":
                 # Our own deadline, just before Airflow's: the timeout then pushes the

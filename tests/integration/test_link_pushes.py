@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -11,17 +12,19 @@ from ica_airflow_provider.links import ANALYSES_URL_XCOM, ANALYSIS_URL_XCOM
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
 
+LINKS = (ANALYSES_URL_XCOM, ANALYSIS_URL_XCOM)
 
-def test_pokes_push_each_link_when_it_changes(
+
+def test_pokes_push_each_link_when_it_changes_and_a_new_run_pushes_again(
     ica_fake_server_factory: Callable[..., Any], connect: Callable[..., None]
 ) -> None:
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, analysis_step_seconds=5)
     connect(server)
-    refs = ("ok", "bad-fail-analysis")
     body = {
         "nextflowItems": [
-            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}} for ref in refs
+            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
+            for ref in ("ok", "bad-fail-analysis")
         ]
     }
     batch_id = IcaHook().create_analysis_creation_batch("proj", body, "links").id
@@ -30,20 +33,29 @@ def test_pokes_push_each_link_when_it_changes(
     sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj", max_failures=2)
 
     pokes = 0
-    done = False
-    while not done:
-        assert pokes < 200, "the batch never finished"
-        done = bool(sensor.poke(context))
+    while not sensor.poke(context):
         pokes += 1
+        assert pokes < 200, "the batch never finished"
         clock.advance(1)
 
     analysis = {i.user_reference: i.analysis_id for i in server.backend.batches[batch_id].items}
-    analysis_urls = [value for key, value in pushes if key == ANALYSIS_URL_XCOM]
-    # The first analysis to exist, then the failed one once it failed: each pushed once.
-    assert analysis_urls[-1].endswith(f"/analysis/{analysis['bad-fail-analysis']}")
-    assert len(analysis_urls) == len(set(analysis_urls)) <= 2
-    # The project's page goes with each change of the analysis link (and the first poke).
-    assert sum(key == ANALYSES_URL_XCOM for key, _ in pushes) <= len(analysis_urls) + 1
-    assert pokes > 10  # many pokes changed nothing, and pushed nothing
-    links = [key for key, _ in pushes if key in (ANALYSES_URL_XCOM, ANALYSIS_URL_XCOM)]
-    assert len(links) <= 2 * len(analysis_urls) + 1
+    web = server.url.removesuffix("/rest")
+    first, failed = (f"{web}/link/project/proj/analysis/{analysis[ref]}" for ref in ("ok", "bad-fail-analysis"))
+    analyses = f"{web}/projects/proj/analyses"
+    # Before any analysis, then the first one, then the failed one: three pushes of the
+    # project's page, two of the analysis link, over many more pokes.
+    assert [p for p in pushes if p[0] in LINKS] == [
+        (ANALYSES_URL_XCOM, analyses),
+        (ANALYSES_URL_XCOM, analyses),
+        (ANALYSIS_URL_XCOM, first),
+        (ANALYSES_URL_XCOM, analyses),
+        (ANALYSIS_URL_XCOM, failed),
+    ]
+    assert pokes > 10
+
+    # A retry (or a reschedule) run by the same object, as dag.test does, or by a copy:
+    # Airflow cleared the XComs, so the links are pushed again.
+    pushes.clear()
+    again = copy.copy(sensor)
+    again.execute(context)
+    assert [p for p in pushes if p[0] in LINKS] == [(ANALYSES_URL_XCOM, analyses), (ANALYSIS_URL_XCOM, failed)]
