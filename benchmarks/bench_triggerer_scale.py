@@ -369,20 +369,23 @@ async def run_waits(
         asyncio.create_task(probes.watchdog(started)),
         asyncio.create_task(probes.airflow_watchdog()),
     ]
-    tasks = []
-    for i, batch_id in enumerate(batch_ids, 1):
-        # As TriggerRunner.create_triggers does: yield to the loop before building each trigger
-        # and again before starting it, so a thousand arrivals never run in one loop step.
-        await asyncio.sleep(0)
-        trigger = new_trigger(batch_id, poll_interval, end_time)
-        await asyncio.sleep(0)
-        tasks.append(asyncio.create_task(run_trigger(trigger, f"bench_scale/run/wait/{i} (ID {i})", log)))
-    del trigger
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    probes.running = False
-    gc.callbacks.remove(probes.count_collections)
-    await asyncio.gather(*watchdogs)
+    tasks: list[asyncio.Task[dict[str, Any]]] = []
+    try:
+        for i, batch_id in enumerate(batch_ids, 1):
+            # As TriggerRunner.create_triggers does: yield to the loop before building each
+            # trigger and again before starting it, so arrivals never run in one loop step.
+            await asyncio.sleep(0)
+            trigger = new_trigger(batch_id, poll_interval, end_time)
+            await asyncio.sleep(0)
+            tasks.append(asyncio.create_task(run_trigger(trigger, f"bench_scale/run/wait/{i} (ID {i})", log)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        for task in tasks:
+            task.cancel()  # none left unless the benchmark itself failed
+        probes.running = False
+        gc.callbacks.remove(probes.count_collections)
+        await asyncio.gather(*watchdogs)
     rss_peak = rss_kib()[1]
     del tasks
     gc.collect()
@@ -558,7 +561,11 @@ def main() -> None:
             f" (jobs start {hold:g} s after creation)",
             flush=True,
         )
-        # Imports (Airflow, the trigger, httpx) before anything is measured.
+        # Imports (Airflow, the trigger, httpx) before anything is measured. Airflow's trigger
+        # runner is a fork of the triggerer, so its heap holds the triggerer's modules too,
+        # and every full garbage collection walks them: they are imported here as well.
+        import airflow.jobs.triggerer_job_runner  # noqa: F401
+
         from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger  # noqa: F401
 
         probes.install()
