@@ -584,7 +584,7 @@ def main() -> None:
         f" {outcome.probes.longest_stall:.3f} s at +{outcome.probes.stall_at:.1f} s;"
         f" RSS {outcome.rss_before / KIB:.0f} MiB before, peak {outcome.rss_peak / KIB:.0f} MiB,"
         f" after {outcome.rss_after / KIB:.0f} MiB; CPU {outcome.cpu:.1f} s; warm-up wait"
-        f" {outcome.warmup_seconds:.1f} s; server CPU {server_cpu:.1f} s in all",
+        f" {outcome.warmup_seconds:.1f} s; server CPU {server_cpu:.1f} s in all." + collections_text(outcome),
         flush=True,
     )
 
@@ -744,6 +744,17 @@ def detail_text(
         f" {outcome.rss_after / KIB:.0f} MiB after. Masker registrations by calling module: "
         + ", ".join(f"`{module}` {count:,}" for module, count in outcome.masker_callers.most_common())
         + f"; Airflow's watchdog would have warned {outcome.probes.airflow_warnings} times."
+        + collections_text(outcome)
+    )
+
+
+def collections_text(outcome: Outcome) -> str:
+    """The full garbage collections during the waits, against one of the heap before them."""
+    full, longest = outcome.probes.longest_collection(2)
+    return (
+        f" Full garbage collections during the waits: {full}, the longest {longest:.3f} s; one of the"
+        f" heap before the waits (Airflow, the triggerer's modules, the imports) took"
+        f" {outcome.collection_before:.3f} s."
     )
 
 
