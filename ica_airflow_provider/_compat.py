@@ -92,6 +92,7 @@ __all__ = [
     "amask_secret",
     "conf",
     "features",
+    "first_reschedule_date",
     "mask_secret",
 ]
 
@@ -103,6 +104,25 @@ def features() -> dict[str, bool]:
         "trigger_on_kill": HAS_TRIGGER_ON_KILL,
         "declarative_connection_form": READS_CONN_FIELDS,
     }
+
+
+def first_reschedule_date(context: Any, retries: int | None) -> Any:
+    """When a rescheduled sensor first poked in this run (``None`` at its first poke).
+
+    The datetime Airflow's own sensor timeout counts from, read the way Airflow reads it.
+    """
+    ti = context["ti"]
+    if AIRFLOW_V_3_0_PLUS:
+        return ti.get_first_reschedule_date(context)
+    from airflow.sensors.base import _orig_start_date  # type: ignore[attr-defined]
+
+    return _orig_start_date(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        map_index=ti.map_index,
+        try_number=(ti.max_tries or 0) - (retries or 0) + 1,  # the first try of this run
+    )
 
 
 async def amask_secret(secret: str) -> None:

@@ -14,6 +14,7 @@ from ica_airflow_provider._compat import (
     Context,
     PokeReturnValue,
     conf,
+    first_reschedule_date,
 )
 from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
@@ -116,6 +117,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
             )
             if (saved := self._saved(context)) is not None:
                 saved.load(wait)
+        wait.deadline = self._deadline  # this run's (a retry on the same object: dag.test)
         return wait
 
     def execute(self, context: Context) -> Any:
@@ -123,10 +125,9 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         # even where it reuses this object (dag.test): push them afresh.
         self._pushed_links.last = None
         if not self.deferrable:
-            if self.mode == "poke":
-                # Our own deadline, just before Airflow's: the timeout then pushes the
-                # records and says what was unfinished, as in deferred mode.
-                self._deadline = Deadline.after(float(self.timeout))
+            # Our own deadline, reached no later than Airflow's: the timeout then pushes the
+            # records and says what was unfinished, as in deferred mode.
+            self._deadline = self._timeout_deadline(context)
             return super().execute(context)
         result = self.poke(context)  # finished batches are not deferred
         if isinstance(result, PokeReturnValue) and result.is_done:
@@ -152,6 +153,18 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         lasting = not self.deferrable and self.mode == "poke"
         ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
+
+    def _timeout_deadline(self, context: Context) -> Deadline:
+        """Airflow's sensor timeout as a deadline: from now, or from the first poke if rescheduled."""
+        timeout = float(self.timeout)
+        if self.mode != "reschedule":
+            return Deadline.after(timeout)
+        try:
+            first_poke = first_reschedule_date(context, self.retries)
+        except Exception as error:  # unreadable: Airflow's own timeout still applies
+            self.log.warning("The sensor timeout will not push the analyses XCom: %s", error)
+            return Deadline()
+        return Deadline.after(timeout) if first_poke is None else Deadline(first_poke.timestamp() + timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         return self.task_wait().resume(context, event)

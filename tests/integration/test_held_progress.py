@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ica_airflow_provider.core.tracker import HELD_POLLS
-from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from tests.integration.batches import create_batch
 from tests.state_store import TaskStateStore
 
 
@@ -30,13 +30,7 @@ def test_pokes_name_the_items_held_after_a_while(
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, awaiting_input_seconds=3600, item_stagger_seconds=3600)
     connect(server)
-    body = {
-        "nextflowItems": [
-            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
-            for ref in ("p-awaiting-input", "q")
-        ]
-    }
-    batch_id = IcaHook().create_analysis_creation_batch("proj", body, "held").id
+    batch_id = create_batch("held", "p-awaiting-input", "q")
     clock.advance(30)
     context: Any = {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "task_state_store": TaskStateStore()}
     caplog.set_level("INFO")

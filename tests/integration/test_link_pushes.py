@@ -7,10 +7,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, ANALYSIS_URL_XCOM
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from tests.integration.batches import create_batch
 
 LINKS = (ANALYSES_URL_XCOM, ANALYSIS_URL_XCOM)
 
@@ -21,13 +21,7 @@ def test_pokes_push_each_link_when_it_changes_and_a_new_run_pushes_again(
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, analysis_step_seconds=5)
     connect(server)
-    body = {
-        "nextflowItems": [
-            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
-            for ref in ("ok", "bad-fail-analysis")
-        ]
-    }
-    batch_id = IcaHook().create_analysis_creation_batch("proj", body, "links").id
+    batch_id = create_batch("links", "ok", "bad-fail-analysis")
     pushes: list[tuple[str, Any]] = []
     context: Any = {"ti": SimpleNamespace(xcom_push=lambda key, value: pushes.append((key, value)))}
     sensor = IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="proj", max_failures=2)

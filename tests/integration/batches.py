@@ -1,0 +1,13 @@
+"""Batches for the integration tests, created through the hook on the fake server."""
+
+from __future__ import annotations
+
+from ica_airflow_provider.hooks.ica import IcaHook
+
+
+def create_batch(idempotency_key: str, *refs: str, project_id: str = "proj") -> str:
+    """A Nextflow batch with one item per ``userReference`` (markers in them drive the fake)."""
+    body = {
+        "nextflowItems": [{"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}} for ref in refs]
+    }
+    return str(IcaHook().create_analysis_creation_batch(project_id, body, idempotency_key).id)
