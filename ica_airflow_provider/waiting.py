@@ -149,6 +149,9 @@ class TaskWait:
         if saved is not None:
             saved.save(wait)
         if wait.timed_out():
+            if wait.tracker.partial:  # a compact save knew only the open items: the XCom has all
+                wait.tracker.load_records([])
+                self.relist(wait.tracker)
             self.timed_out(context, wait.tracker)
         return None
 

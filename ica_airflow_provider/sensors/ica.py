@@ -159,11 +159,8 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         timeout = float(self.timeout)
         if self.mode != "reschedule":
             return Deadline.after(timeout)
-        try:
-            first_poke = first_reschedule_date(context, self.retries)
-        except Exception as error:  # unreadable: Airflow's own timeout still applies
-            self.log.warning("The sensor timeout will not push the analyses XCom: %s", error)
-            return Deadline()
+        # Airflow's own sensor timeout reads the same date, right after this poke.
+        first_poke = first_reschedule_date(context, self.retries)
         return Deadline.after(timeout) if first_poke is None else Deadline(first_poke.timestamp() + timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
