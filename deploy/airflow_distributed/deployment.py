@@ -22,11 +22,9 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 
@@ -45,7 +43,7 @@ from deploy.airflow_e2e.deployment import (
     airflow_env,
     free_port,
 )
-from deploy.airflow_e2e.procs import Component, _kill_all, kill_leftovers, run, tail
+from deploy.airflow_e2e.procs import Component, _kill_all, run, tail
 
 WORK_DIR = REPO / ".e2e" / "distributed"
 AIRFLOW_HOME = WORK_DIR / "airflow-home"
@@ -136,20 +134,7 @@ class DistributedDeployment(Deployment):
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if not Path(self.airflow).exists():
-            raise DeploymentError(f"{self.airflow} not found: run with the Python of an Airflow venv")
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        leftovers = kill_leftovers(LOG_DIR)
-        if leftovers:
-            self.log(f"killed components a previous run left running: {', '.join(leftovers)}")
-        shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
-        for old_log in LOG_DIR.glob("*.log"):
-            old_log.unlink()
-        AIRFLOW_HOME.mkdir(parents=True)
-
-        self.log("PostgreSQL")
-        self.cluster = postgres.up(DATABASE)
-        self._record(self.cluster.timings)
+        self._begin(AIRFLOW_HOME, LOG_DIR, DATABASE)
         self.log("Redis")
         self.redis, timings = redis.up(
             free_port(), LOG_DIR, REPO, {**os.environ, RUN_VARIABLE: self.run_mark}
@@ -217,11 +202,6 @@ class DistributedDeployment(Deployment):
                 if process.pid != os.getpid() and process.environ().get(RUN_VARIABLE) == self.run_mark:
                     found.append(process)
         return found
-
-    def _record(self, timings: dict[str, float]) -> None:
-        for label, seconds in timings.items():
-            self.timings[label] = seconds
-            self.log(f"  {label}: {seconds:.1f} s")
 
     # --- components ----------------------------------------------------------------------
 

@@ -203,23 +203,30 @@ class Deployment:
         self.timings[label] = time.monotonic() - started
         self.log(f"  {label}: {self.timings[label]:.1f} s")
 
-    def start(self) -> None:
-        if not Path(self.airflow).exists():
-            raise DeploymentError(f"{self.airflow} not found: run with the Python of an Airflow venv")
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        leftovers = kill_leftovers(LOG_DIR)
-        if leftovers:
-            self.log(f"killed components a previous run left running: {', '.join(leftovers)}")
-        shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
-        for old_log in LOG_DIR.glob("*.log"):
-            old_log.unlink()
-        AIRFLOW_HOME.mkdir(parents=True)
-
-        self.log("PostgreSQL")
-        self.cluster = postgres.up(DATABASE)
-        for label, seconds in self.cluster.timings.items():
+    def _record(self, timings: dict[str, float]) -> None:
+        for label, seconds in timings.items():
             self.timings[label] = seconds
             self.log(f"  {label}: {seconds:.1f} s")
+
+    def _begin(self, home: Path, logs: Path, database: str) -> None:
+        """A clean slate (no component of an earlier run, a new ``home``, no old logs), PostgreSQL up."""
+        if not Path(self.airflow).exists():
+            raise DeploymentError(f"{self.airflow} not found: run with the Python of an Airflow venv")
+        logs.mkdir(parents=True, exist_ok=True)
+        leftovers = kill_leftovers(logs)
+        if leftovers:
+            self.log(f"killed components a previous run left running: {', '.join(leftovers)}")
+        shutil.rmtree(home, ignore_errors=True)
+        for old_log in logs.glob("*.log"):
+            old_log.unlink()
+        home.mkdir(parents=True)
+
+        self.log("PostgreSQL")
+        self.cluster = postgres.up(database)
+        self._record(self.cluster.timings)
+
+    def start(self) -> None:
+        self._begin(AIRFLOW_HOME, LOG_DIR, DATABASE)
 
         from ica_airflow_provider.testing import FakeIcaConfig, FakeIcaServer
 

@@ -38,10 +38,10 @@ def _read_spec(path: Path) -> dict[str, Any]:
 def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     """The parsed spec; skips (or fails with ``ICA_REQUIRE_SPEC=1``) if the file is absent."""
     if not path.is_file():
-        message = f"ICA spec not found at {path}; set ICA_REQUIRE_SPEC=1 to make this a failure"
+        message = f"ICA spec not found at {path} (it lives outside the repo, in ../shared/ica-api/)"
         if os.environ.get("ICA_REQUIRE_SPEC") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(message + "; ICA_REQUIRE_SPEC=1 makes its absence a failure")
+        pytest.skip(message + "; set ICA_REQUIRE_SPEC=1 to make this a failure")
     return _read_spec(path)
 
 

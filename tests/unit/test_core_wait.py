@@ -22,6 +22,7 @@ from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.tracker import BatchTracker
 from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait, abort_running
+from tests.clocks import SleepingClock
 
 ITEMS_PATH = f"/api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}/items"
 log = logging.getLogger("test.wait")
@@ -33,22 +34,7 @@ def protocol_for(fake: FakeIca) -> IcaProtocol:
     return IcaProtocol("key", RetryPolicy(max_retries=0), tokens)
 
 
-class Clock:
-    """A manual clock that moves only when the wait sleeps."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def run(wait: Wait, fake: FakeIca, clock: Clock, on_sleep: Callable[[], None] = lambda: None) -> Any:
+def run(wait: Wait, fake: FakeIca, clock: SleepingClock, on_sleep: Callable[[], None] = lambda: None) -> Any:
     def sleep(seconds: float) -> None:
         clock.sleep(seconds)
         on_sleep()
@@ -63,7 +49,7 @@ def answer(status: int) -> Callable[[Request], Response]:
 def test_until_done_sleeps_the_poll_interval_between_polls() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, clock=clock, jitter=0)
     polls = iter(range(3))
 
@@ -79,7 +65,7 @@ def test_until_done_sleeps_the_poll_interval_between_polls() -> None:
 def test_until_done_stops_at_the_deadline_with_a_last_short_sleep() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "RUNNING")
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     wait = Wait(
         BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=30, deadline=Deadline(clock.now + 70), clock=clock, jitter=0
     )
@@ -94,7 +80,7 @@ def test_waits_started_together_poll_apart() -> None:
     for seed in range(2):
         fake = FakeIca()
         fake.put_item("i1", "ref-1", "RUNNING")
-        clock = Clock()
+        clock = SleepingClock(1000.0)
         deadline = Deadline(clock.now + 600)
         wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, deadline=deadline, clock=clock, rng=random.Random(seed))
         assert run(wait, fake, clock) is None
@@ -108,7 +94,7 @@ def test_waits_started_together_poll_apart() -> None:
 def test_a_passed_deadline_still_polls_once() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), deadline=Deadline(clock.now - 1), clock=clock)
     assert run(wait, fake, clock).done
     assert clock.sleeps == []
@@ -126,7 +112,7 @@ def test_transient_poll_failures_are_tolerated_five_times_in_a_row() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
     fake.routes[("GET", ITEMS_PATH)] = answer(503)
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=1, clock=clock)
     with pytest.raises(IcaApiError, match="503"):
         run(wait, fake, clock)
@@ -138,7 +124,7 @@ def test_a_success_resets_the_failed_polls() -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
     fake.routes[("GET", ITEMS_PATH)] = answer(502)
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=1, clock=clock)
     sleeps = iter(range(100))
 
@@ -154,7 +140,7 @@ def test_a_success_resets_the_failed_polls() -> None:
 def test_other_errors_fail_the_wait_at_once(status: int) -> None:
     fake = FakeIca()
     fake.routes[("GET", ITEMS_PATH)] = answer(status)
-    clock = Clock()
+    clock = SleepingClock(1000.0)
     with pytest.raises(IcaApiError):
         run(Wait(BatchTracker(PROJECT_ID, BATCH_ID), clock=clock), fake, clock)
     assert clock.sleeps == []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +23,8 @@ from ica_airflow_provider.models import (
     format_validation_error,
 )
 from ica_airflow_provider.models import request as request_models
+from tests.fake_server.spec import load_spec
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "ica-api" / "openapi-analysis-creation-batch.json"
-)
 UUID_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 UUID_B = "0b6e1a7c-9d2f-4c3e-8a51-2f7d9e4b6c10"
 
@@ -162,13 +158,7 @@ def _errors(data: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.is_file():
-        why = f"the ICA OpenAPI subset is not at {SPEC_PATH} (it lives outside the repo)"
-        if os.environ.get("ICA_REQUIRE_SPEC") == "1":
-            pytest.fail(why + " and ICA_REQUIRE_SPEC=1")
-        pytest.skip(why)
-    spec: dict[str, Any] = json.loads(SPEC_PATH.read_text())
-    return spec
+    return load_spec()
 
 
 # --- requests: round trip --------------------------------------------------------------------

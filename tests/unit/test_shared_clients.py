@@ -49,6 +49,7 @@ from ica_airflow_provider.hooks import clients
 from ica_airflow_provider.hooks.async_client import IcaAsyncClient
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
+from tests.clocks import SleepingClock
 
 ANALYSIS_URL = url(f"/api/projects/{PROJECT_ID}/analyses/a1")
 UNLIMITED = {"project_id": PROJECT_ID, "max_requests_per_second": 0}
@@ -397,23 +398,8 @@ def test_another_base_url_is_another_state(monkeypatch: pytest.MonkeyPatch, regi
 # -- freshness and the budget, through the protocol --------------------------------------------
 
 
-class Manual:
-    """A monotonic clock and a driver's sleep in one: sleeping moves the clock."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_a_retry_after_a_backoff_sleep_sends_a_fresh_token() -> None:
-    clock = Manual()
+    clock = SleepingClock()
     fake = FakeIca()
     first, second = make_jwt(600, jti="first", iat=0), make_jwt(1200, jti="second", iat=600)
     minted = iter([first, second])
@@ -438,7 +424,7 @@ def test_a_retry_after_a_backoff_sleep_sends_a_fresh_token() -> None:
 
 
 def test_a_429_slows_down_every_caller_of_the_connection() -> None:
-    clock = Manual()
+    clock = SleepingClock()
     budget = RequestBudget(10)
     tokens = TokenCache(now=clock)
     fake = FakeIca()
@@ -469,7 +455,7 @@ def test_a_429_slows_down_every_caller_of_the_connection() -> None:
 
 
 def test_requests_are_spaced_by_the_budget_before_every_send() -> None:
-    clock = Manual()
+    clock = SleepingClock()
     fake = FakeIca()
     tokens = TokenCache(now=clock)
     protocol = IcaProtocol(API_KEY, RetryPolicy(max_retries=0), tokens, budget=RequestBudget(4), clock=clock)
@@ -519,9 +505,8 @@ def test_the_settings_reader_is_the_hooks(monkeypatch: pytest.MonkeyPatch) -> No
     assert seen == ["ica_x"] and settings.base_url == BASE_URL
 
 
-
 def test_a_token_that_goes_stale_while_queued_for_the_budget_is_replaced_before_sending() -> None:
-    clock = Manual()
+    clock = SleepingClock()
     fake = FakeIca()
     first, second = make_jwt(150, jti="first", iat=0), make_jwt(450, jti="second", iat=300)  # 150 s each
     minted = iter([first, second])
