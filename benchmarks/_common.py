@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ica_airflow_provider.testing import seed
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 API_KEY = "bench-api-key"
@@ -148,9 +150,9 @@ def batch_items(n: int, stragglers: Sequence[int] = ()) -> list[dict[str, Any]]:
     return [
         {
             "userReference": f"bench-{i:05d}" + ("-run-long" if i in long else ""),
-            "pipelineId": "bench-pipeline",
+            "pipelineId": seed.GERMLINE_PIPELINE_ID,  # the fake's seeded catalogue
             "analysisInput": {
-                "inputs": [{"parameterCode": "fastqs", "dataIds": [f"fil.bench{i:05d}"]}],
+                "inputs": [{"parameterCode": "fastq_folder", "dataIds": [seed.FASTQ_FOLDER_ID]}],
                 "parameters": [{"code": "sample_id", "value": f"S{i:05d}"}],
             },
         }

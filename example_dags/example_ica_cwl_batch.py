@@ -16,6 +16,7 @@ except ImportError:  # Airflow 2
     from airflow import DAG
     from airflow.models.param import Param
 
+from ica_airflow_provider.forms import FOLDER_ID_PATTERN, PIPELINE_ID_PATTERN, sample_names_schema
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 
 # Real analyses take hours: poll every few minutes. The demo and e2e deployment poll faster.
@@ -27,11 +28,12 @@ DOC_MD = """
 **create_and_wait** renders `ica_cwl_batch_request.json` (one analysis per sample, with
 userReference `<sample>-tumor-normal`, inputs `<sample>/tumor.bam` and `<sample>/normal.bam`),
 sends it to ICA as one analysis creation batch (connection `ica_default`), then waits on the
-triggerer until every analysis is finished. It fails if any analysis fails, naming the sample
-and ICA's reason. Its extra link *ICA analyses* opens the project's analyses in ICA.
+triggerer until every analysis is finished. It fails if more samples fail than the form's
+*Failed samples tolerated* (`max_failures`, default 0), naming each failed sample and ICA's reason. Its extra link *ICA analyses* opens the project's analyses in ICA.
 
 **Samples** (the trigger form's *samples* box): one name per line; letters, digits, spaces,
-`_` and `-`. Blank lines and spaces around a name are ignored.
+`_` and `-` (`/` only between two parts, no dots). Blank lines and spaces around a name are
+ignored.
 
 **Trying it against the fake ICA server** (`make demo`, `make e2e`): a sample name containing
 one of these markers behaves as described; other samples succeed.
@@ -54,31 +56,44 @@ with DAG(
     catchup=False,
     tags=["ica", "example"],
     params={
+        # The operator's rules (ica_airflow_provider.forms); spaces around a value are
+        # allowed and trimmed by the request template. The defaults are in the fake ICA's catalogue.
         "samples": Param(
             ["PT-001", "PT-002"],
-            type="array",
-            # Spaces around a name are allowed here and trimmed by the request template.
-            items={"type": "string", "pattern": "^\\s*[a-zA-Z0-9 _-]*\\s*$"},
-            minItems=1,
             title="Samples",
             description=(
                 "One patient sample per line; one tumor/normal analysis per sample. Letters, digits, "
-                "spaces, '_' and '-'. Blank lines and spaces around a name are ignored."
+                "spaces, '_' and '-' ('/' only between two parts, no dots). Blank lines and spaces"
+                " around a name are ignored."
             ),
+            **sample_names_schema(),
         ),
         "pipeline_id": Param(
             "6a0a1f1e-2c3b-4d5e-8f90-a1b2c3d4e5f6",
             type="string",
-            minLength=1,
+            pattern=PIPELINE_ID_PATTERN,
             title="Pipeline ID",
-            description="ID of the ICA CWL pipeline to run for every sample (ICA: Pipelines > the pipeline's details).",
+            description=(
+                "ID (a UUID) of the ICA CWL pipeline to run for every sample (ICA: Pipelines > the"
+                " pipeline's details)."
+            ),
         ),
         "data_folder": Param(
             "fol.0a1b2c3d4e5f60718293a4b5c6d7e8f9",
             type="string",
-            minLength=1,
+            pattern=FOLDER_ID_PATTERN,
             title="Data folder",
             description="ICA data ID (fol.…) of the folder holding each sample's tumor.bam and normal.bam.",
+        ),
+        "max_failures": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Failed samples tolerated",
+            description=(
+                "How many samples may fail (not created, or their analysis failed) while create_and_wait"
+                " still succeeds. 0: one failed sample fails the task."
+            ),
         ),
     },
 ) as dag:
@@ -89,4 +104,5 @@ with DAG(
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         timeout=timedelta(days=2),
+        max_failures="{{ params.max_failures }}",
     )

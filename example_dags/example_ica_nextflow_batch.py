@@ -18,6 +18,7 @@ except ImportError:  # Airflow 2
     from airflow.models.param import Param
     from airflow.operators.python import get_current_context
 
+from ica_airflow_provider.forms import DATA_ID_PATTERN, PIPELINE_ID_PATTERN, sample_names_schema
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 
@@ -31,8 +32,9 @@ DOC_MD = """
 1. **create_batch** sends one analysis creation batch to ICA (connection `ica_default`): one
    analysis per sample, with userReference `<sample>-germline`. A retried task gets the same
    batch back, never a second one.
-2. **wait_for_analyses** waits until every analysis is finished. It fails if any analysis
-   fails, naming the sample and ICA's reason. Its extra links open ICA: *ICA analyses* (the
+2. **wait_for_analyses** waits until every analysis is finished. It fails if more samples
+   fail than the form's *Failed samples tolerated* (`max_failures`, default 0), naming each
+   failed sample and ICA's reason. Its extra links open ICA: *ICA analyses* (the
    project's analyses) and *ICA analysis* (the first failed analysis, else the first one).
    With `include_outputs`, each succeeded analysis's record in its `analyses` XCom also
    names the analysis's output folder (one more request to ICA per analysis, made once).
@@ -42,7 +44,8 @@ DOC_MD = """
    register the results, or start the next pipeline on them.
 
 **Samples** (the trigger form's *samples* box): one name per line; letters, digits, spaces,
-`_` and `-`. Blank lines and spaces around a name are ignored.
+`_` and `-` (`/` only between two parts, no dots). Blank lines and spaces around a name are
+ignored.
 
 **Trying it against the fake ICA server** (`make demo`, `make e2e`): a sample name containing
 one of these markers behaves as described; other samples succeed.
@@ -60,8 +63,8 @@ whose error names `NA12891-fail-analysis-germline`.
 """
 
 SAMPLES_HELP = (
-    "One sample name per line; one analysis per sample. Letters, digits, spaces, '_' and '-'. "
-    "Blank lines and spaces around a name are ignored."
+    "One sample name per line; one analysis per sample. Letters, digits, spaces, '_' and '-'"
+    " ('/' only between two parts, no dots). Blank lines and spaces around a name are ignored."
 )
 
 
@@ -94,29 +97,43 @@ with DAG(
     catchup=False,
     tags=["ica", "example"],
     params={
+        # The same rules as the operator's (ica_airflow_provider.forms): the form refuses a
+        # malformed ID or sample name before a run starts. Spaces around a value (a trailing
+        # newline in the box) are allowed and stripped by build_items.
         "samples": Param(
             ["NA12878", "NA12891", "NA12892"],
-            type="array",
-            # Spaces around a name (a trailing newline in the box) are allowed here and
-            # stripped by build_items: invisible in the form, so not worth an error.
-            items={"type": "string", "pattern": "^\\s*[a-zA-Z0-9 _-]*\\s*$"},
-            minItems=1,
             title="Samples",
             description=SAMPLES_HELP,
+            **sample_names_schema(),
         ),
+        # The defaults are in the fake ICA's catalogue (make demo): put your own here.
         "pipeline_id": Param(
             "bb47d612-5906-4d5a-922e-541262c966df",
             type="string",
-            minLength=1,
+            pattern=PIPELINE_ID_PATTERN,
             title="Pipeline ID",
-            description="ID of the ICA Nextflow pipeline to run for every sample (ICA: Pipelines > the pipeline's details).",
+            description=(
+                "ID (a UUID) of the ICA Nextflow pipeline to run for every sample (ICA: Pipelines > the"
+                " pipeline's details)."
+            ),
         ),
         "fastq_folder": Param(
             "fol.5f3e9b1c2d4a4e6f8a7b9c0d1e2f3a4b",
             type="string",
-            minLength=1,
+            pattern=DATA_ID_PATTERN,
             title="FASTQ folder",
             description="ICA data ID (fol.… or fil.…) of the FASTQ input, passed as the pipeline's fastq_folder input.",
+        ),
+        "max_failures": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Failed samples tolerated",
+            description=(
+                "How many samples may fail (not created, or their analysis failed) while wait_for_analyses"
+                " still succeeds and the other samples' outputs are collected. 0: one failed sample fails"
+                " the run and nothing is collected."
+            ),
         ),
     },
 ) as dag:
@@ -152,6 +169,7 @@ with DAG(
         timeout=timedelta(days=3),
         mode="reschedule" if POKE_INTERVAL >= 60 else "poke",
         include_outputs=True,  # each record names the analysis's output folder
+        max_failures="{{ params.max_failures }}",
     )
 
     @task

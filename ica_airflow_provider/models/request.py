@@ -101,6 +101,40 @@ def _to_uuid_str(value: object) -> object:
     return value  # not a string: let the str validation report it
 
 
+def _to_pipeline_id(value: object) -> object:
+    """A pipeline ID is a UUID in ICA; say which value is not one."""
+    try:
+        return _to_uuid_str(value)
+    except PydanticCustomError:
+        raise PydanticCustomError(
+            "pipeline_id",
+            "{value} is not an ICA pipeline ID: a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6"
+            " (ICA: Pipelines > the pipeline's details)",
+            {"value": _shown(value)},
+        ) from None
+
+
+# ICA data IDs: "fil." (a file) or "fol." (a folder) and 32 hexadecimal digits.
+_DATA_ID = re.compile(r"(?:fil|fol)\.[0-9a-fA-F]{32}")
+
+
+def _check_data_id(value: str) -> str:
+    if _DATA_ID.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "data_id",
+        "{value} is not an ICA data ID: 'fil.' (a file) or 'fol.' (a folder) and 32 hexadecimal digits,"
+        " e.g. fol.5f3e9b1c2d4a4e6f8a7b9c0d1e2f3a4b",
+        {"value": _shown(value)},
+    )
+
+
+def _shown(value: object) -> str:
+    """A value quoted for a message, cut short: a message must stay readable."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _scalar_to_str(value: object) -> object:
     """ICA takes parameter values as strings; accept numbers and booleans and say them as ICA would."""
     if isinstance(value, bool):  # before int: bool is an int
@@ -130,8 +164,9 @@ def _to_json_text(value: object) -> object:
 
 
 UserReference = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_user_reference)]
-NonEmptyStr = Annotated[str, Field(min_length=1)]
 UuidStr = Annotated[str, BeforeValidator(_to_uuid_str)]
+PipelineId = Annotated[str, BeforeValidator(_to_pipeline_id)]
+DataId = Annotated[str, AfterValidator(_check_data_id)]
 ValueStr = Annotated[str, BeforeValidator(_scalar_to_str)]
 FolderPath = Annotated[str, AfterValidator(_check_folder_path)]
 JsonText = Annotated[str, BeforeValidator(_to_json_text)]
@@ -142,7 +177,7 @@ JsonText = Annotated[str, BeforeValidator(_to_json_text)]
 class AnalysisInputDataMount(IcaRequestModel):
     """Mount ICA data at a path on the pipeline's machine."""
 
-    data_id: str
+    data_id: DataId
     mount_path: str
 
 
@@ -175,7 +210,7 @@ class AnalysisDataInput(IcaRequestModel):
     """The data given to one input parameter of the pipeline."""
 
     parameter_code: str
-    data_ids: list[str] | None = None
+    data_ids: list[DataId] | None = None
     mounts: list[AnalysisInputDataMount] | None = None
     external_data: list[AnalysisInputExternalData] | None = None
 
@@ -220,7 +255,7 @@ class CwlAnalysisJsonInput(IcaRequestModel):
 
     object_type: Literal["JSON"] = "JSON"
     input_json: JsonText
-    data_ids: list[str] | None = None
+    data_ids: list[DataId] | None = None
     mounts: list[AnalysisInputDataMount] | None = None
     external_data: list[AnalysisInputExternalData] | None = None
 
@@ -241,7 +276,7 @@ class NextflowAnalysisInput(IcaRequestModel):
 class InputFormData(IcaRequestModel):
     """ICA data given to a data field of a JSON input form."""
 
-    data_id: str
+    data_id: DataId
     mount_path: str | None = None
 
 
@@ -306,7 +341,7 @@ class CreateAnalysisBase(IcaRequestModel):
     """The fields every kind of batch item has."""
 
     user_reference: UserReference
-    pipeline_id: NonEmptyStr
+    pipeline_id: PipelineId
     tags: CreateAnalysisTag | None = None
     analysis_storage_id: UuidStr | None = None
     output_parent_folder_id: str | None = None  # an id or a URN
@@ -432,19 +467,37 @@ def _path(loc: tuple[int | str, ...], root: str) -> str:
     return path
 
 
-def format_validation_error(exc: ValidationError, root: str = "") -> list[str]:
+def _item_label(loc: tuple[int | str, ...], batch: Mapping[str, object] | None) -> str:
+    """`` (userReference 'S1')`` for an error inside a batch item that has a usable one."""
+    if batch is None or len(loc) < 2 or not isinstance(loc[1], int):
+        return ""
+    name = _TOP_LEVEL_NAMES.get(str(loc[0]), str(loc[0]))
+    items = batch.get(name, batch.get(to_camel(name)))
+    if not isinstance(items, Sequence) or isinstance(items, str) or not 0 <= loc[1] < len(items):
+        return ""
+    item = items[loc[1]]
+    reference = item.get("userReference", item.get("user_reference")) if isinstance(item, Mapping) else None
+    if not isinstance(reference, str) or loc[2:3] in (("userReference",), ("user_reference",)):
+        return ""  # an error of the reference itself already shows it
+    return f" (userReference {_shown(reference)})"
+
+
+def format_validation_error(
+    exc: ValidationError, root: str = "", batch: Mapping[str, object] | None = None
+) -> list[str]:
     """One ``path: message`` line per error, e.g.
     ``nextflow_items[1].analysisInput.inputs[0].parameterCode: Field required``.
 
     The batch's item lists use their Python names (as the operator's arguments do),
     everything below them ICA's camelCase names. ``root`` is prefixed to every path,
     for errors of a model validated on its own (``root="nextflow_items"`` for a list).
+    ``batch``, the validated input, lets a line name its item's userReference (the sample).
     """
     lines = []
     for error in exc.errors(include_url=False):
         message = error["msg"]
         if error["type"] == "extra_forbidden" and error["loc"]:
             message += _typo_hint(str(error["loc"][-1]))
-        path = _path(error["loc"], root)
+        path = _path(error["loc"], root) + _item_label(error["loc"], batch)
         lines.append(f"{path}: {message}" if path else message)
     return lines

@@ -17,7 +17,7 @@ from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
-from ica_airflow_provider.waiting import TaskWait, check_wait_args
+from ica_airflow_provider.waiting import TaskWait, check_wait_args, rendered_max_failures
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 
@@ -38,7 +38,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
     :param ica_conn_id: the ``ica`` connection.
     :param wait_for_completion: also wait, with the sensor's rules, and return the analysis IDs.
     :param wait_for: ``"analyses"`` or ``"creation"`` (when waiting).
-    :param max_failures: failures tolerated before the task fails (when waiting).
+    :param max_failures: failures tolerated before the task fails (when waiting); templated.
     :param poll_interval: seconds between polls (when waiting).
     :param timeout: wall-clock limit of the wait (when waiting).
     :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
@@ -58,6 +58,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         "nextflow_json_items",
         "idempotency_key",
         "ica_conn_id",
+        "max_failures",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {name: "json" for name in ITEM_LISTS}
@@ -75,7 +76,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         ica_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
         wait_for: WaitFor = "analyses",
-        max_failures: int = 0,
+        max_failures: int | str = 0,
         poll_interval: float = 60.0,
         timeout: timedelta | float = timedelta(days=7),
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -134,7 +135,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         try:
             batch = CreateAnalysisCreationBatch.model_validate(given)
         except ValidationError as exc:
-            problems = format_validation_error(exc)
+            problems = format_validation_error(exc, batch=given)
             raise IcaConfigError(
                 f"{self.task_id}: the batch request is invalid ({len(problems)} problem(s)):\n  "
                 + "\n  ".join(problems)
@@ -146,7 +147,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
     def task_wait(self) -> TaskWait:
         # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
         return TaskWait(
-            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
+            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, rendered_max_failures(self.max_failures), self.page_size,
             abort_on_timeout=self.abort_on_timeout, include_outputs=self.include_outputs, on_end=self._ended,
         )
 

@@ -20,7 +20,13 @@ from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
-from ica_airflow_provider.waiting import SavedWait, TaskWait, check_batch_id, check_wait_args
+from ica_airflow_provider.waiting import (
+    SavedWait,
+    TaskWait,
+    check_batch_id,
+    check_wait_args,
+    rendered_max_failures,
+)
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
@@ -37,7 +43,8 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
     :param project_id: ICA project; default: the connection's ``project_id`` extra.
     :param wait_for: ``"analyses"`` (creation and every created analysis terminal) or
         ``"creation"`` (every item's creation terminal).
-    :param max_failures: failed items or analyses tolerated before the task fails.
+    :param max_failures: failed items or analyses tolerated before the task fails; templated
+        (e.g. ``"{{ params.max_failures }}"``).
     :param page_size: items per page when listing the batch.
     :param ica_conn_id: the ``ica`` connection.
     :param deferrable: wait on the triggerer; default ``[operators] default_deferrable``.
@@ -48,7 +55,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         output folder or file): one more request per succeeded analysis, made once.
     """
 
-    template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id")
+    template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id", "max_failures")
     ui_color = "#e0f2fe"
     operator_extra_links = WAIT_LINKS
 
@@ -58,7 +65,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         batch_id: str,
         project_id: str | None = None,
         wait_for: WaitFor = "analyses",
-        max_failures: int = 0,
+        max_failures: int | str = 0,
         page_size: int = DEFAULT_PAGE_SIZE,
         ica_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -93,7 +100,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         # A sensor timeout, so that soft_fail skips the task as for any sensor; a
         # watcher does not abort what it watches when it times out.
         return TaskWait(
-            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
+            self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, rendered_max_failures(self.max_failures), self.page_size,
             timeout_error=AirflowSensorTimeout, include_outputs=self.include_outputs, on_end=self._ended,
             pushed_links=self._pushed_links,
         )

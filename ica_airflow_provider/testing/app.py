@@ -266,6 +266,23 @@ def create_app(backend: FakeIcaBackend, dropper: ConnectionDropper | None = None
         content = json.dumps(renderer.batch(batch, backend.now()), separators=(",", ":")).encode()
         return Response(content, 200, media_type="application/json")
 
+    @app.get(ADMIN_PATH + "/catalogue")
+    async def get_catalogue() -> Response:
+        """The pipelines and data that exist (see ``catalogue``)."""
+        content = json.dumps(backend.catalogue.dump(), separators=(",", ":")).encode()
+        return Response(content, 200, media_type="application/json")
+
+    @app.post(ADMIN_PATH + "/catalogue")
+    async def add_to_catalogue(request: Request) -> Response:
+        """Add pipelines and data ({"pipelines": [...], "data": [...]}); a bad record: 400, nothing added."""
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise bad_request("Request body is not valid JSON", {"body": "must be valid JSON"}) from None
+        pipelines, data = backend.catalogue.load(body)
+        added = {"pipelines": [p.id for p in pipelines], "data": [d.id for d in data]}
+        return Response(json.dumps(added).encode(), 201, media_type="application/json")
+
     @app.get(ADMIN_PATH + "/counters")
     async def counters() -> Response:
         """The backend's running totals (read-only), for a client in another process (benchmarks)."""

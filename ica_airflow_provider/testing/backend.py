@@ -35,6 +35,10 @@ the marker text, or when its ``tags.technicalTags`` contains ``ica-fake:<marker>
   ``stop_batch_job`` (HTTP: ``POST /_fake/...:stopJob``, see ``app``) does it on demand.
 
 Markers combine (e.g. ``run-long`` + ``fail-analysis``); ``fail-creation`` wins over all.
+
+Pipelines and data are records of the ``catalogue`` (seeded by ``seed``): an item naming an
+unknown pipeline or data ID, data of another project, or no value for a required input
+parameter fails its creation with ICA's kind of reason, whatever its markers.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ica_airflow_provider.testing.catalogue import Catalogue, Data
 from ica_airflow_provider.testing.config import FakeIcaConfig
 from ica_airflow_provider.testing.errors import JOB_FINISHED, IcaProblem, bad_request, not_found, unauthorized
 from ica_airflow_provider.testing.faults import (
@@ -80,7 +85,7 @@ from ica_airflow_provider.testing.paging import (
     parse_statuses,
 )
 from ica_airflow_provider.testing.ratelimit import Counters, RateLimiter
-from ica_airflow_provider.testing.render import pipeline_code
+from ica_airflow_provider.testing.seed import seeded_catalogue
 from ica_airflow_provider.testing.tokens import TokenIssuer
 from ica_airflow_provider.testing.validation import ItemRequest
 
@@ -124,7 +129,11 @@ class FakeIcaBackend:
             created_at=self._wall_origin - 86_400,
         )
         self.tokens = TokenIssuer(self.identity.tenant_id, self.identity.tenant_name)
-        self._plans: dict[frozenset[str], AnalysisPlan] = {}
+        self._plans: dict[tuple[frozenset[str], str | None], AnalysisPlan] = {}
+        # What exists: kept by reset(), as ICA's pipelines and data outlive any batch.
+        self.catalogue: Catalogue = seeded_catalogue()
+        if self.config.catalogue_file:
+            self.catalogue.load_file(self.config.catalogue_file)
         self.idempotency = IdempotencyStore(self.config.idempotency_ttl_seconds, self.now)
         self.faults: list[Fault] = []  # explicit faults, applied before random ones
         self.random_faults = RandomFaults(
@@ -350,9 +359,11 @@ class FakeIcaBackend:
         )
         for index, request in enumerate(requests):
             item_running_at = running_at + index * cfg.item_stagger_seconds
-            plan = self._plan(markers_of(request.user_reference, request.tags["technicalTags"]))
+            error = self.catalogue.creation_error(project_id, request)
+            plan = self._plan(markers_of(request.user_reference, request.tags["technicalTags"]), error)
             analysis_id = str(uuid.uuid4())
-            code = pipeline_code(request.language, request.pipeline_id)
+            pipeline = self.catalogue.pipelines.get(request.pipeline_id)
+            code = pipeline.code if pipeline is not None else "unknown"
             item = Item(
                 id=str(uuid.uuid4()),
                 batch=batch,
@@ -366,6 +377,7 @@ class FakeIcaBackend:
                 reference=f"{request.user_reference}-{code}-{analysis_id}"[:255],
                 running_at=item_running_at,
                 created_at=item_running_at + cfg.item_creation_seconds,
+                pipeline=pipeline,
             )
             batch.items.append(item)
             batch.items_by_id[item.id] = item
@@ -480,6 +492,13 @@ class FakeIcaBackend:
         """Whether any batch was created in ``project_id`` (the fake's projects exist by use)."""
         return any(batch.project_id == project_id for batch in list(self.batches.values()))
 
+    def catalogue_data(self, project_id: str, data_id: str) -> Data:
+        """A file or folder of the catalogue the project can see; 404 otherwise."""
+        data = self.catalogue.visible_data(project_id, data_id)
+        if data is None:
+            raise not_found("Data", data_id)
+        return data
+
     def find_data(self, project_id: str, data_id: str, t: float) -> tuple[Item, OutputData]:
         """An output file or folder of a succeeded analysis of the project; 404 if none has it.
 
@@ -506,11 +525,12 @@ class FakeIcaBackend:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _plan(self, markers: frozenset[str]) -> AnalysisPlan:
-        # One plan per marker combination keeps 10,000-item batches small in memory.
-        plan = self._plans.get(markers)
+    def _plan(self, markers: frozenset[str], creation_error: str | None) -> AnalysisPlan:
+        # One plan per marker combination (and refusal) keeps 10,000-item batches small in memory.
+        key = (markers, creation_error)
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[markers] = build_plan(markers, self.config)
+            plan = self._plans[key] = build_plan(markers, self.config, creation_error)
         return plan
 
 

@@ -25,7 +25,8 @@ class FakeIcaConfig:
     """Everything that shapes the fake's behaviour.
 
     Durations are seconds on ``clock``; the defaults make a whole batch lifecycle
-    (create, items created, analyses SUCCEEDED) finish in about 1.5 s.
+    (create, items created, analyses SUCCEEDED) finish in about 1.5 s (the ``awaiting-input``
+    marker adds 10 s, ``run-long`` an hour).
     """
 
     # Server and credentials.
@@ -38,6 +39,11 @@ class FakeIcaConfig:
     )
     log_level: str = _option("warning", "uvicorn log level")
 
+    # What exists besides the seeded catalogue (see ``catalogue``).
+    catalogue_file: str = _option(
+        "", "JSON or YAML file of pipelines and data added to the seeded catalogue (see testing/catalogue.py)"
+    )
+
     # Batch and item progression.
     batch_start_seconds: float = _option(0.1, "job INITIALIZED before it starts")
     item_waiting_seconds: float = _option(0.0, "items WAITING_RESOURCES once the job started")
@@ -47,7 +53,9 @@ class FakeIcaConfig:
 
     # Analysis progression.
     analysis_step_seconds: float = _option(0.2, "length of each non-final analysis phase")
-    awaiting_input_seconds: float = _option(0.5, "AWAITING_INPUT phase of the awaiting-input marker")
+    # Longer than the other phases on purpose: a wait polling every second or two (the demo,
+    # the e2e deployment) must see it, or the marker shows nothing.
+    awaiting_input_seconds: float = _option(10.0, "AWAITING_INPUT phase of the awaiting-input marker")
     long_run_seconds: float = _option(3600.0, "IN_PROGRESS phase of the run-long marker")
     abort_seconds: float = _option(0.2, "ABORTING before ABORTED")
 

@@ -59,8 +59,14 @@ def markers_of(user_reference: str, technical_tags: Iterable[str]) -> frozenset[
     )
 
 
-def build_plan(markers: frozenset[str], config: FakeIcaConfig) -> AnalysisPlan:
-    """Lay out the phases of an analysis with the given markers."""
+def build_plan(markers: frozenset[str], config: FakeIcaConfig, creation_error: str | None = None) -> AnalysisPlan:
+    """Lay out the phases of an analysis with the given markers.
+
+    ``creation_error`` (what the catalogue refuses, see ``catalogue``) fails the creation as the
+    ``fail-creation`` marker does, with that reason.
+    """
+    if creation_error is not None:
+        return AnalysisPlan(markers, creation_error, (), FAILED, 0.0, None, 0.0)
     if FAIL_CREATION in markers:
         error = (
             "Pipeline input validation failed: parameter 'input' has no valid value "

@@ -8,6 +8,10 @@ times when asked, so a 10,000-item batch costs nothing until read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.testing.catalogue import Pipeline
 
 # Item processing statuses (AnalysisCreationBatchItemProcessing.status).
 ITEM_WAITING_RESOURCES = "WAITING_RESOURCES"
@@ -105,6 +109,7 @@ class Item:
     created_at: float  # RUNNING -> SUCCEEDED/FAILED; the analysis exists from here
     abort_requested_at: float | None = None
     aborted_at: float | None = None
+    pipeline: Pipeline | None = None  # the catalogue's record; None if unknown (creation fails)
 
 
 @dataclass(slots=True, eq=False)

@@ -13,13 +13,10 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ica_airflow_provider.testing.catalogue import DEFAULT_OUTPUTS, FILE, FOLDER
 from ica_airflow_provider.testing.models import Item
 
 OUTPUT_CODE = "output"  # the pipelines' one output parameter
-FILE = "FILE"
-FOLDER = "FOLDER"
-# (name suffix, DataFormat code) of each file of the output folder.
-_FILES = ((".bam", "BAM"), (".vcf.gz", "VCF"), ("_report.html", "HTML"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +37,15 @@ def data_id(kind: str, analysis_id: str, path: str) -> str:
 
 
 def analysis_outputs(item: Item) -> tuple[tuple[str, tuple[OutputData, ...]], ...]:
-    """(output parameter code, its data) of the item's analysis once SUCCEEDED."""
+    """(output parameter code, its data) of the item's analysis once SUCCEEDED: one folder
+    holding a file per output of its pipeline (``Pipeline.outputs``), named after the sample."""
     folder_name = item.reference.replace("/", "_")
     sample = item.user_reference.replace("/", "_").strip() or "sample"
     files = tuple(
         OutputData(
             data_id(FILE, item.analysis_id, f"{folder_name}/{sample}{suffix}"), sample + suffix, FILE, code
         )
-        for suffix, code in _FILES
+        for suffix, code in (item.pipeline.outputs if item.pipeline is not None else DEFAULT_OUTPUTS)
     )
     folder = OutputData(data_id(FOLDER, item.analysis_id, folder_name), folder_name, FOLDER, None, files)
     return ((OUTPUT_CODE, (folder,)),)

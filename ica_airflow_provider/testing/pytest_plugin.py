@@ -6,12 +6,16 @@ Only pytest is imported here; the server (FastAPI, uvicorn) loads when a fixture
   (API key ``"fake-api-key"``), stopped after the test.
 - ``ica_fake_server_factory``: ``factory(**overrides)`` starts a server with
   ``FakeIcaConfig(**overrides)``, e.g. ``factory(clock=ManualClock(), token_lifetime=5)``;
-  all servers it started are stopped after the test.
+  ``catalogue={"pipelines": [...], "data": [...]}`` adds records to the seeded catalogue
+  (shape in ``testing.catalogue``); all servers it started are stopped after the test.
+
+Items the seeded catalogue accepts: ``ica_airflow_provider.testing.seed.nextflow_item(ref)``
+(also ``cwl_item``, ``nextflow_json_item``); any other pipeline or data must be added first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,9 +34,12 @@ def ica_fake_server_factory() -> Iterator[Callable[..., FakeIcaServer]]:
 
     started: list[FakeIcaServer] = []
 
-    def factory(**overrides: Any) -> FakeIcaServer:
+    def factory(catalogue: Mapping[str, Any] | None = None, **overrides: Any) -> FakeIcaServer:
         overrides.setdefault("api_key", DEFAULT_API_KEY)
-        server = FakeIcaServer(FakeIcaConfig(**overrides)).start()
+        server = FakeIcaServer(FakeIcaConfig(**overrides))
+        if catalogue is not None:
+            server.backend.catalogue.load(catalogue)
+        server.start()
         started.append(server)
         return server
 

@@ -38,7 +38,7 @@ def iso(timestamp: float) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def stable_uuid(name: str) -> str:
-    """A UUID derived from ``name``: pipeline ids must be UUIDs even if the request's are not."""
+    """A UUID derived from ``name`` (a UUID stays itself), for IDs the fake makes up."""
     try:
         return str(uuid.UUID(name))
     except ValueError:
@@ -188,24 +188,25 @@ def etag(record: Item, state: AnalysisState) -> str:
 
 
 def pipeline(record: Item, version: int) -> JSON:
-    """A ``PipelineV4``/``V3`` for the item's pipeline id."""
+    """A ``PipelineV4``/``V3``: the catalogue's record of the item's pipeline."""
+    if record.pipeline is None:  # an unknown pipeline fails the creation: no analysis shows it
+        raise ValueError(f"the item {record.id} has no pipeline in the catalogue")
     identity = record.batch.owner
-    pipeline_id = stable_uuid(record.pipeline_id)
-    code = pipeline_code(record.language, record.pipeline_id)
+    spec = record.pipeline
     created = iso(identity.created_at)
     body: JSON = {
-        "id": pipeline_id,
-        "urn": f"urn:ilmn:ica:pipeline:{pipeline_id}#{code}",
+        "id": spec.id,
+        "urn": f"urn:ilmn:ica:pipeline:{spec.id}#{spec.code}",
         "timeCreated": created,
         "timeModified": created,
-        "code": code,
-        "description": f"Fake {record.language} pipeline for tests",
+        "code": spec.code,
+        "description": spec.description,
         "status": "RELEASED",
-        "language": record.language,
+        "language": spec.language,
         "languageVersion": {
-            "id": stable_uuid(f"language:{record.language}"),
-            "name": _LANGUAGE_VERSIONS[record.language],
-            "language": record.language,
+            "id": stable_uuid(f"language:{spec.language}"),
+            "name": _LANGUAGE_VERSIONS[spec.language],
+            "language": spec.language,
         },
         "pipelineTags": {"technicalTags": []},
         "analysisStorage": storage(identity, version),
@@ -217,9 +218,9 @@ def pipeline(record: Item, version: int) -> JSON:
     return body
 
 
-def pipeline_code(language: str, pipeline_id: str) -> str:
-    """The code ``pipeline`` reports; also used to build analysis references."""
-    return f"fake_{language.lower()}_pipeline_{stable_uuid(pipeline_id)[:8]}"
+def pipeline_code(record: Item) -> str:
+    """The code of the item's pipeline (``-`` when it is not in the catalogue), for web pages."""
+    return record.pipeline.code if record.pipeline is not None else "-"
 
 
 def storage(identity: Identity, version: int) -> JSON:

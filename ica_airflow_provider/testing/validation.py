@@ -7,6 +7,7 @@ problem's ``parameters``, Bean-Validation style, as the real API does.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class ItemRequest:
     user_reference: str
     pipeline_id: str
     tags: dict[str, list[str]]
+    input_codes: frozenset[str] = frozenset()  # the input parameters given a value
+    data_ids: tuple[str, ...] = ()  # every ICA data ID the item names
+    structured: bool = False  # inputs by parameterCode: every code must be the pipeline's
 
 
 def parse_batch_request(body: Any) -> list[ItemRequest]:
@@ -92,7 +96,51 @@ def _parse_item(
     tags = _parse_tags(item.get("tags"), f"{path}.tags", errors)
     if len(errors) > before or not isinstance(user_reference, str) or not isinstance(pipeline_id, str):
         return None
-    return ItemRequest(language, user_reference, pipeline_id, tags)
+    codes, data_ids, structured = _inputs_of(item[input_field], input_field)
+    return ItemRequest(language, user_reference, pipeline_id, tags, codes, data_ids, structured)
+
+
+def _inputs_of(value: dict[str, Any], input_field: str) -> tuple[frozenset[str], tuple[str, ...], bool]:
+    """(input codes given, data IDs named, whether inputs are structured) of a valid item's input."""
+    codes: set[str] = set()
+    data_ids: list[str] = []
+    if input_field == "inputFormValues":  # JSON forms: field IDs, data in dataValues
+        fields = list(_dicts(value.get("fields")))
+        for group in _dicts(value.get("groups")):
+            for repetition in _dicts(group.get("values")):
+                fields += _dicts(repetition.get("values"))
+        for field in fields:
+            if isinstance(field.get("id"), str) and (field.get("values") or field.get("dataValues")):
+                codes.add(field["id"])
+            data_ids += _ids(field.get("dataValues"), "dataId")
+        return frozenset(codes), tuple(data_ids), False
+    if value.get("objectType") == "JSON":  # CWL input JSON: its keys name the inputs
+        try:
+            document = json.loads(value.get("inputJson") or "")
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            codes.update(key for key, given in document.items() if given is not None)
+        data_ids += _strings(value.get("dataIds")) + _ids(value.get("mounts"), "dataId")
+        return frozenset(codes), tuple(data_ids), False
+    for entry in _dicts(value.get("inputs")):
+        named = _strings(entry.get("dataIds")) + _ids(entry.get("mounts"), "dataId")
+        if isinstance(entry.get("parameterCode"), str) and (named or entry.get("externalData")):
+            codes.add(entry["parameterCode"])
+        data_ids += named
+    return frozenset(codes), tuple(data_ids), True
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    return [entry for entry in value if isinstance(entry, str)] if isinstance(value, list) else []
+
+
+def _ids(value: Any, key: str) -> list[str]:
+    return [entry[key] for entry in _dicts(value) if isinstance(entry.get(key), str)]
 
 
 def _check_input(value: Any, path: str, language: str, input_field: str, errors: dict[str, str]) -> None:

@@ -5,7 +5,8 @@ The web root is the API base without ``/rest`` (``/ica``). URL forms, as ICA's h
 
 - ``/ica/projects/{projectId}/analyses``: the project's analyses;
 - ``/ica/link/project/{projectId}/analysis/{analysisId}``: one analysis;
-- ``/ica/link/project/{projectId}/data/{dataId}``: one file or folder.
+- ``/ica/link/project/{projectId}/data/{dataId}``: one file or folder (of the catalogue, or
+  an analysis's output).
 
 No authentication (a browser has its session) and no rate limit or faults: these are not
 API calls. Everything shown is escaped.
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from ica_airflow_provider.testing.backend import FakeIcaBackend
+from ica_airflow_provider.testing.catalogue import Data
 from ica_airflow_provider.testing.errors import IcaProblem, not_found
 from ica_airflow_provider.testing.lifecycle import analysis_state
 from ica_airflow_provider.testing.outputs import OutputData
@@ -91,7 +93,7 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
             (
                 _link(analysis_path(project_id, item.analysis_id), item.user_reference),
                 _e(analysis_state(item, t).status),
-                _e(pipeline_code(item.language, item.pipeline_id)),
+                _e(pipeline_code(item)),
                 _e(renderer.iso(item.created_at)),
                 _e(item.analysis_id),
             )
@@ -117,7 +119,7 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
                 ("Analysis ID", _e(item.analysis_id)),
                 ("User reference", _e(item.user_reference)),
                 ("Reference", _e(item.reference)),
-                ("Pipeline", _e(pipeline_code(item.language, item.pipeline_id))),
+                ("Pipeline", _e(pipeline_code(item))),
                 ("Summary", _e(state.summary or "")),
                 ("Created", _e(renderer.iso(item.created_at))),
                 ("Started", _e(renderer.iso_or_none(state.start_date) or "")),
@@ -137,6 +139,9 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
 
     @app.get(WEB_ROOT + "/link/project/{project_id}/data/{data_id}", response_class=HTMLResponse)
     async def data(project_id: str, data_id: str) -> HTMLResponse:
+        stored = backend.catalogue.visible_data(project_id, data_id)
+        if stored is not None:
+            return _catalogue_data_page(project_id, stored, backend.catalogue.data.values())
         try:
             item, element = backend.find_data(project_id, data_id, backend.now())
         except IcaProblem as problem:
@@ -165,3 +170,29 @@ def _children(project_id: str, element: OutputData) -> str:
         for child in element.children
     ]
     return "<h2>Contents</h2>" + _table(("Name", "Type", "Format"), rows)
+
+
+def _catalogue_data_page(project_id: str, data: Data, everything: Iterable[Data]) -> HTMLResponse:
+    """A file or folder of the catalogue; a folder lists what the project sees directly inside it."""
+    fields = _fields(
+        [
+            ("Name", _e(data.name)),
+            ("Path", _e(data.path)),
+            ("Type", _e(data.data_type)),
+            ("Format", _e(data.format_code or "")),
+            ("Data ID", _e(data.id)),
+        ]
+    )
+    body = fields
+    if data.data_type == "FOLDER":
+        inside = sorted(
+            (d for d in list(everything) if d.visible_in(project_id) and _parent(d.path) == data.path),
+            key=lambda d: d.path,
+        )
+        rows = [(_link(data_path(project_id, d.id), d.name), _e(d.data_type), _e(d.format_code or "")) for d in inside]
+        body += "<h2>Contents</h2>" + (_table(("Name", "Type", "Format"), rows) if rows else "<p>Empty folder.</p>")
+    return _page(f"{data.data_type.title()} {data.name}", body)
+
+
+def _parent(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[0] + "/"

@@ -17,17 +17,20 @@ except ImportError:  # Airflow 2
 
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing import seed
 
 NEXTFLOW_ITEMS = """[
 {% for sample in params.samples %}
   {"userReference": "{{ sample }}", "pipelineId": "{{ params.pipeline_id }}",
-   "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.{{ loop.index }}"]}],
+   "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["{{ params.reads[loop.index0 % params.reads | length] }}"]}],
                      "parameters": [{"code": "threads", "value": {{ params.threads }}}]}}
   {{ "," if not loop.last }}
 {% endfor %}
 ]"""
 
-PARAMS = {"samples": ["S1", "S2", "S3"], "pipeline_id": "pipe-1", "threads": 4}
+# The fake's seeded catalogue: nf-core-rnaseq reads one seeded FASTQ per sample (in turn).
+READS = [seed.fastq_file_id(sample) for sample in seed.FASTQ_SAMPLES]
+PARAMS = {"samples": ["S1", "S2", "S3"], "pipeline_id": seed.RNASEQ_PIPELINE_ID, "threads": 4, "reads": READS}
 POLL = 0.2
 
 SENSOR_SCENARIOS = {
@@ -78,7 +81,7 @@ for mode in ("poke", "deferred"):
 with scenario_dag(
     "ica_e2e_cwl_template",
     template_searchpath=[str(Path(__file__).resolve().parents[2] / "example_dags")],
-    params={"samples": ["PT-1", "PT-2"], "pipeline_id": "cwl-pipe", "data_folder": "fol.abc"},
+    params={"samples": ["PT-1", "PT-2"], "pipeline_id": seed.TUMOR_NORMAL_PIPELINE_ID, "data_folder": seed.TUMOR_NORMAL_FOLDER_ID},
 ):
     IcaCreateAnalysisBatchOperator(
         task_id="create",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from ica_airflow_provider.testing.catalogue import InputParameter, Pipeline
 from tests.e2e.xcoms import xcom
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
@@ -13,7 +15,16 @@ MODES = ["poke", "deferred"]
 
 
 def run(dags: dict[str, Any], dag_id: str, conf: dict[str, Any] | None = None) -> Any:
-    return dags[dag_id].test(run_conf=conf or {})
+    dag = dags[dag_id]
+    # dag.test() leaves the run's conf in the Param objects of the DAG and its tasks (kept for
+    # the session): put the defaults back, so one test's pipeline ID is not the next one's.
+    params = [dag.params, *(task.params for task in dag.tasks)]
+    defaults = [(param, param.value) for values in params for param in map(values.get_param, values)]
+    try:
+        return dag.test(run_conf=conf or {})
+    finally:
+        for param, value in defaults:
+            param.value = value
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -82,13 +93,52 @@ def test_wait_for_creation(e2e_dags: dict[str, Any], ica: Any, mode: str) -> Non
 
 @pytest.mark.parametrize("mode", MODES)
 def test_params_and_conf_are_rendered_into_the_request(e2e_dags: dict[str, Any], ica: Any, mode: str) -> None:
-    dag_run = run(e2e_dags, f"ica_e2e_creation_{mode}", {"samples": ["E1"], "pipeline_id": "pipe-from-conf"})
+    from_conf = ica.backend.catalogue.add_pipeline(Pipeline(str(uuid.uuid4()), "from-conf", "NEXTFLOW", (InputParameter("reads"),)))
+    dag_run = run(e2e_dags, f"ica_e2e_creation_{mode}", {"samples": ["E1"], "pipeline_id": from_conf.id})
 
     assert str(dag_run.state) == "success"
     (batch,) = ica.backend.batches.values()
     (item,) = batch.items
     assert item.user_reference == "E1"
-    assert item.pipeline_id == "pipe-from-conf"
+    assert item.pipeline_id == from_conf.id
+
+
+def test_malformed_ids_are_refused_before_sending_naming_every_sample(
+    e2e_dags: dict[str, Any], ica: Any, task_logs: Any
+) -> None:
+    conf = {"samples": ["X1", "X2"], "pipeline_id": "not a pipeline id!", "reads": "not-a-folder"}
+    dag_run = run(e2e_dags, "ica_e2e_analyses_poke", conf)
+
+    assert str(dag_run.state) == "failed"
+    assert task_states(dag_run)["create"] == "failed"
+    assert ica.backend.count_batches() == 0
+    assert ica.backend.count_requests("POST", "/analysisCreationBatch") == 0
+    logs = task_logs()
+    assert "the batch request is invalid (4 problem(s))" in logs
+    for index, sample in enumerate(["X1", "X2"]):
+        assert (
+            f"nextflow_items[{index}].pipelineId (userReference '{sample}'): 'not a pipeline id!' is not an ICA"
+            " pipeline ID: a UUID" in logs
+        )
+        assert (
+            f"nextflow_items[{index}].analysisInput.inputs[0].dataIds[0] (userReference '{sample}'): 'not-a-folder'"
+            " is not an ICA data ID" in logs
+        )
+
+
+def test_an_unknown_pipeline_fails_with_icas_reason(e2e_dags: dict[str, Any], ica: Any, task_logs: Any) -> None:
+    unknown = str(uuid.uuid4())
+    dag_run = run(e2e_dags, "ica_e2e_analyses_poke", {"samples": ["Y1", "Y2"], "pipeline_id": unknown})
+
+    assert str(dag_run.state) == "failed"
+    assert task_states(dag_run)["wait"] == "failed"
+    records = xcom(dag_run.dag_id, dag_run.run_id, "wait", "analyses")
+    assert {r["reason"] for r in records} == {f"Pipeline with id '{unknown}' not found"}
+    logs = task_logs()
+    assert "2 of 2 items failed (max_failures=0)" in logs
+    for record in records:
+        assert f"{record['user_reference']} (item {record['item_id']}): creation FAILED" in logs
+    assert f"Pipeline with id '{unknown}' not found" in logs
 
 
 @pytest.mark.parametrize("mode", MODES)

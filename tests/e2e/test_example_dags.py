@@ -49,6 +49,9 @@ def test_example_dags_import_without_errors() -> None:
             ],
         ),
         (["X1", "X2-fail-analysis"], 1, ["X2-fail-analysis", "FAILED", "Demo FAILED"]),
+        # The fake holds AWAITING_INPUT for 10 s by default: the 1 s polls of the wait see it.
+        # (The report at the end shows final statuses: AWAITING_INPUT comes from the wait's log.)
+        (["Z1", "Z2-awaiting-input"], 0, ["AWAITING_INPUT", "Z2-awaiting-input-germline", "Demo succeeded"]),
     ],
 )
 def test_demo(samples: list[str], code: int, expected: list[str], tmp_path: Path) -> None:
@@ -105,10 +108,50 @@ def test_every_param_is_explained_and_the_dag_documented(dag_id: str) -> None:
 def test_samples_accept_blank_lines_and_spaces_but_not_other_characters(dag_id: str) -> None:
     dag = load_dag(dag_id)
     # A trailing newline in the form's box arrives as an empty entry; spaces around a name too.
-    assert validate(dag, {"samples": ["NA1 ", "", " NA2"]})["samples"] == ["NA1 ", "", " NA2"]
-    for bad in (["NA/1"], ["NA1;rm"], []):
+    # '/' is allowed between two parts, as in ICA's userReference.
+    given = ["NA1 ", "", " NA2", "HG002/lane1"]
+    assert validate(dag, {"samples": given})["samples"] == given
+    for bad in (["NA.1"], ["NA1;rm"], ["NA1/"], [], ["", "  "]):
         with pytest.raises(param_error()):
             validate(dag, {"samples": bad})
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "words"),
+    [
+        ("example_ica_nextflow_batch", {"samples": ["NA1", "NA1.bam"]}, "a sample name has only letters, digits"),
+        ("example_ica_nextflow_batch", {"samples": ["", " "]}, "only blank lines: give at least one sample name"),
+        ("example_ica_nextflow_batch", {"pipeline_id": "not a pipeline id!"}, "an ICA pipeline ID is a UUID"),
+        ("example_ica_nextflow_batch", {"fastq_folder": "not-a-folder"}, "an ICA data ID is fil. for a file"),
+        ("example_ica_cwl_batch", {"data_folder": "fil." + "0" * 32}, "an ICA folder ID is fol. and 32"),
+        ("example_ica_cwl_batch", {"pipeline_id": "cwl-pipe"}, "an ICA pipeline ID is a UUID"),
+    ],
+)
+def test_the_forms_refusal_says_the_rule_in_words(dag_id: str, conf: dict[str, Any], words: str) -> None:
+    with pytest.raises(param_error()) as refused:
+        validate(load_dag(dag_id), conf)
+    assert words in str(refused.value).splitlines()[0]  # the first line: what the form shows
+
+
+@pytest.mark.parametrize(("dag_id", "task_id"), [("example_ica_nextflow_batch", "wait_for_analyses"),
+                                                 ("example_ica_cwl_batch", "create_and_wait")])
+def test_max_failures_comes_from_the_form(dag_id: str, task_id: str) -> None:
+    dag = load_dag(dag_id)
+    assert validate(dag, {})["max_failures"] == 0
+    assert validate(dag, {"max_failures": 2})["max_failures"] == 2
+    with pytest.raises(param_error()):
+        validate(dag, {"max_failures": -1})
+    assert dag.get_task(task_id).max_failures == "{{ params.max_failures }}"
+    assert "max_failures" in dag.get_task(task_id).template_fields
+
+
+def test_the_defaults_are_in_the_fake_icas_catalogue() -> None:
+    from ica_airflow_provider.testing import seed
+
+    nextflow = validate(load_dag("example_ica_nextflow_batch"), {})
+    assert (nextflow["pipeline_id"], nextflow["fastq_folder"]) == (seed.GERMLINE_PIPELINE_ID, seed.FASTQ_FOLDER_ID)
+    cwl = validate(load_dag("example_ica_cwl_batch"), {})
+    assert (cwl["pipeline_id"], cwl["data_folder"]) == (seed.TUMOR_NORMAL_PIPELINE_ID, seed.TUMOR_NORMAL_FOLDER_ID)
 
 
 def test_sample_names_are_stripped_and_blank_lines_dropped() -> None:

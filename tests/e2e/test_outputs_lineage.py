@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ica_airflow_provider.testing import seed
 from tests.e2e.conftest import DAGS
 from tests.e2e.xcoms import xcom
 
@@ -113,9 +114,9 @@ def test_openlineage_reports_what_the_analyses_read_and_wrote(ica: Any, tmp_path
         batch = ica.backend.batches[facet["batchId"]]  # the batch this run created or waited for
         assert facet["projectId"] == "proj-e2e"
         assert {d["namespace"] for d in event["inputs"] + event["outputs"]} <= {namespace}
-        # Inputs: the data the request names, fil.<n> for sample n (the operator's; a sensor has no request).
+        # Inputs: the data the request names, a seeded FASTQ per sample (the operator's; a sensor has no request).
         inputs = [d["name"] for d in event["inputs"]]
-        assert inputs == (["proj-e2e/fil.1", "proj-e2e/fil.2", "proj-e2e/fil.3"] if reads else [])
+        assert inputs == ([f"proj-e2e/{seed.fastq_file_id(s)}" for s in seed.FASTQ_SAMPLES] if reads else [])
         if dag_id == sensor_dag and task_id == "create":
             assert event["outputs"] == [] and facet["analyses"] == []  # it does not wait: nothing known yet
             continue

@@ -6,45 +6,18 @@ from typing import Any
 
 import requests
 
+from ica_airflow_provider.testing import seed
 from ica_airflow_provider.testing.server import FakeIcaServer
 
 V3 = "application/vnd.illumina.v3+json"
 V4 = "application/vnd.illumina.v4+json"
-PIPELINE_ID = "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f"
+PIPELINE_ID = seed.GERMLINE_PIPELINE_ID  # of nextflow_item
 PROJECT_ID = "project-1"
 
-
-def nextflow_item(user_reference: str, **extra: Any) -> dict[str, Any]:
-    """A minimal valid ``CreateNextflowAnalysis``."""
-    item: dict[str, Any] = {
-        "userReference": user_reference,
-        "pipelineId": PIPELINE_ID,
-        "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.123"]}]},
-    }
-    item.update(extra)
-    return item
-
-
-def cwl_item(user_reference: str, **extra: Any) -> dict[str, Any]:
-    """A minimal valid ``CreateCwlAnalysis`` (JSON input variant)."""
-    item: dict[str, Any] = {
-        "userReference": user_reference,
-        "pipelineId": PIPELINE_ID,
-        "analysisInput": {"objectType": "JSON", "inputJson": '{"reads": []}'},
-    }
-    item.update(extra)
-    return item
-
-
-def nextflow_json_item(user_reference: str, **extra: Any) -> dict[str, Any]:
-    """A minimal valid ``CreateNextflowJsonAnalysis``."""
-    item: dict[str, Any] = {
-        "userReference": user_reference,
-        "pipelineId": PIPELINE_ID,
-        "inputFormValues": {"fields": [{"id": "reads", "values": ["a"]}]},
-    }
-    item.update(extra)
-    return item
+# Items the seeded catalogue accepts (one per item list).
+nextflow_item = seed.nextflow_item
+cwl_item = seed.cwl_item
+nextflow_json_item = seed.nextflow_json_item
 
 
 def batch_body(*user_references: str) -> dict[str, Any]:

@@ -43,7 +43,12 @@ def test_items_keep_request_order_across_kinds(client: IcaClient) -> None:
     batch_id = client.create_batch(body).json()["id"]
     items = client.all_items(batch_id, page_size=10)
     assert [item["request"]["userReference"] for item in items] == ["cwl-1", "nf-1", "nf-2", "json-1"]
-    assert all(item["request"]["pipelineId"] == PIPELINE_ID for item in items)
+    assert [item["request"]["pipelineId"] for item in items] == [
+        body["cwlItems"][0]["pipelineId"], PIPELINE_ID, PIPELINE_ID, body["nextflowJsonItems"][0]["pipelineId"]
+    ]
+    assert {item["processing"]["status"] for item in client.all_items(batch_id, page_size=10)} <= {
+        "WAITING_RESOURCES", "RUNNING", "SUCCEEDED"
+    }
     stored = client.server.backend.batches[batch_id]
     assert [item.language for item in stored.items] == ["CWL", "NEXTFLOW", "NEXTFLOW", "NEXTFLOW"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from ica_airflow_provider.testing import ManualClock
+from ica_airflow_provider.testing import ManualClock, seed
 
 from .helpers import V3, IcaClient, batch_body, cwl_item, nextflow_item, nextflow_json_item
 from .spec import assert_response, assert_schema, load_spec, schema_errors
@@ -32,7 +32,7 @@ SCENARIO_BODY: dict[str, Any] = {
             "cwl-structured-fail-analysis",
             analysisInput={
                 "objectType": "STRUCTURED",
-                "inputs": [{"parameterCode": "in", "dataIds": ["fil.1"]}],
+                "inputs": [{"parameterCode": "bam", "dataIds": [seed.data_id_for("/tumor-normal/PT-002/tumor.bam")]}],
             },
         ),
     ],
@@ -40,6 +40,7 @@ SCENARIO_BODY: dict[str, Any] = {
         nextflow_item("nf-fail-creation"),
         nextflow_item("nf-final", tags={"technicalTags": ["ica-fake:fail-final"]}),
         nextflow_item("nf-run-long", analysisStorageId=str(uuid.uuid4())),
+        nextflow_item("nf-unknown-pipeline", pipelineId=str(uuid.uuid4())),  # refused by the catalogue
     ],
     "nextflowJsonItems": [nextflow_json_item("json-awaiting-input")],
 }

@@ -11,10 +11,11 @@ from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ITEMS = [
-    {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
+    nextflow_item(ref)
     for ref in ("K1", "K2-run-long", "K3-run-long")
 ]
 

@@ -23,6 +23,7 @@ from ica_airflow_provider._compat import AirflowSensorTimeout
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers import events
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 from tests.state_store import TaskStateStore
@@ -50,7 +51,7 @@ def ica(ica_fake_server_factory: Any, connect: Any) -> Any:
 
 
 def create(server: Any, references: list[str], key: str, *, advance: float = 60) -> str:
-    items = [{"userReference": r, "pipelineId": "p", "analysisInput": {"inputs": []}} for r in references]
+    items = [nextflow_item(r) for r in references]
     batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": items}, key).id
     server.clock.advance(advance)
     return str(batch_id)

@@ -14,9 +14,10 @@ from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
-ITEMS = [{"userReference": f"D{i}", "pipelineId": "p", "analysisInput": {"inputs": []}} for i in range(3)]
+ITEMS = [nextflow_item(f"D{i}") for i in range(3)]
 
 
 def context() -> Any:

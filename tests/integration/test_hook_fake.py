@@ -16,17 +16,14 @@ from ica_airflow_provider.core.messages import Response
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from tests.state_store import TaskStateStore
 
 
 def items(n: int, long_running: set[int] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
     return {
         "nextflowItems": [
-            {
-                "userReference": f"S{i:05d}" + ("-run-long" if i in long_running else ""),
-                "pipelineId": "p",
-                "analysisInput": {"inputs": []},
-            }
+            nextflow_item(f"S{i:05d}" + ("-run-long" if i in long_running else ""))
             for i in range(n)
         ]
     }

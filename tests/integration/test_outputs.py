@@ -20,11 +20,12 @@ from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from tests.state_store import TaskStateStore
 
 # S1 and S3 succeed soon, S2 fails, S4 runs for an hour.
 SAMPLES = ["S1", "S2-fail-analysis", "S3", "S4-run-long"]
-ITEMS = [{"userReference": s, "pipelineId": "p", "analysisInput": {"inputs": []}} for s in SAMPLES]
+ITEMS = [nextflow_item(s) for s in SAMPLES]
 
 
 def context(store: TaskStateStore | None = None) -> Any:

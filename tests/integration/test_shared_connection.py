@@ -13,9 +13,10 @@ from typing import Any
 from ica_airflow_provider.hooks import clients
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
-ITEMS = [{"userReference": f"S{i}", "pipelineId": "p", "analysisInput": {"inputs": []}} for i in range(2)]
+ITEMS = [nextflow_item(f"S{i}") for i in range(2)]
 
 
 def run_all(triggers: list[IcaAnalysisBatchTrigger]) -> list[dict[str, Any]]:

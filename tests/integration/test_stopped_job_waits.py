@@ -19,6 +19,7 @@ from ica_airflow_provider._compat import TaskDeferred
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 from ica_airflow_provider.waiting import IcaBatchFailedError
 from tests.state_store import TaskStateStore
@@ -36,7 +37,7 @@ def stopping(ica_fake_server_factory: Callable[..., Any], connect: Callable[...,
     connect(server)
     body = {
         "nextflowItems": [
-            {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
+            nextflow_item(ref)
             for ref in ("a", "b-stop-job", "c")
         ]
     }
@@ -94,7 +95,7 @@ def test_the_admin_stop_ends_the_wait_as_the_marker_does(
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, **TIMINGS)
     connect(server)
-    body = {"nextflowItems": [{"userReference": r, "pipelineId": "p", "analysisInput": {"inputs": []}} for r in "xy"]}
+    body = {"nextflowItems": [nextflow_item(r) for r in "xy"]}
     batch_id = IcaHook().create_analysis_creation_batch("proj", body, "admin").id
     waiting, ctx = sensor(batch_id, wait_for="creation"), context()
     clock.set(1003.2)  # x created, y RUNNING

@@ -16,29 +16,24 @@ import pytest
 
 from ica_airflow_provider.core.messages import Request
 from ica_airflow_provider.hooks.ica import IcaHook
+from ica_airflow_provider.testing import seed
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import cwl_item, nextflow_item
 from tests.fake_server.spec import FULL_SPEC_PATH, load_spec, schema_errors
 
 ITEMS = {
     "nextflowItems": [
-        {
-            "userReference": f"N{i}",
-            "pipelineId": "pipe",
-            "tags": {"technicalTags": ["t"], "userTags": [], "referenceTags": []},
-            "analysisInput": {
-                "inputs": [{"parameterCode": "reads", "dataIds": ["fil.1"]}],
+        nextflow_item(
+            f"N{i}",
+            tags={"technicalTags": ["t"], "userTags": [], "referenceTags": []},
+            analysisInput={
+                "inputs": [{"parameterCode": "fastq_folder", "dataIds": [seed.FASTQ_FOLDER_ID]}],
                 "parameters": [{"code": "x", "value": "1"}],
             },
-        }
+        )
         for i in range(5)
     ],
-    "cwlItems": [
-        {
-            "userReference": "C1",
-            "pipelineId": "pipe",
-            "analysisInput": {"objectType": "JSON", "inputJson": json.dumps({"a": 1})},
-        }
-    ],
+    "cwlItems": [cwl_item("C1")],
 }
 
 

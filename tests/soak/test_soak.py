@@ -26,6 +26,7 @@ from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.waiting import IcaBatchFailedError
 
 SEED = 20261129
@@ -137,10 +138,7 @@ def one_batch(index: int, tally: Tally) -> None:
     create = IcaCreateAnalysisBatchOperator(
         task_id="create",
         project_id="soak",
-        nextflow_items=[
-            {"userReference": s, "pipelineId": "pipe", "analysisInput": {"inputs": []}}
-            for s in scenario.samples(index)
-        ],
+        nextflow_items=[nextflow_item(s) for s in scenario.samples(index)],
     )
     sensor_class = IcaAnalysisBatchSensor if deferred else PokeLoop
     try:

@@ -18,7 +18,7 @@ from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 BASE = "https://ica.example.test/ica/rest"
 BATCH_URL = f"{BASE}/api/projects/proj/analysisCreationBatch"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln"  # exp in 2100
-GOOD = {"userReference": "S1", "pipelineId": "p", "analysisInput": {"inputs": []}}
+GOOD = {"userReference": "S1", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "analysisInput": {"inputs": []}}
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ INPUT_CASES = [
     ("empty", {"nextflow_items": []}, ["no items"]),
     ("unknown-field", {"nextflow_items": [{**GOOD, "pipelineID": "p"}]},
      ["nextflow_items[0].pipelineID", "did you mean 'pipelineId'"]),
-    ("mistyped-field", {"nextflow_items": [{**GOOD, "analysisInput": {"inputs": "fil.1"}}]},
+    ("mistyped-field", {"nextflow_items": [{**GOOD, "analysisInput": {"inputs": "fil.00000000000000000000000000000001"}}]},
      ["nextflow_items[0].analysisInput.inputs"]),
     ("malformed-json-template", {"cwl_items": '[{"userReference": "a"'}, ["cwl_items: not valid JSON"]),
     ("missing-project", {"nextflow_items": [GOOD], "ica_conn_id": "ica_no_project"}, ["project_id is not set"]),

@@ -34,7 +34,7 @@ RICH_BATCH: dict[str, Any] = {
     "cwlItems": [
         {
             "userReference": "sample-1/cwl structured",
-            "pipelineId": "pipe-cwl",
+            "pipelineId": "6a0a1f1e-2c3b-4d5e-8f90-a1b2c3d4e5f6",
             "tags": {"technicalTags": ["t1"], "userTags": ["u1"], "referenceTags": ["r1"]},
             "analysisStorageId": UUID_A,
             "outputParentFolderId": "fol.123",
@@ -53,8 +53,8 @@ RICH_BATCH: dict[str, Any] = {
                 "inputs": [
                     {
                         "parameterCode": "reads",
-                        "dataIds": ["fil.1", "fil.2"],
-                        "mounts": [{"dataId": "fil.3", "mountPath": "ref/genome.fa"}],
+                        "dataIds": ["fil.00000000000000000000000000000001", "fil.00000000000000000000000000000002"],
+                        "mounts": [{"dataId": "fil.00000000000000000000000000000003", "mountPath": "ref/genome.fa"}],
                         "externalData": [
                             {
                                 "url": "s3://bucket/key.fastq.gz",
@@ -84,12 +84,12 @@ RICH_BATCH: dict[str, Any] = {
         },
         {
             "userReference": "sample-1/cwl json",
-            "pipelineId": "pipe-cwl",
+            "pipelineId": "6a0a1f1e-2c3b-4d5e-8f90-a1b2c3d4e5f6",
             "analysisInput": {
                 "objectType": "JSON",
                 "inputJson": '{"reads":{"class":"File","location":"in/r1.fq"}}',
-                "dataIds": ["fil.9"],
-                "mounts": [{"dataId": "fil.9", "mountPath": "in/r1.fq"}],
+                "dataIds": ["fil.00000000000000000000000000000009"],
+                "mounts": [{"dataId": "fil.00000000000000000000000000000009", "mountPath": "in/r1.fq"}],
                 "externalData": [{"url": "https://example.org/x.txt", "type": "http"}],
             },
         },
@@ -97,9 +97,9 @@ RICH_BATCH: dict[str, Any] = {
     "nextflowItems": [
         {
             "userReference": "sample_1 nextflow",
-            "pipelineId": "pipe-nf",
+            "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
             "analysisInput": {
-                "inputs": [{"parameterCode": "input", "dataIds": ["fil.4"]}],
+                "inputs": [{"parameterCode": "input", "dataIds": ["fil.00000000000000000000000000000004"]}],
                 "parameters": [{"code": "genome", "value": "GRCh38"}],
             },
             "activationCodeDetailId": UUID_B,
@@ -108,12 +108,12 @@ RICH_BATCH: dict[str, Any] = {
     "nextflowJsonItems": [
         {
             "userReference": "/sample-1/nextflow json",
-            "pipelineId": "pipe-nfjson",
+            "pipelineId": "0f8d3c2b-7a61-4e59-9b1d-2c4e6a8f0b13",
             "tags": {"userTags": []},
             "inputFormValues": {
                 "fields": [
                     {"id": "min_quality", "values": ["30"]},
-                    {"id": "samplesheet", "dataValues": [{"dataId": "fil.5", "mountPath": "ss.csv"}]},
+                    {"id": "samplesheet", "dataValues": [{"dataId": "fil.00000000000000000000000000000005", "mountPath": "ss.csv"}]},
                     {"id": "remote", "externalDataValues": [{"url": "s3://b/k", "type": "s3"}]},
                 ],
                 "groups": [
@@ -143,8 +143,8 @@ def _snake(data: Any) -> Any:
 def _nextflow_item(ref: str = "s1", **changes: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
         "userReference": ref,
-        "pipelineId": "pipe-nf",
-        "analysisInput": {"inputs": [{"parameterCode": "input", "dataIds": ["fil.1"]}]},
+        "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
+        "analysisInput": {"inputs": [{"parameterCode": "input", "dataIds": ["fil.00000000000000000000000000000001"]}]},
     }
     item.update(changes)
     return item
@@ -179,13 +179,13 @@ def test_snake_case_input_gives_the_same_ica_json() -> None:
 def test_python_construction_gives_ica_json() -> None:
     item = CreateNextflowAnalysis(
         user_reference="s1",
-        pipeline_id="p",
+        pipeline_id="5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
         analysis_input={"inputs": [{"parameter_code": "x"}]},  # type: ignore[arg-type]
     )
     batch = CreateAnalysisCreationBatch(nextflow_items=[item])
     assert batch.to_ica() == {
         "nextflowItems": [
-            {"userReference": "s1", "pipelineId": "p", "analysisInput": {"inputs": [{"parameterCode": "x"}]}}
+            {"userReference": "s1", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "analysisInput": {"inputs": [{"parameterCode": "x"}]}}
         ]
     }
 
@@ -193,12 +193,12 @@ def test_python_construction_gives_ica_json() -> None:
 def test_all_items_follow_icas_order() -> None:
     batch = CreateAnalysisCreationBatch.model_validate(
         {
-            "nextflowJsonItems": [{"userReference": "j", "pipelineId": "p", "inputFormValues": {}}],
+            "nextflowJsonItems": [{"userReference": "j", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "inputFormValues": {}}],
             "nextflowItems": [_nextflow_item("n")],
             "cwlItems": [
                 {
                     "userReference": "c",
-                    "pipelineId": "p",
+                    "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
                     "analysisInput": {"objectType": "JSON", "inputJson": "{}"},
                 }
             ],
@@ -238,7 +238,7 @@ def test_unknown_field_is_reported_with_its_path_and_a_hint() -> None:
 
 def test_unknown_nested_and_top_level_fields_are_rejected() -> None:
     item = _nextflow_item()
-    item["analysisInput"]["inputs"][0]["dataIDs"] = ["fil.2"]
+    item["analysisInput"]["inputs"][0]["dataIDs"] = ["fil.00000000000000000000000000000002"]
     assert _errors({"nextflowItems": [item], "cwlItem": []}) == [
         "nextflow_items[0].analysisInput.inputs[0].dataIDs: Extra inputs are not permitted"
         " (did you mean 'dataIds'?)",
@@ -247,7 +247,7 @@ def test_unknown_nested_and_top_level_fields_are_rejected() -> None:
 
 
 def test_a_field_of_another_object_gets_no_misleading_hint() -> None:
-    item = {"userReference": "j", "pipelineId": "p", "inputFormValues": {}, "analysisInput": {}}
+    item = {"userReference": "j", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "inputFormValues": {}, "analysisInput": {}}
     assert _errors({"nextflowJsonItems": [item]}) == [
         "nextflow_json_items[0].analysisInput: Extra inputs are not permitted"
     ]
@@ -272,7 +272,7 @@ def test_error_format_with_root_for_one_item() -> None:
     with pytest.raises(ValidationError) as info:
         model.model_validate(_nextflow_item(pipelineId="", analysisInput={"inputs": [{}]}))
     assert format_validation_error(info.value, root="nextflow_items[1]") == [
-        "nextflow_items[1].pipelineId: String should have at least 1 character",
+        "nextflow_items[1].pipelineId: '' is not an ICA pipeline ID: a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6 (ICA: Pipelines > the pipeline's details)",
         "nextflow_items[1].analysisInput.inputs[0].parameterCode: Field required",
     ]
 
@@ -282,7 +282,7 @@ def test_error_format_with_root_for_one_list() -> None:
     with pytest.raises(ValidationError) as info:
         adapter.validate_python([_nextflow_item(), _nextflow_item(pipelineId="")])
     assert format_validation_error(info.value, root="nextflow_items") == [
-        "nextflow_items[1].pipelineId: String should have at least 1 character"
+        "nextflow_items[1].pipelineId: '' is not an ICA pipeline ID: a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6 (ICA: Pipelines > the pipeline's details)"
     ]
 
 
@@ -324,7 +324,7 @@ def test_empty_batch_is_rejected(data: dict[str, Any]) -> None:
 def test_duplicate_user_references_are_rejected_across_lists() -> None:
     cwl = {
         "userReference": "dup",
-        "pipelineId": "p",
+        "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
         "analysisInput": {"objectType": "JSON", "inputJson": "{}"},
     }
     data = {
@@ -403,7 +403,7 @@ def test_bad_input_json_is_rejected(given: Any, message: str) -> None:
 
 
 def _cwl_item(analysis_input: dict[str, Any]) -> dict[str, Any]:
-    return {"userReference": "c", "pipelineId": "p", "analysisInput": analysis_input}
+    return {"userReference": "c", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "analysisInput": analysis_input}
 
 
 def test_missing_object_type_is_reported_by_name() -> None:
@@ -437,7 +437,7 @@ def test_uuid_fields_are_checked_and_sent_canonical() -> None:
 
 
 def test_nextflow_json_items_have_no_activation_code() -> None:
-    item = {"userReference": "j", "pipelineId": "p", "inputFormValues": {}, "activationCodeDetailId": UUID_A}
+    item = {"userReference": "j", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "inputFormValues": {}, "activationCodeDetailId": UUID_A}
     assert _errors({"nextflowJsonItems": [item]}) == [
         "nextflow_json_items[0].activationCodeDetailId: Extra inputs are not permitted"
     ]
@@ -496,7 +496,7 @@ def test_rich_example_conforms_to_the_spec_schema(spec: dict[str, Any]) -> None:
     del body["cwlItems"][0]["userReference"]
     body["nextflowItems"][0]["analysisStorageId"] = "not-a-uuid"
     assert len(list(validator.iter_errors(body))) >= 1
-    assert not validator.is_valid({"cwlItems": [{"pipelineId": "p"}]})
+    assert not validator.is_valid({"cwlItems": [{"pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f"}]})
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -507,7 +507,7 @@ def _item_v4(status: str = "SUCCEEDED") -> dict[str, Any]:
         "id": UUID_A,
         "request": {
             "userReference": "s1",
-            "pipelineId": "p",
+            "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
             "tags": {"technicalTags": [], "userTags": [], "referenceTags": []},
         },
         "processing": {"status": status, "additionalStatusInformation": None},

@@ -18,16 +18,20 @@ NAMESPACE = "ica://ica.example.test"
 PROJECT = "proj-1"
 BATCH = "7d3c2a9e-55b4-4f5e-9c61-0a8f2b7e4d13"
 UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+# ICA data IDs the items read (fil./fol. and 32 hex digits), numbered for reading.
+R1, R2, REF, J1, N1, F1, G1 = (f"fil.{n:032x}" for n in (1, 2, 3, 4, 5, 6, 7))
+J2 = f"fol.{8:032x}"
+PIPELINE_CWL, PIPELINE_NF, PIPELINE_NF_JSON = (f"00000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
 
-# One item of each kind, in every place an item can name ICA data; "fil.ref" is read by two
-# items, and S1 names "fil.r1" twice. URLs, reference data and folders the analysis writes to
+# One item of each kind, in every place an item can name ICA data; REF is read by two
+# items, and S1 names R1 twice. URLs, reference data and folders the analysis writes to
 # are not data it reads.
 REQUEST = CreateAnalysisCreationBatch.model_validate(
     {
         "cwlItems": [
             {
                 "userReference": "S1",
-                "pipelineId": "pipe-cwl",
+                "pipelineId": PIPELINE_CWL,
                 "outputParentFolderId": "fol.parent",
                 "logs": {"logsFolderId": "fol.logs"},
                 "analysisInput": {
@@ -35,8 +39,8 @@ REQUEST = CreateAnalysisCreationBatch.model_validate(
                     "inputs": [
                         {
                             "parameterCode": "reads",
-                            "dataIds": ["fil.r1", "fil.r2", "fil.r1"],
-                            "mounts": [{"dataId": "fil.ref", "mountPath": "ref/genome.fa"}],
+                            "dataIds": [R1, R2, R1],
+                            "mounts": [{"dataId": REF, "mountPath": "ref/genome.fa"}],
                             "externalData": [{"url": "s3://bucket/x.fastq", "type": "s3"}],
                         }
                     ],
@@ -45,30 +49,30 @@ REQUEST = CreateAnalysisCreationBatch.model_validate(
             },
             {
                 "userReference": "S2",
-                "pipelineId": "pipe-cwl",
+                "pipelineId": PIPELINE_CWL,
                 "analysisInput": {
                     "objectType": "JSON",
                     "inputJson": json.dumps({"reads": {"class": "File", "dataId": "fil.not-parsed"}}),
-                    "dataIds": ["fil.j1"],
-                    "mounts": [{"dataId": "fol.j2", "mountPath": "in/"}],
+                    "dataIds": [J1],
+                    "mounts": [{"dataId": J2, "mountPath": "in/"}],
                 },
             },
         ],
         "nextflowItems": [
             {
                 "userReference": "S3",
-                "pipelineId": "pipe-nf",
-                "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.n1", "fil.ref"]}]},
+                "pipelineId": PIPELINE_NF,
+                "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": [N1, REF]}]},
             }
         ],
         "nextflowJsonItems": [
             {
                 "userReference": "S4",
-                "pipelineId": "pipe-nf-json",
+                "pipelineId": PIPELINE_NF_JSON,
                 "inputFormValues": {
-                    "fields": [{"id": "reads", "dataValues": [{"dataId": "fil.f1"}], "values": ["x"]}],
+                    "fields": [{"id": "reads", "dataValues": [{"dataId": F1}], "values": ["x"]}],
                     "groups": [
-                        {"id": "lanes", "values": [{"values": [{"id": "lane", "dataValues": [{"dataId": "fil.g1"}]}]}]}
+                        {"id": "lanes", "values": [{"values": [{"id": "lane", "dataValues": [{"dataId": G1}]}]}]}
                     ],
                 },
             }
@@ -147,10 +151,10 @@ def test_dataset_name_is_project_and_data_id() -> None:
 
 def test_request_data_ids_per_item_from_every_kind_of_input() -> None:
     assert lineage.request_data_ids(REQUEST) == {
-        "S1": ["fil.r1", "fil.r2", "fil.ref"],
-        "S2": ["fil.j1", "fol.j2"],
-        "S3": ["fil.n1", "fil.ref"],
-        "S4": ["fil.f1", "fil.g1"],
+        "S1": [R1, R2, REF],
+        "S2": [J1, J2],
+        "S3": [N1, REF],
+        "S4": [F1, G1],
     }
     assert lineage.request_data_ids(None) == {}
 
@@ -168,9 +172,9 @@ def test_inputs_are_what_the_created_analyses_read_and_outputs_what_they_wrote(o
     result = build(RECORDS)
 
     assert isinstance(result, ol.OperatorLineage)
-    # S4 was never created: its data was read by no analysis. "fil.ref" appears once.
+    # S4 was never created: its data was read by no analysis. REF appears once.
     assert names(result.inputs) == [
-        f"{PROJECT}/{i}" for i in ["fil.r1", "fil.r2", "fil.ref", "fil.j1", "fol.j2", "fil.n1"]
+        f"{PROJECT}/{i}" for i in [R1, R2, REF, J1, J2, N1]
     ]
     assert names(result.outputs) == [f"{PROJECT}/{o}" for o in ["fol.o1", "fil.p1", "fol.o3"]]
     assert result.job_facets == {}
@@ -193,21 +197,21 @@ def test_the_run_facet_says_which_analysis_read_and_wrote_what(ol: Any) -> None:
             "analysisId": "an-1",
             "userReference": "S1",
             "status": "SUCCEEDED",
-            "inputDataIds": ["fil.r1", "fil.r2", "fil.ref"],
+            "inputDataIds": [R1, R2, REF],
             "outputDataIds": ["fol.o1", "fil.p1"],
         },
         {
             "analysisId": "an-2",
             "userReference": "S2",
             "status": "FAILED",
-            "inputDataIds": ["fil.j1", "fol.j2"],
+            "inputDataIds": [J1, J2],
             "outputDataIds": [],
         },
         {
             "analysisId": "an-3",
             "userReference": "S3",
             "status": "SUCCEEDED",
-            "inputDataIds": ["fil.n1", "fil.ref"],
+            "inputDataIds": [N1, REF],
             "outputDataIds": ["fol.o3"],
         },
     ]
@@ -218,7 +222,7 @@ def test_without_records_every_requested_item_counts_and_nothing_is_known_of_out
     result = build([])
 
     assert names(result.inputs) == [
-        f"{PROJECT}/{i}" for i in ["fil.r1", "fil.r2", "fil.ref", "fil.j1", "fol.j2", "fil.n1", "fil.f1", "fil.g1"]
+        f"{PROJECT}/{i}" for i in [R1, R2, REF, J1, J2, N1, F1, G1]
     ]
     assert result.outputs == []
     assert result.run_facets[lineage.FACET_NAME].analyses == []

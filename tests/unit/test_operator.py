@@ -13,8 +13,8 @@ from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator, d
 
 ITEM = {
     "userReference": "S1",
-    "pipelineId": "p",
-    "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.1"]}]},
+    "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f",
+    "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.00000000000000000000000000000001"]}]},
 }
 
 
@@ -45,7 +45,7 @@ def test_every_invalid_field_is_named_by_its_path() -> None:
 
 def test_unknown_field_after_templating_is_rejected() -> None:
     with pytest.raises(IcaConfigError, match=r"cwl_items\[0\]\.userRefrence"):
-        operator(cwl_items=[{"userRefrence": "x", "pipelineId": "p", "analysisInput": {}}]).build_batch()
+        operator(cwl_items=[{"userRefrence": "x", "pipelineId": "5c6d7e8f-0a1b-4c2d-8e3f-9a0b1c2d3e4f", "analysisInput": {}}]).build_batch()
 
 
 @pytest.mark.parametrize(
@@ -94,6 +94,7 @@ def test_template_fields_include_conn_id_and_json_files() -> None:
     op = operator(nextflow_items=[ITEM])
     assert set(op.template_fields) == {
         "project_id", "cwl_items", "nextflow_items", "nextflow_json_items", "idempotency_key", "ica_conn_id",
+        "max_failures",
     }
     assert ".json" in op.template_ext
 
@@ -155,3 +156,15 @@ def test_on_kill_respects_abort_on_kill(abort_on_kill: bool, monkeypatch: pytest
     op._tracker = BatchTracker("p", "b")
     op.on_kill()
     assert aborted == ([op._tracker] if abort_on_kill else [])
+
+
+def test_max_failures_may_be_a_template_checked_once_rendered() -> None:
+    from ica_airflow_provider.waiting import rendered_max_failures
+
+    op = operator(nextflow_items=[ITEM], wait_for_completion=True, max_failures="{{ params.max_failures }}")
+    assert op.max_failures == "{{ params.max_failures }}"
+    assert rendered_max_failures(" 2") == 2
+    assert rendered_max_failures(0) == 0
+    for bad in ("-1", "two", 1.5, True):
+        with pytest.raises(ValueError, match=f"max_failures: must be a whole number of 0 or more, got {bad!r}"):
+            rendered_max_failures(bad)  # type: ignore[arg-type]

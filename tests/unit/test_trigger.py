@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
-ITEMS = [
-    {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
-    for ref in ("T1", "T2", "T3-fail-analysis")
-]
+ITEMS = [nextflow_item(ref) for ref in ("T1", "T2", "T3-fail-analysis")]
 
 
 def test_serialize_round_trip_is_plain_json() -> None:
@@ -76,7 +74,7 @@ def test_success_event_when_failures_are_tolerated(batch: tuple[Any, str]) -> No
 def test_timeout_event_at_the_wall_clock_deadline(batch: tuple[Any, str]) -> None:
     from ica_airflow_provider.hooks.ica import IcaHook
 
-    long_item = {"userReference": "T4-run-long", "pipelineId": "p", "analysisInput": {"inputs": []}}
+    long_item = nextflow_item("T4-run-long")
     open_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": [long_item]}, "open").id
     (event,) = events(make(open_id, end_time=time.time() - 1))  # past already: one poll, then the timeout
     assert event["status"] == "timeout"

@@ -17,6 +17,7 @@ except ImportError:  # Airflow 2
     from airflow import DAG
 
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+from ica_airflow_provider.testing import seed
 
 DAG_ID = "ica_e2e_many_waits"
 WAITS = int(os.environ.get("ICA_E2E_WAITS", "100"))
@@ -29,9 +30,9 @@ def batch_items(index: int) -> list[dict[str, object]]:
     return [
         {
             "userReference": f"wait-{index:03d}-{item}",
-            "pipelineId": "bb47d612-5906-4d5a-922e-541262c966df",
+            "pipelineId": seed.GERMLINE_PIPELINE_ID,  # the fake's seeded catalogue
             "analysisInput": {
-                "inputs": [{"parameterCode": "fastq_folder", "dataIds": [f"fol.wait{index:03d}{item}"]}],
+                "inputs": [{"parameterCode": "fastq_folder", "dataIds": [seed.FASTQ_FOLDER_ID]}],
                 "parameters": [{"code": "sample_id", "value": f"W{index:03d}-{item}"}],
             },
         }
