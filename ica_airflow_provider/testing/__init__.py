@@ -12,7 +12,9 @@ package, e.g. through the pytest plugin, stays cheap.
 
 Markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``, ``stop-job``,
 ``awaiting-input``) are documented in ``backend``; fault injection (``fault_rate``,
-``fault_seed``, ``inject_fault("drop")``, ...) in ``faults``.
+``fault_seed``, ``inject_fault("drop")``, ...) in ``faults``. Pipelines and data exist only
+if they are in the catalogue (``catalogue``; seeded by ``seed``, whose ``nextflow_item(ref)``
+builds an item it accepts): anything else fails the item's creation, as in ICA.
 """
 
 from __future__ import annotations

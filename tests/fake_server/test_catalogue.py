@@ -212,3 +212,13 @@ def test_web_page_of_a_catalogue_folder_lists_what_the_project_sees(client: IcaC
     assert hidden.status_code == 404
     shown = requests.get(f"{web}/link/project/{seed.OTHER_PROJECT}/data/{seed.OTHER_PROJECT_FOLDER_ID}")
     assert shown.status_code == 200
+
+
+def test_web_pages_show_the_catalogues_pipeline(timed: tuple[IcaClient, ManualClock]) -> None:
+    items = created(*timed, {"nextflowItems": [nextflow_item("S1")]})
+    client, _ = timed
+    web = client.url.removesuffix("/rest")
+    analysis = requests.get(f"{web}/link/project/{PROJECT_ID}/analysis/{items['S1']['createdAnalysis']['id']}")
+    assert "<dd>dragen-germline-nf</dd>" in analysis.text
+    listing = requests.get(f"{web}/projects/{PROJECT_ID}/analyses")
+    assert "<td>dragen-germline-nf</td>" in listing.text

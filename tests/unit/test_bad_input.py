@@ -48,6 +48,17 @@ INPUT_CASES = [
     ("duplicate", {"nextflow_items": [GOOD], "cwl_items": [{**GOOD, "analysisInput": {"objectType": "JSON", "inputJson": "{}"}}]},
      ["'S1'", "cwl_items[0]", "nextflow_items[0]"]),
     ("empty", {"nextflow_items": []}, ["no items"]),
+    ("pipeline-not-a-uuid", {"nextflow_items": [{**GOOD, "pipelineId": "not a pipeline id!"}]},
+     ["nextflow_items[0].pipelineId (userReference 'S1'): 'not a pipeline id!' is not an ICA pipeline ID: a UUID"]),
+    ("data-id-shape", {"nextflow_items": [{**GOOD, "analysisInput": {"inputs": [
+        {"parameterCode": "fastq", "dataIds": ["not-a-folder"]}]}}]},
+     ["nextflow_items[0].analysisInput.inputs[0].dataIds[0] (userReference 'S1'): 'not-a-folder' is not an ICA data ID"]),
+    ("mount-data-id", {"cwl_items": [{**GOOD, "analysisInput": {"objectType": "JSON", "inputJson": "{}",
+                                                               "mounts": [{"dataId": "fil.12", "mountPath": "a"}]}}]},
+     ["cwl_items[0].analysisInput.mounts[0].dataId (userReference 'S1'): 'fil.12' is not an ICA data ID"]),
+    ("form-data-id", {"nextflow_json_items": [{**{k: v for k, v in GOOD.items() if k != "analysisInput"},
+                                               "inputFormValues": {"fields": [{"id": "x", "dataValues": [{"dataId": "fol.x"}]}]}}]},
+     ["nextflow_json_items[0].inputFormValues.fields[0].dataValues[0].dataId (userReference 'S1'): 'fol.x'"]),
     ("unknown-field", {"nextflow_items": [{**GOOD, "pipelineID": "p"}]},
      ["nextflow_items[0].pipelineID", "did you mean 'pipelineId'"]),
     ("mistyped-field", {"nextflow_items": [{**GOOD, "analysisInput": {"inputs": "fil.00000000000000000000000000000001"}}]},
@@ -76,6 +87,29 @@ def test_bad_input_is_named_before_any_request(
         execute(**kwargs)
     for text in expected:
         assert text in str(exc.value)
+    assert requests_mock.call_count == 0
+
+
+def test_every_bad_sample_is_named_in_one_message(requests_mock: Any) -> None:
+    """All bad items at once, each by its userReference: one try shows everything to fix."""
+    folder = "fol." + "a" * 32
+    items = [
+        {**GOOD, "userReference": f"S{n}", "analysisInput": {"inputs": [{"parameterCode": "fastq", "dataIds": [data]}]},
+         "pipelineId": pipeline}
+        for n, (pipeline, data) in enumerate(
+            [(GOOD["pipelineId"], folder), ("p", folder), (GOOD["pipelineId"], "fol.1"), ("p", "x")], start=1
+        )
+    ]
+    with pytest.raises(IcaConfigError) as exc:
+        execute(nextflow_items=items)
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "create: the batch request is invalid (4 problem(s)):"
+    assert [line.split(": ", 1)[0].strip() for line in lines[1:]] == [
+        "nextflow_items[1].pipelineId (userReference 'S2')",
+        "nextflow_items[2].analysisInput.inputs[0].dataIds[0] (userReference 'S3')",
+        "nextflow_items[3].pipelineId (userReference 'S4')",
+        "nextflow_items[3].analysisInput.inputs[0].dataIds[0] (userReference 'S4')",
+    ]
     assert requests_mock.call_count == 0
 
 
