@@ -167,7 +167,8 @@ class FakeIcaBackend:
     def reset(self) -> None:
         """Forget all batches, logs, idempotency records, faults and fault counts.
 
-        Tokens stay valid and the random fault draws go on where they were.
+        Tokens stay valid, the catalogue stays as it is and the random fault draws go on
+        where they were.
         """
         with self._lock:
             self.batches = {}

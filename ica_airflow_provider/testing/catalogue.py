@@ -29,14 +29,15 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ica_airflow_provider.testing.errors import IcaProblem, bad_request
 from ica_airflow_provider.testing.validation import ItemRequest
 
+T = TypeVar("T")
 LANGUAGES = ("CWL", "NEXTFLOW")
 FILE = "FILE"
 FOLDER = "FOLDER"
@@ -231,13 +232,14 @@ def _quoted(codes: Iterable[str]) -> str:
     return ", ".join(f"'{code}'" for code in codes)
 
 
-def _parse_all(raw: Any, name: str, parse: Any, errors: dict[str, str]) -> list[Any]:
+def _parse_all(raw: Any, name: str, parse: Callable[[Any], T], errors: dict[str, str]) -> list[T]:
+    """Each entry of the list ``raw`` parsed; a bad one is noted in ``errors`` under ``name[i]``."""
     if raw is None:
         return []
     if not isinstance(raw, list):
         errors[name] = "must be an array"
         return []
-    parsed = []
+    parsed: list[T] = []
     for index, entry in enumerate(raw):
         try:
             parsed.append(parse(entry))

@@ -106,7 +106,7 @@ def test_params_and_conf_are_rendered_into_the_request(e2e_dags: dict[str, Any],
 def test_malformed_ids_are_refused_before_sending_naming_every_sample(
     e2e_dags: dict[str, Any], ica: Any, task_logs: Any
 ) -> None:
-    conf = {"samples": ["X1", "X2"], "pipeline_id": "not a pipeline id!", "reads": "not-a-folder"}
+    conf = {"samples": ["X1", "X2"], "pipeline_id": "not a pipeline id!", "reads": ["not-a-folder"]}
     dag_run = run(e2e_dags, "ica_e2e_analyses_poke", conf)
 
     assert str(dag_run.state) == "failed"
