@@ -200,6 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.fault_rate > 0:  # the seed repeats a failing run; stderr keeps stdout one line
             seed = server.backend.random_faults.seed
             print(f"random faults: rate {config.fault_rate:g}, seed {seed}", file=sys.stderr, flush=True)
+        catalogue = server.backend.catalogue
+        print(
+            f"catalogue: {len(catalogue.pipelines)} pipelines, {len(catalogue.data)} files and folders"
+            f" (GET {server.root_url}/_fake/catalogue lists them)",
+            file=sys.stderr,
+            flush=True,
+        )
         while not stop.wait(0.5):
             pass
     return 0
