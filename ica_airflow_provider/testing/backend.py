@@ -50,7 +50,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ica_airflow_provider.testing.catalogue import Catalogue, Data
+from ica_airflow_provider.testing.catalogue import Catalogue
 from ica_airflow_provider.testing.config import FakeIcaConfig
 from ica_airflow_provider.testing.errors import JOB_FINISHED, IcaProblem, bad_request, not_found, unauthorized
 from ica_airflow_provider.testing.faults import (
@@ -492,13 +492,6 @@ class FakeIcaBackend:
     def has_project(self, project_id: str) -> bool:
         """Whether any batch was created in ``project_id`` (the fake's projects exist by use)."""
         return any(batch.project_id == project_id for batch in list(self.batches.values()))
-
-    def catalogue_data(self, project_id: str, data_id: str) -> Data:
-        """A file or folder of the catalogue the project can see; 404 otherwise."""
-        data = self.catalogue.visible_data(project_id, data_id)
-        if data is None:
-            raise not_found("Data", data_id)
-        return data
 
     def find_data(self, project_id: str, data_id: str, t: float) -> tuple[Item, OutputData]:
         """An output file or folder of a succeeded analysis of the project; 404 if none has it.

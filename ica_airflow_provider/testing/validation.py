@@ -2,7 +2,8 @@
 
 Checks what a client most plausibly gets wrong (required fields, the userReference rule,
 the CWL input discriminator) and reports each violation under its JSON path in the
-problem's ``parameters``, Bean-Validation style, as the real API does.
+problem's ``parameters``, Bean-Validation style, as the real API does. Of a valid item it
+keeps what the ``catalogue`` checks later: the input codes given a value and the data IDs named.
 """
 
 from __future__ import annotations
