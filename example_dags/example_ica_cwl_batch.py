@@ -89,4 +89,5 @@ with DAG(
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         timeout=timedelta(days=2),
+        abort_on_kill=True,  # the default, stated: stopping the task aborts the analyses still running
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
 from ica_airflow_provider.core.errors import IcaConfigError, IcaError
+from ica_airflow_provider.core.progress import ProgressLog
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
     WAIT_FOR_CHOICES,
@@ -306,7 +307,7 @@ class SavedWait:
     """A rescheduled sensor's records and failed-polls count, kept between pokes.
 
     In Airflow 3.3's task state store, when there is one (``None``: nothing is kept), as
-    ``{"batch_id", "failed_polls", "items", "records"}``, at most 64 KiB for any batch:
+    ``{"batch_id", "failed_polls", "items", "records", "held", "progress"}``, at most 64 KiB for any batch:
     ``records`` holds every record while they fit :data:`STATE_BUDGET`, else only the
     open ones (what the next poke fetches one by one), else none (over a hundred open: the
     next poke lists the batch, fewer requests at the default page size). ``items`` is the
@@ -327,6 +328,7 @@ class SavedWait:
             wait.tracker.load_records(saved.get("records") or [], _count(saved.get("items")))
             wait.failures.in_a_row = _count(saved.get("failed_polls"))
             wait.tracker.load_held(saved.get("held"))
+            wait.progress = ProgressLog.from_state(saved.get("progress"))
 
     def save(self, wait: Wait) -> None:
         tracker = wait.tracker
@@ -341,6 +343,7 @@ class SavedWait:
                 "records": records,
                 "failed_polls": wait.failures.in_a_row,
                 "held": tracker.held_state(),
+                "progress": wait.progress.state(),
             },
         )
 

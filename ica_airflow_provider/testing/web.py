@@ -132,7 +132,7 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
             for element in data
         ]
         body = fields + "<h2>Outputs</h2>"
-        body += _table(("Output", "Name", "Type"), rows) if rows else "<p>No outputs (yet).</p>"
+        body += _table(("Output", "Name", "Type"), rows) if rows else f"<p>{_no_outputs(state.status)}</p>"
         return _page(f"Analysis {item.user_reference}", body)
 
     @app.get(WEB_ROOT + "/link/project/{project_id}/data/{data_id}", response_class=HTMLResponse)
@@ -165,3 +165,12 @@ def _children(project_id: str, element: OutputData) -> str:
         for child in element.children
     ]
     return "<h2>Contents</h2>" + _table(("Name", "Type", "Format"), rows)
+
+
+def _no_outputs(status: str) -> str:
+    """What the outputs section says when there are none, by the analysis's status."""
+    if status == "SUCCEEDED":
+        return "No outputs."
+    if status in ("FAILED", "FAILED_FINAL", "ABORTED"):
+        return f"No outputs: the analysis ended {_e(status)}."
+    return "No outputs yet: the analysis is still running."
