@@ -68,7 +68,6 @@ class ProgressLog:
     def report(self, tracker: BatchTracker, changes: list[str], now: float, logger: Log) -> None:
         """Log what this poll brought: new failures, changed counts, and the periodic line when due."""
         running = self._note_running(tracker, now)
-        self._name_failures(tracker, logger)
         block = [tracker.progress_line(), *(f"  {line}" for line in tracker.held_lines())]
         digest = hashlib.sha1("\n".join(block).encode()).hexdigest()[:16]
         if changes or digest != self.last:
@@ -79,6 +78,7 @@ class ProgressLog:
                 logger.info("  %s", change)
             if len(changes) > SHOWN:
                 logger.info("  … and %d more changes", len(changes) - SHOWN)
+        self._name_failures(tracker, logger)
         if self.periodic_at is None:
             self.periodic_at = now
         elif now - self.periodic_at >= PROGRESS_EVERY:
@@ -138,11 +138,12 @@ class ProgressLog:
         progress = cls()
         if not isinstance(data, Mapping):
             return progress
-        progress.named = {str(i) for i in data.get("named") or () if isinstance(i, str)}
+        named, since = data.get("named"), data.get("since")
+        progress.named = {i for i in named if isinstance(i, str)} if isinstance(named, list) else set()
         progress.last = data["last"] if isinstance(data.get("last"), str) else None
         at = data.get("periodic_at")
         progress.periodic_at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
-        for entry in data.get("since") or ():
+        for entry in since if isinstance(since, list) else ():
             if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], int | float):
                 progress.since[str(entry[0])] = (str(entry[1]), float(entry[2]))
         return progress
