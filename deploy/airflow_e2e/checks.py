@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -37,8 +38,15 @@ POLL_SECONDS = 1.0
 TERMINAL_RUN_STATES = ("success", "failed")
 MANY_WAITS_TASK = "create_and_wait"
 MANY_WAITS_PREFIX = "wait-"  # userReference of every item of MANY_WAITS_DAG_ID
-# What Airflow 3.3's TriggerRunner.block_watchdog logs when the triggerer's event loop was blocked.
+# What Airflow 3.3's TriggerRunner.block_watchdog logs when the triggerer's event loop was blocked
+# (its 0.1 s sleep took over [triggerer] blocked_main_thread_warning_threshold, default 0.2 s).
 BLOCKED_WARNING = "Triggerer's async thread was blocked"
+BLOCKED_SECONDS = re.compile(r"blocked for ([0-9.]+) seconds")
+# A trigger that blocks its loop (a sync request per poll) blocks it on every poll of each of the
+# 100 waits: hundreds of warnings. A machine busy with other work delays the loop now and then
+# (once 0.39 s on 2 shared cores). Tolerated: a few short delays; any longer one fails the check.
+BLOCKS_TOLERATED = 3
+BLOCK_TOLERATED_SECONDS = 1.0
 ALL_DEFERRED_TIMEOUT_SECONDS = 300.0
 
 
@@ -421,11 +429,25 @@ def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e
     )
     logged = triggerer_log.read_bytes()[log_start:].decode(errors="replace").splitlines()
     blocked = [line for line in logged if BLOCKED_WARNING in line]
-    assert not blocked, (
-        f"{summary}; but the triggerer's event loop was blocked {len(blocked)} times:\n"
+    seconds = loop_blocks(blocked)
+    assert blocks_tolerated(seconds), (
+        f"{summary}; but the triggerer's event loop was blocked {len(blocked)} times"
+        f" (tolerated: {BLOCKS_TOLERATED}, each under {BLOCK_TOLERATED_SECONDS:g} s):\n"
         + "\n".join(_shorten(line, 160) for line in blocked[:20])
     )
+    if blocked:
+        delays = ", ".join(f"{s:.2f} s" for s in seconds)
+        return f"{summary}; the triggerer's loop was late {len(blocked)} times ({delays}) in {len(logged)} log lines"
     return f"{summary}; no '{BLOCKED_WARNING}' in {len(logged)} triggerer log lines"
+
+
+def loop_blocks(lines: Sequence[str]) -> list[float]:
+    """How long each "blocked" warning among ``lines`` says the triggerer's loop was blocked."""
+    return [float(m.group(1)) for line in lines if BLOCKED_WARNING in line and (m := BLOCKED_SECONDS.search(line))]
+
+
+def blocks_tolerated(seconds: Sequence[float]) -> bool:
+    return len(seconds) <= BLOCKS_TOLERATED and max(seconds, default=0.0) < BLOCK_TOLERATED_SECONDS
 
 
 def wait_all_deferred(deployment: Deployment, run_id: str, waits: int) -> list[dict[str, Any]]:
