@@ -234,6 +234,7 @@ class TaskWait:
         """Refresh ``tracker`` once (a listing when it is empty); any failure fails the task."""
         wait = self.wait(tracker)
         wait.failures = PollFailures(limit=0)  # no "poll again later" here: raise
+        wait.progress = ProgressLog.said(tracker)  # what the wait before reported is not repeated
         self.hook.poll_batch(wait, self.log)
 
     # -- how every wait ends -----------------------------------------------------------------

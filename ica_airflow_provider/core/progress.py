@@ -65,11 +65,22 @@ class ProgressLog:
     # item ID -> (where it stands, when this wait first saw it there): unfinished items only.
     since: dict[str, tuple[str, float]] = field(default_factory=dict)
 
+    @classmethod
+    def said(cls, tracker: BatchTracker) -> ProgressLog:
+        """A log that has already said what ``tracker`` holds (its failures, its counts).
+
+        For a refresh of records that another wait reported on (the trigger, before the task
+        resumed): it logs only what the refresh changes.
+        """
+        block = [tracker.progress_line(), *(f"  {line}" for line in tracker.held_lines())]
+        failed = {r.item_id for r in tracker.records.values() if r.phase(tracker.wait_for) is Phase.FAILED}
+        return cls(named=failed, last=_digest(block))
+
     def report(self, tracker: BatchTracker, changes: list[str], now: float, logger: Log) -> None:
         """Log what this poll brought: new failures, changed counts, and the periodic line when due."""
         running = self._note_running(tracker, now)
         block = [tracker.progress_line(), *(f"  {line}" for line in tracker.held_lines())]
-        digest = hashlib.sha1("\n".join(block).encode()).hexdigest()[:16]
+        digest = _digest(block)
         if changes or digest != self.last:
             self.last = digest
             for line in block:
@@ -147,6 +158,11 @@ class ProgressLog:
             if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], int | float):
                 progress.since[str(entry[0])] = (str(entry[1]), float(entry[2]))
         return progress
+
+
+def _digest(lines: list[str]) -> str:
+    """A short fingerprint of logged lines: what a rescheduled sensor keeps instead of the lines."""
+    return hashlib.sha1("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def aborted_line(tracker: BatchTracker, aborted: Iterable[str]) -> str:

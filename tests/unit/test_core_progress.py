@@ -187,6 +187,29 @@ def test_a_rescheduled_wait_keeps_what_it_said(lines: list[logging.LogRecord]) -
     assert messages(lines)[-1].endswith("1 of 2 items still running: S2 (analysis IN_PROGRESS for 6 min)")
 
 
+def test_a_refresh_after_another_wait_says_only_what_changed(lines: list[logging.LogRecord]) -> None:
+    """The task resumed from its trigger refreshes the records: what the trigger said is not repeated."""
+    fake = FakeIca()
+    fake.put_item("i1", "S1", "FAILED", info="bad input")
+    fake.put_item("i2", "S2", "SUCCEEDED", "a2", "IN_PROGRESS")
+    clock = SleepingClock(1000.0)
+    trigger_wait = new_wait(clock)
+    poll(trigger_wait, fake)
+    said = len(lines)
+
+    resumed = new_wait(clock)
+    resumed.tracker.load_records(trigger_wait.tracker.dump_records())  # the event's records
+    resumed.progress = ProgressLog.said(resumed.tracker)
+    poll(resumed, fake)
+    assert len(lines) == said
+    fake.set_analysis("a2", "SUCCEEDED")
+    poll(resumed, fake)
+    assert messages(lines, said) == [
+        f"ICA batch {BATCH_ID}: 2 items; creation FAILED=1 SUCCEEDED=1; analyses SUCCEEDED=1",
+        "  S2: analysis IN_PROGRESS -> SUCCEEDED",
+    ]
+
+
 def test_the_saved_progress_is_bounded() -> None:
     progress = ProgressLog(
         named={f"item-{n:05d}-{'x' * 30}" for n in range(10_000)},
