@@ -181,10 +181,12 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
 
     def on_kill(self) -> None:
         tracker = self._wait.tracker if self._wait is not None else None
-        if self.abort_on_kill and tracker is not None:
-            self.task_wait().abort_running(tracker)
-        else:  # a watcher leaves what it watches alone: say so, and how to change it
+        if not self.abort_on_kill:  # a watcher leaves what it watches alone: say so, and how to change it
             self.log.info("%s", left_running_line(tracker))
+        elif tracker is not None:
+            self.task_wait().abort_running(tracker)
+        else:
+            self.log.info("Task stopped before its first poll: no analysis known to abort")
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the analyses read and wrote, the batch facet."""
