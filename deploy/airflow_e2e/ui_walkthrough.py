@@ -127,8 +127,7 @@ class Walkthrough:
 
     def stopped_task(self, run_id: str, failed: str, aborted: str) -> str:
         """The stopped wait's log, as a person reads it: the early failure and the stop line are there."""
-        self.open(f"/dags/{DAG_ID}/runs/{run_id}/tasks/{WAIT_TASK}")
-        self.page.keyboard.press("w")  # wrap long lines
+        self.open(f"/dags/{DAG_ID}/runs/{run_id}/tasks/{WAIT_TASK}")  # lines wrapped: failed_task's "w" stays on
         named = self.page.get_by_text(f"ICA sample failed: {failed}", exact=False).first
         named.wait_for()
         stop = self.page.get_by_text(f"asked ICA to abort 1 running analysis: {aborted}", exact=False).first
