@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e e2e-distributed clean
+.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e up down e2e-distributed clean
 
 $(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ $(VENV)/.e2e-installed: $(VENV)/.installed
 # The example DAG through a real Airflow deployment (PostgreSQL from apt: root or sudo), ~3-4 min.
 e2e: $(VENV)/.e2e-installed
 	ICA_E2E_DEPLOYMENT=1 $(BIN)/pytest -p no:cacheprovider tests/deployment
+
+# The same deployment, up for a person to click around (the example DAGs only, no check run
+# first); returns once it is up, printing the UI's URL (no login), the fake ICA's web pages,
+# the pid and how to stop it: `make down`. `make e2e` stops a deployment left up.
+up: $(VENV)/.e2e-installed
+	$(BIN)/python deploy/up.py --detach
+
+down:
+	$(BIN)/python deploy/up.py --down
 
 $(VENV)/.distributed-installed: $(VENV)/.e2e-installed
 	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[dev,deploy,distributed]"

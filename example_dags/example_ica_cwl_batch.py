@@ -105,4 +105,5 @@ with DAG(
         poll_interval=POLL_INTERVAL,
         timeout=timedelta(days=2),
         max_failures="{{ params.max_failures }}",
+        abort_on_kill=True,  # the default, stated: stopping the task aborts the analyses still running
     )

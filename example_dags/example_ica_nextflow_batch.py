@@ -170,6 +170,9 @@ with DAG(
         mode="reschedule" if POKE_INTERVAL >= 60 else "poke",
         include_outputs=True,  # each record names the analysis's output folder
         max_failures="{{ params.max_failures }}",
+        # This DAG created the batch: stopping the wait (marked failed, cleared) aborts what still runs.
+        # The sensor's default, False, leaves analyses running (and costing) in ICA; the log says which.
+        abort_on_kill=True,
     )
 
     @task

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
 from ica_airflow_provider.core.errors import IcaConfigError, IcaError
+from ica_airflow_provider.core.progress import ProgressLog
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
     WAIT_FOR_CHOICES,
@@ -245,6 +246,7 @@ class TaskWait:
         """Refresh ``tracker`` once (a listing when it is empty); any failure fails the task."""
         wait = self.wait(tracker)
         wait.failures = PollFailures(limit=0)  # no "poll again later" here: raise
+        wait.progress = ProgressLog.said(tracker)  # what the wait before reported is not repeated
         self.hook.poll_batch(wait, self.log)
 
     # -- how every wait ends -----------------------------------------------------------------
@@ -318,7 +320,7 @@ class SavedWait:
     """A rescheduled sensor's records and failed-polls count, kept between pokes.
 
     In Airflow 3.3's task state store, when there is one (``None``: nothing is kept), as
-    ``{"batch_id", "failed_polls", "items", "records"}``, at most 64 KiB for any batch:
+    ``{"batch_id", "failed_polls", "items", "records", "held", "progress"}``, at most 64 KiB for any batch:
     ``records`` holds every record while they fit :data:`STATE_BUDGET`, else only the
     open ones (what the next poke fetches one by one), else none (over a hundred open: the
     next poke lists the batch, fewer requests at the default page size). ``items`` is the
@@ -339,6 +341,7 @@ class SavedWait:
             wait.tracker.load_records(saved.get("records") or [], _count(saved.get("items")))
             wait.failures.in_a_row = _count(saved.get("failed_polls"))
             wait.tracker.load_held(saved.get("held"))
+            wait.progress = ProgressLog.from_state(saved.get("progress"))
 
     def save(self, wait: Wait) -> None:
         tracker = wait.tracker
@@ -353,6 +356,7 @@ class SavedWait:
                 "records": records,
                 "failed_polls": wait.failures.in_a_row,
                 "held": tracker.held_state(),
+                "progress": wait.progress.state(),
             },
         )
 

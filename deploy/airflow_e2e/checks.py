@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from deploy.airflow_e2e.deployment import (
     API_KEY,
@@ -36,8 +38,15 @@ POLL_SECONDS = 1.0
 TERMINAL_RUN_STATES = ("success", "failed")
 MANY_WAITS_TASK = "create_and_wait"
 MANY_WAITS_PREFIX = "wait-"  # userReference of every item of MANY_WAITS_DAG_ID
-# What Airflow 3.3's TriggerRunner.block_watchdog logs when the triggerer's event loop was blocked.
+# What Airflow 3.3's TriggerRunner.block_watchdog logs when the triggerer's event loop was blocked
+# (its 0.1 s sleep took over [triggerer] blocked_main_thread_warning_threshold, default 0.2 s).
 BLOCKED_WARNING = "Triggerer's async thread was blocked"
+BLOCKED_SECONDS = re.compile(r"blocked for ([0-9.]+) seconds")
+# A trigger that blocks its loop (a sync request per poll) blocks it on every poll of each of the
+# 100 waits: hundreds of warnings. A machine busy with other work delays the loop now and then
+# (once 0.39 s on 2 shared cores). Tolerated: a few short delays; any longer one fails the check.
+BLOCKS_TOLERATED = 3
+BLOCK_TOLERATED_SECONDS = 1.0
 ALL_DEFERRED_TIMEOUT_SECONDS = 300.0
 
 
@@ -245,6 +254,8 @@ def check_failed_run(deployment: Deployment, run_id: str = "e2e-failure") -> str
     assert failure, f"no error in the log lists the failed analysis; errors: {errors}\n" + "\n".join(
         lines[-40:]
     )
+    # The error's first line: the sample and ICA's reason, what a person reads first.
+    assert failure[0].startswith("E2E5-fail-analysis-germline: analysis FAILED: "), failure[0]
 
     records = {r["user_reference"]: r for r in client.xcom(DAG_ID, run_id, WAIT_TASK, "analyses")}
     assert records["E2E5-fail-analysis-germline"]["analysis_status"] == "FAILED", records
@@ -253,6 +264,53 @@ def check_failed_run(deployment: Deployment, run_id: str = "e2e-failure") -> str
         f"run {run_id} failed in {observation.seconds:.0f} s; {WAIT_TASK} log (try {wait['try_number']}) "
         f"ends with: {_shorten(' '.join(failure[0].split()))}"
     )
+
+
+STOP_RUN = "e2e-stop"
+# One analysis fails early, one runs for an hour of the fake's clock: the batch is far from done.
+STOP_SAMPLES = ("E2E6-fail-analysis", "E2E7-run-long")
+EARLY_FAILED = "E2E6-fail-analysis-germline"
+LONG_RUNNING = "E2E7-run-long-germline"
+STOP_TIMEOUT_SECONDS = 120.0
+
+
+def wait_log_line(deployment: Deployment, run_id: str, text: str, timeout: float = STOP_TIMEOUT_SECONDS) -> list[str]:
+    """Poll the wait task's log until a line holds ``text``; the log's lines then."""
+    client = deployment.client
+
+    def logged() -> list[str] | None:
+        deployment.check_alive()
+        try_number = client.task_instance(DAG_ID, run_id, WAIT_TASK)["try_number"]
+        lines = [log_line(e) for e in client.task_log_events(DAG_ID, run_id, WAIT_TASK, try_number)] if try_number else []
+        return lines if any(text in line for line in lines) else None
+
+    return client.wait_for(f"{text!r} in the log of {WAIT_TASK} in run {run_id}", logged, timeout)  # type: ignore[no-any-return]
+
+
+def check_failure_named_early_and_stop_line(deployment: Deployment, run_id: str = STOP_RUN) -> str:
+    """A sample that failed is named while the batch still runs; marking the wait failed says what it aborts.
+
+    The example's sensor states ``abort_on_kill=True``: Airflow 3.3+ calls its trigger's
+    ``on_kill``, which aborts the analysis still running and logs one line naming it.
+    """
+    client, backend = deployment.client, deployment.ica.backend
+    assert client.set_paused(DAG_ID, False)["is_paused"] is False
+    client.trigger(DAG_ID, run_id, {"samples": list(STOP_SAMPLES)})
+    lines = wait_log_line(deployment, run_id, f"ICA sample failed: {EARLY_FAILED}: analysis FAILED")
+    named = next(line for line in lines if f"ICA sample failed: {EARLY_FAILED}" in line)
+    assert client.dag_run(DAG_ID, run_id)["state"] == "running", "the run ended before the check could stop it"
+    wait = client.task_instance(DAG_ID, run_id, WAIT_TASK)
+    assert wait["state"] == "deferred", f"{WAIT_TASK} is {wait['state']}, not deferred, when the failure is named"
+
+    batch = backend.batches[client.xcom(DAG_ID, run_id, CREATE_TASK)]
+    running = next(item.analysis_id for item in batch.items if item.user_reference == LONG_RUNNING)
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{WAIT_TASK}"
+    client.request("PATCH", path, json={"new_state": "failed"})  # the UI's "Mark as failed"
+    stop = f"asked ICA to abort 1 running analysis: {LONG_RUNNING} ({running})"
+    lines = wait_log_line(deployment, run_id, stop)
+    assert running in backend.abort_calls, f"{running} not aborted on the fake; aborted: {backend.abort_calls}"
+    stop_line = next(line for line in lines if stop in line)
+    return f"named while deferred: {_shorten(named, 140)}; marked failed: {_shorten(stop_line, 160)}"
 
 
 def check_openlineage_in_task_logs(deployment: Deployment, run_id: str = "e2e-success") -> str:
@@ -308,6 +366,7 @@ def check_connection_in_database(deployment: Deployment) -> str:
     client = deployment.client
     stored = client.connection(CONN_ID)
     assert stored["conn_type"] == "ica" and stored["host"] == deployment.ica.url, stored
+    assert stored["port"] == urlsplit(deployment.ica.url).port, f"port {stored['port']}: not the host URL's"
     assert stored["password"] == "***", "the API returned the API key unmasked"
     listed = [c["connection_id"] for c in client.get("/api/v2/connections")["connections"]]
     assert CONN_ID in listed, listed
@@ -370,11 +429,25 @@ def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e
     )
     logged = triggerer_log.read_bytes()[log_start:].decode(errors="replace").splitlines()
     blocked = [line for line in logged if BLOCKED_WARNING in line]
-    assert not blocked, (
-        f"{summary}; but the triggerer's event loop was blocked {len(blocked)} times:\n"
+    seconds = loop_blocks(blocked)
+    assert blocks_tolerated(seconds), (
+        f"{summary}; but the triggerer's event loop was blocked {len(blocked)} times"
+        f" (tolerated: {BLOCKS_TOLERATED}, each under {BLOCK_TOLERATED_SECONDS:g} s):\n"
         + "\n".join(_shorten(line, 160) for line in blocked[:20])
     )
+    if blocked:
+        delays = ", ".join(f"{s:.2f} s" for s in seconds)
+        return f"{summary}; the triggerer's loop was late {len(blocked)} times ({delays}) in {len(logged)} log lines"
     return f"{summary}; no '{BLOCKED_WARNING}' in {len(logged)} triggerer log lines"
+
+
+def loop_blocks(lines: Sequence[str]) -> list[float]:
+    """How long each "blocked" warning among ``lines`` says the triggerer's loop was blocked."""
+    return [float(m.group(1)) for line in lines if BLOCKED_WARNING in line and (m := BLOCKED_SECONDS.search(line))]
+
+
+def blocks_tolerated(seconds: Sequence[float]) -> bool:
+    return len(seconds) <= BLOCKS_TOLERATED and max(seconds, default=0.0) < BLOCK_TOLERATED_SECONDS
 
 
 def wait_all_deferred(deployment: Deployment, run_id: str, waits: int) -> list[dict[str, Any]]:
@@ -436,5 +509,6 @@ CHECKS = (
     check_failed_run,
     check_openlineage_in_task_logs,
     check_many_waits_on_one_triggerer,
+    check_failure_named_early_and_stop_line,
     check_browser_walkthrough,
 )

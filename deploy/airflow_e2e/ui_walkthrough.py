@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.airflow_e2e.browser import browser_page, ensure_chromium
+from deploy.airflow_e2e.checks import EARLY_FAILED, LONG_RUNNING, STOP_RUN
 from deploy.airflow_e2e.deployment import CONN_ID, DAG_ID, E2E_DIR, PROJECT_ID, REPO, Deployment
 
 SCREENSHOTS = E2E_DIR / "screenshots"
@@ -97,7 +98,9 @@ class Walkthrough:
     def failed_task(self) -> tuple[str, dict[str, str]]:
         """The sensor's log names the failed sample; its Details tab has the extra links."""
         self.open(f"/dags/{DAG_ID}/runs/{RUN_ID}/tasks/{WAIT_TASK}")
-        error = self.page.get_by_text(f"- {FAILED_REFERENCE} (item", exact=False).first
+        # Named as soon as the wait saw it fail (a warning), then first in the task's error.
+        self.page.get_by_text(f"ICA sample failed: {FAILED_REFERENCE}: analysis FAILED", exact=False).first.wait_for()
+        error = self.page.get_by_text(f"{FAILED_REFERENCE}: analysis FAILED", exact=False).last
         error.wait_for()
         message = " ".join(error.inner_text().split())
         assert FAILED_REFERENCE in message and "analysis FAILED" in message, message
@@ -121,6 +124,18 @@ class Walkthrough:
             folded.first.click()  # a <summary>: hides the frames (they name this machine's paths)
             self.page.get_by_text('File "', exact=False).first.wait_for(state="hidden")
         self.page.mouse.move(0, 0)  # no tooltip over the log
+
+    def stopped_task(self, run_id: str, failed: str, aborted: str) -> str:
+        """The stopped wait's log, as a person reads it: the early failure and the stop line are there."""
+        self.open(f"/dags/{DAG_ID}/runs/{run_id}/tasks/{WAIT_TASK}")  # lines wrapped: failed_task's "w" stays on
+        named = self.page.get_by_text(f"ICA sample failed: {failed}", exact=False).first
+        named.wait_for()
+        stop = self.page.get_by_text(f"asked ICA to abort 1 running analysis: {aborted}", exact=False).first
+        stop.wait_for()
+        stop.scroll_into_view_if_needed()
+        self.page.mouse.move(0, 0)
+        self.shot("ui-stop-line.png")
+        return " ".join(stop.inner_text().split())
 
     def mapped_by_sample(self, run_id: str, samples: list[str]) -> None:
         """A successful run's mapped ``collect_outputs`` are listed by sample (map_index_template)."""
@@ -178,6 +193,9 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
             earlier = {run["dag_run_id"]: run for run in deployment.client.dag_runs(DAG_ID)}
             if earlier.get(SUCCESS_RUN, {}).get("state") == "success":  # not with e2e.py --only
                 walk.mapped_by_sample(SUCCESS_RUN, list(earlier[SUCCESS_RUN]["conf"]["samples"]))
+            stopped = ""
+            if STOP_RUN in earlier:  # check_failure_named_early_and_stop_line ran first
+                stopped = walk.stopped_task(STOP_RUN, EARLY_FAILED, LONG_RUNNING)
         except Exception:
             with contextlib.suppress(Exception):  # never hide the failure behind a failed screenshot
                 walk.shot("ui-failure.png")  # what the page showed when it went wrong
@@ -200,5 +218,6 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
     return (
         f"in {time.monotonic() - started:.0f} s: run {RUN_ID} from the form failed; the task shows "
         f"{message[:100]!r}; links {sorted(links)} right; {opened}; "
-        f"Test connection: {tested}; {len(walk.shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}"
+        f"Test connection: {tested}; " + (f"stopped run's log shows {stopped[:120]!r}; " if stopped else "")
+        + f"{len(walk.shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}"
     )

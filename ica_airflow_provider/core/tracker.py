@@ -40,6 +40,7 @@ WaitFor = Literal["analyses", "creation"]
 WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
 SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
 HELD_POLLS = 5  # polls in a row WAITING_RESOURCES / AWAITING_INPUT before the progress lines name the item
+REASON_SHOWN = 120  # characters of ICA's reason in a log line or message (the XCom keeps it whole)
 HELD_SAVED = 200  # held items a rescheduled sensor remembers between pokes (about 60 bytes each)
 
 
@@ -105,11 +106,6 @@ class ItemRecord:
     def from_xcom(cls, data: Mapping[str, Any]) -> ItemRecord:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
 
-    @property
-    def label(self) -> str:
-        ids = f"item {self.item_id}" + (f", analysis {self.analysis_id}" if self.analysis_id else "")
-        return f"{self.user_reference} ({ids})"
-
     def phase(self, wait_for: WaitFor) -> Phase:
         """Where this item stands for the given ``wait_for``."""
         creation = item_phase(self.item_status)
@@ -148,25 +144,37 @@ class Verdict:
         return text + f"; returning {len(self.analysis_ids)} analysis IDs"
 
     def failure_message(self, batch_id: str) -> str:
-        """Each failure with ICA's reason, one per line; at most :data:`SHOWN` (all are in the XCom)."""
+        """Each failure, sample and ICA's reason first, one per line; at most :data:`SHOWN` (all are in the XCom).
+
+        The counts come last: the first line, the one a log view shows beside the error's
+        type, is the first failed sample and why.
+        """
         what = "item creations" if self.wait_for == "creation" else "items"
-        lines = [
-            f"ICA batch {batch_id}: {len(self.failures)} of {len(self.records)} {what} failed"
-            f" (max_failures={self.max_failures}):"
-        ]
-        lines += [f"  - {describe_failure(r)}" for r in self.failures[:SHOWN]]
+        lines = [describe_failure(r) for r in self.failures[:SHOWN]]
         if len(self.failures) > SHOWN:
-            lines.append(f"  … and {len(self.failures) - SHOWN} more (see the 'analyses' XCom)")
+            lines.append(f"… and {len(self.failures) - SHOWN} more (see the 'analyses' XCom)")
+        lines.append(
+            f"ICA batch {batch_id}: {len(self.failures)} of {len(self.records)} {what} failed"
+            f" (max_failures={self.max_failures})"
+        )
         return "\n".join(lines)
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def describe_failure(record: ItemRecord) -> str:
+    """``S1: analysis FAILED: <ICA's reason> (item …, analysis …)``: what a person reads first, first."""
     if item_phase(record.item_status) is Phase.FAILED:
         status = f"creation {record.item_status}"
     else:
         status = f"analysis {record.analysis_status}"
-    reason = f": {record.reason}" if record.reason else ""
-    return f"{record.label}: {status}{reason}"
+    reason = f": {shorten(record.reason, REASON_SHOWN)}" if record.reason else ""
+    ids = f"item {record.item_id}" + (f", analysis {record.analysis_id}" if record.analysis_id else "")
+    return f"{record.user_reference}: {status}{reason} ({ids})"
 
 
 def judge(records: Iterable[ItemRecord], wait_for: WaitFor, max_failures: int) -> Verdict:
@@ -346,16 +354,6 @@ class BatchTracker:
             f" for {HELD_POLLS} polls or more ({len(held)}): {listing(held)}"
             for status, held in ordered
         ]
-
-    def log_poll(self, changes: list[str], logger: Log = log) -> None:
-        """The progress line, then at most :data:`SHOWN` of the changes, one per line."""
-        logger.info("%s", self.progress_line())
-        for line in self.held_lines():
-            logger.info("  %s", line)
-        for change in changes[:SHOWN]:
-            logger.info("  %s", change)
-        if len(changes) > SHOWN:
-            logger.info("  … and %d more changes", len(changes) - SHOWN)
 
     # -- applying answers -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.messages import Sleep
+from ica_airflow_provider.core.progress import ProgressLog, aborted_line
 from ica_airflow_provider.core.schedule import POLL_JITTER, next_poll_delay
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict, listing
 from ica_airflow_provider.core.transient import is_transient
@@ -88,6 +89,7 @@ class Wait:
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     jitter: float = POLL_JITTER  # each sleep between polls is poll_interval ± this fraction of it
     rng: random.Random | None = field(default=None, repr=False, compare=False)
+    progress: ProgressLog = field(default_factory=ProgressLog, repr=False, compare=False)  # what the log said
 
     def poll(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
         """One poll: refresh, log, judge. ``None`` when a transient failure is let pass."""
@@ -99,7 +101,7 @@ class Wait:
             logger.warning("ICA poll failed (%s); polling again later", exc)
             return None
         self.failures.reset()
-        self.tracker.log_poll(changes, logger)
+        self.progress.report(self.tracker, changes, self.clock(), logger)
         return self.tracker.verdict(self.max_failures)
 
     def until_done(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
@@ -139,7 +141,7 @@ def abort_running(tracker: BatchTracker, protocol: IcaProtocol, logger: Log = lo
             failed.append(analysis_id)
         else:
             aborted.append(analysis_id)
-    logger.info("Asked ICA to abort %d running analyses: %s", len(aborted), listing(aborted))
+    logger.info("%s", aborted_line(tracker, aborted))
     if failed:
         logger.warning("Could not abort %d analyses: %s", len(failed), listing(failed))
     return aborted

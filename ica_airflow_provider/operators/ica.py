@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.operations import check_idempotency_key
+from ica_airflow_provider.core.progress import left_running_line, plural
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
@@ -161,7 +162,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
-        self.log.info("ICA batch %s: %d analyses requested in project %s", created.id, total, project_id)
+        self.log.info("ICA batch %s: %s requested in project %s", created.id, plural(total, "analysis", "analyses"), project_id)
         self._batch_id = created.id
         ti = context["ti"]
         ti.xcom_push(key="batch_id", value=created.id)
@@ -187,8 +188,12 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""
-        if self.abort_on_kill and self._tracker is not None:
+        if self._tracker is None:
+            return  # not waiting (yet): nothing of this task's is running
+        if self.abort_on_kill:
             self.task_wait().abort_running(self._tracker)
+        else:
+            self.log.info("%s", left_running_line(self._tracker))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""

@@ -16,6 +16,7 @@ from ica_airflow_provider._compat import (
     conf,
     first_reschedule_date,
 )
+from ica_airflow_provider.core.progress import left_running_line
 from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
@@ -186,8 +187,13 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
             raise
 
     def on_kill(self) -> None:
-        if self.abort_on_kill and self._wait is not None:
-            self.task_wait().abort_running(self._wait.tracker)
+        tracker = self._wait.tracker if self._wait is not None else None
+        if not self.abort_on_kill:  # a watcher leaves what it watches alone: say so, and how to change it
+            self.log.info("%s", left_running_line(tracker))
+        elif tracker is not None:
+            self.task_wait().abort_running(tracker)
+        else:
+            self.log.info("Task stopped before its first poll: no analysis known to abort")
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the analyses read and wrote, the batch facet."""

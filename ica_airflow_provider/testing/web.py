@@ -134,7 +134,7 @@ def add_web_pages(app: FastAPI, backend: FakeIcaBackend, renderer: Renderer) -> 
             for element in data
         ]
         body = fields + "<h2>Outputs</h2>"
-        body += _table(("Output", "Name", "Type"), rows) if rows else "<p>No outputs (yet).</p>"
+        body += _table(("Output", "Name", "Type"), rows) if rows else f"<p>{_no_outputs(state.status)}</p>"
         return _page(f"Analysis {item.user_reference}", body)
 
     @app.get(WEB_ROOT + "/link/project/{project_id}/data/{data_id}", response_class=HTMLResponse)
@@ -196,3 +196,12 @@ def _catalogue_data_page(project_id: str, data: Data, everything: Iterable[Data]
 
 def _parent(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[0] + "/"
+
+
+def _no_outputs(status: str) -> str:
+    """What the outputs section says when there are none, by the analysis's status."""
+    if status == "SUCCEEDED":
+        return "No outputs."
+    if status in ("FAILED", "FAILED_FINAL", "ABORTED"):
+        return f"No outputs: the analysis ended {_e(status)}."
+    return "No outputs yet: the analysis is still running."

@@ -35,7 +35,8 @@ class EventPayload(dict[str, Any]):
     def __repr__(self) -> str:
         shown: dict[str, Any] = {k: v for k, v in self.items() if k != "records"}
         if isinstance(self.get("records"), list):
-            shown["records"] = f"<{len(self['records'])} records>"
+            count = len(self["records"])
+            shown["records"] = f"<{count} record{'' if count == 1 else 's'}>"
         return repr(shown)
 
 

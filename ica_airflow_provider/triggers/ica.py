@@ -12,6 +12,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from ica_airflow_provider.core.errors import IcaError
+from ica_airflow_provider.core.progress import left_running_line
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
@@ -98,6 +99,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user killed the deferred task; abort what still runs."""
         if not self.abort_on_kill:
+            self.log.info("%s", left_running_line(self._tracker))
             return
         client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         async with client:

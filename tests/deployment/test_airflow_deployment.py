@@ -90,6 +90,12 @@ def test_many_waits_deferred_together_on_one_triggerer_all_succeed_unblocked(
     check(check_many_waits_on_one_triggerer)
 
 
+def test_a_failed_sample_is_named_early_and_a_stopped_wait_says_what_it_aborts(check: Callable[..., None]) -> None:
+    from deploy.airflow_e2e.checks import check_failure_named_early_and_stop_line
+
+    check(check_failure_named_early_and_stop_line)
+
+
 def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:
     """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots and docs/."""
     from deploy.airflow_e2e.checks import check_browser_walkthrough

@@ -64,8 +64,11 @@ def test_failures_fail_the_task_and_keep_xcoms(
     logs = task_logs()
     assert "2 of 4 items failed (max_failures=0)" in logs
     failed = records["B2-fail-analysis"]
-    assert f"B2-fail-analysis (item {failed['item_id']}, analysis {failed['analysis_id']}): analysis FAILED" in logs
-    assert f"B3-fail-creation (item {records['B3-fail-creation']['item_id']}): creation FAILED" in logs
+    # The sample and ICA's reason first, the IDs after.
+    assert f"B2-fail-analysis: analysis FAILED: {failed['reason'][:40]}" in logs
+    assert f"(item {failed['item_id']}, analysis {failed['analysis_id']})" in logs
+    assert f"B3-fail-creation: creation FAILED: {records['B3-fail-creation']['reason'][:40]}" in logs
+    assert f"(item {records['B3-fail-creation']['item_id']})" in logs
 
 
 @pytest.mark.parametrize("mode", MODES)

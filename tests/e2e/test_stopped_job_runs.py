@@ -65,5 +65,5 @@ def test_a_stopped_job_fails_the_wait_on_the_next_poll(
     logs = task_logs()
     assert "2 of 3 items failed (max_failures=0)" in logs
     for ref in ("b-stop-job", "c"):
-        assert f"{ref} (item {records[ref]['item_id']}): creation FAILED: {REASON}" in logs
+        assert f"{ref}: creation FAILED: {REASON} (item {records[ref]['item_id']})" in logs
     assert ica.backend.abort_calls == []

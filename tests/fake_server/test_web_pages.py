@@ -69,7 +69,7 @@ def test_analysis_page_shows_status_summary_pipeline_and_outputs(
     ok, failing = analysis_ids(client, batch_id)
     clock.advance(1)
     running = page(f"{root}/link/project/{PROJECT}/analysis/{ok}")
-    assert running.status_code == 200 and "No outputs (yet)." in running.text
+    assert running.status_code == 200 and "No outputs yet: the analysis is still running." in running.text
     clock.advance(100)
     done = page(f"{root}/link/project/{PROJECT}/analysis/{ok}")
     analysis = client.get_analysis(ok, project_id=PROJECT).json()
@@ -82,7 +82,7 @@ def test_analysis_page_shows_status_summary_pipeline_and_outputs(
     assert f"/ica/link/project/{PROJECT}/data/{folder['dataId']}" in links(done)
     assert f"/ica/projects/{PROJECT}/analyses" in links(done)
     failed = page(f"{root}/link/project/{PROJECT}/analysis/{failing}")
-    assert "FAILED" in failed.text and "No outputs (yet)." in failed.text
+    assert "FAILED" in failed.text and "No outputs: the analysis ended FAILED." in failed.text
     # The summary quotes the marker: shown escaped, never as raw markup.
     assert html.escape("(ica-fake marker 'fail-analysis')", quote=True) in failed.text
 

@@ -139,8 +139,9 @@ def test_a_failure_names_the_failed_items_after_a_relisting(ica: Any, monkeypatc
 
     (message, analyses), cost = resumed(ica, compact)
     assert cost == math.ceil(len(references) / PAGE)
-    assert message.startswith(f"IcaBatchFailedError: ICA batch {batch_id}: 2 of 8 items failed")
-    assert "R02-fail-analysis (item " in message and "R05-fail-analysis (item " in message
+    assert message.startswith("IcaBatchFailedError: R02-fail-analysis: analysis FAILED: ")
+    assert "\nR05-fail-analysis: analysis FAILED: " in message
+    assert message.endswith(f"ICA batch {batch_id}: 2 of 8 items failed (max_failures=0)")
     assert (message, analyses) == resumed(ica, with_records)[0] == poked(batch_id)
 
 

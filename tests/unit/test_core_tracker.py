@@ -30,7 +30,7 @@ from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.errors import IcaApiError
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
-from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, judge, listing
+from ica_airflow_provider.core.tracker import REASON_SHOWN, BatchTracker, ItemRecord, judge, listing
 
 BATCH = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}"
 ITEMS = f"{BATCH}/items"
@@ -164,19 +164,28 @@ def test_failure_message_lists_reference_ids_status_and_reason() -> None:
 
     message = verdict.failure_message("batch-9")
     lines = message.splitlines()
-    assert lines[0] == "ICA batch batch-9: 3 of 4 items failed (max_failures=1):"
-    assert lines[1] == "  - ref-1 (item i1): creation FAILED: Pipeline pipe-cwl-1 not found"
-    assert lines[2] == "  - ref-2 (item i2, analysis a2): analysis FAILED_FINAL: Out of memory"
-    assert lines[3] == "  - ref-3 (item i3, analysis a3): analysis ABORTED"
-    assert len(lines) == 4
+    # The sample and ICA's reason first (the line a log view shows beside the error's type), the IDs after.
+    assert lines == [
+        "ref-1: creation FAILED: Pipeline pipe-cwl-1 not found (item i1)",
+        "ref-2: analysis FAILED_FINAL: Out of memory (item i2, analysis a2)",
+        "ref-3: analysis ABORTED (item i3, analysis a3)",
+        "ICA batch batch-9: 3 of 4 items failed (max_failures=1)",
+    ]
     assert "ref-4" not in message
 
 
 def test_failure_message_for_creation() -> None:
     verdict = judge([rec("FAILED", n=1, reason="bad input")], "creation", 0)
     message = verdict.failure_message("b")
-    assert "1 of 1 item creations failed" in message
-    assert "ref-1 (item i1): creation FAILED: bad input" in message
+    assert message.splitlines() == ["ref-1: creation FAILED: bad input (item i1)", "ICA batch b: 1 of 1 item creations failed (max_failures=0)"]
+
+
+def test_failure_message_cuts_a_long_reason_to_one_readable_line() -> None:
+    reason = "Step align exited 137.\n" + "x" * 500
+    line = judge([rec("SUCCEEDED", "FAILED", n=1, reason=reason)], "analyses", 0).failure_message("b").splitlines()[0]
+    assert line.startswith("ref-1: analysis FAILED: Step align exited 137. xxx")
+    assert line.endswith("… (item i1, analysis a1)")
+    assert len(line) < REASON_SHOWN + 60
 
 
 def test_record_xcom_round_trip() -> None:
@@ -300,9 +309,9 @@ def test_poll_follows_a_batch_to_the_end() -> None:
     assert verdict.failed is True
     assert tracker.verdict(2).failed is False
     message = verdict.failure_message(BATCH_ID)
-    assert f"ICA batch {BATCH_ID}: 2 of 5 items failed (max_failures=1):" in message
-    assert "ref-4 (item i4): creation FAILED: Pipeline pipe-cwl-1 not found" in message
-    assert "ref-5 (item i5, analysis a5): analysis FAILED: Out of memory" in message
+    assert f"ICA batch {BATCH_ID}: 2 of 5 items failed (max_failures=1)" in message
+    assert "ref-4: creation FAILED: Pipeline pipe-cwl-1 not found (item i4)" in message
+    assert "ref-5: analysis FAILED: Out of memory (item i5, analysis a5)" in message
 
     # 4th poll: nothing open, nothing to ask.
     changes, sent = poll(tracker, fake, protocol)
@@ -524,19 +533,6 @@ def test_progress_line_without_analyses() -> None:
     assert "2 items" in line
 
 
-def test_log_poll_caps_the_changes_shown(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("test.progress")
-    caplog.set_level(logging.INFO, logger="test.progress")
-    tracker = tracker_with([rec("RUNNING", n=1)])
-
-    tracker.log_poll([f"change {n}" for n in range(25)], logger)
-
-    messages = [r.getMessage() for r in caplog.records]
-    assert messages[0] == tracker.progress_line()
-    assert "  change 19" in messages and "  change 20" not in messages
-    assert messages[-1] == "  … and 5 more changes"
-
-
 def test_listing_stays_short_for_any_batch() -> None:
     assert listing(["a", "b"]) == "a, b"
     assert listing([]) == ""
@@ -563,7 +559,7 @@ def test_failure_message_of_a_large_batch_stays_short() -> None:
     records = [rec("SUCCEEDED", "FAILED", n=n, reason="Out of memory") for n in range(1, 10_001)]
     message = judge(records, "analyses", 0).failure_message("b-1")
     lines = message.splitlines()
-    assert lines[0] == "ICA batch b-1: 10000 of 10000 items failed (max_failures=0):"
-    assert len(lines) == 1 + 20 + 1
-    assert lines[1] == "  - ref-1 (item i1, analysis a1): analysis FAILED: Out of memory"
-    assert lines[-1] == "  … and 9980 more (see the 'analyses' XCom)"
+    assert len(lines) == 20 + 1 + 1
+    assert lines[0] == "ref-1: analysis FAILED: Out of memory (item i1, analysis a1)"
+    assert lines[-2] == "… and 9980 more (see the 'analyses' XCom)"
+    assert lines[-1] == "ICA batch b-1: 10000 of 10000 items failed (max_failures=0)"

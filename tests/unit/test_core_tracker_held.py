@@ -8,6 +8,7 @@ import pytest
 from samples import BATCH_ID, PROJECT_ID, FakeIca
 from test_core_tracker import poll, protocol_for
 
+from ica_airflow_provider.core.progress import ProgressLog
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.tracker import HELD_POLLS, BatchTracker
 
@@ -79,7 +80,7 @@ def test_a_large_batch_names_twenty_and_counts_the_rest(caplog: pytest.LogCaptur
     logger = logging.getLogger("test.held")
     caplog.set_level(logging.INFO, logger="test.held")
 
-    tracker.log_poll(["ref-1: creation RUNNING -> WAITING_RESOURCES"], logger)
+    ProgressLog().report(tracker, ["ref-1: creation RUNNING -> WAITING_RESOURCES"], 0.0, logger)
 
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0] == tracker.progress_line()

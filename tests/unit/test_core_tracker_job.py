@@ -53,7 +53,7 @@ def test_the_poll_after_the_job_ends_fails_the_items_left_uncreated(status: str,
     assert [(r.user_reference, r.item_status, r.reason) for r in verdict.failures] == [
         ("ref-b", "FAILED", reason), ("ref-c", "FAILED", reason),
     ]
-    assert f"ref-b (item i2): creation FAILED: {reason}" in verdict.failure_message(BATCH_ID)
+    assert f"ref-b: creation FAILED: {reason} (item i2)" in verdict.failure_message(BATCH_ID)
     assert tracker.verdict(2).failed is False  # max_failures still decides
 
 

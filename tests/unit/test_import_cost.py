@@ -13,6 +13,7 @@ LIGHT = {
     "ica_airflow_provider.core.errors",
     "ica_airflow_provider.core.messages",
     "ica_airflow_provider.core.operations",
+    "ica_airflow_provider.core.progress",  # what the wait logs: stdlib and the tracker only
     "ica_airflow_provider.core.schedule",  # the jitter of the poll interval: stdlib only
     "ica_airflow_provider.core.status",
     "ica_airflow_provider.core.tracker",
