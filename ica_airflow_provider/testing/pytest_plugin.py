@@ -7,10 +7,13 @@ Only pytest is imported here; the server (FastAPI, uvicorn) loads when a fixture
 - ``ica_fake_server_factory``: ``factory(**overrides)`` starts a server with
   ``FakeIcaConfig(**overrides)``, e.g. ``factory(clock=ManualClock(), token_lifetime=5)``;
   all servers it started are stopped after the test.
+- ``moto_sqs_server``: one real SQS endpoint (moto's server mode, its own process on
+  loopback) for the whole session; ``sqs_queue_url``: a new empty queue on it per test.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ica_airflow_provider.testing.server import FakeIcaServer
+    from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 
 DEFAULT_API_KEY = "fake-api-key"
 
@@ -45,3 +49,23 @@ def ica_fake_server_factory() -> Iterator[Callable[..., FakeIcaServer]]:
 def ica_fake_server(ica_fake_server_factory: Callable[..., FakeIcaServer]) -> FakeIcaServer:
     """A started fake ICA server with the default config."""
     return ica_fake_server_factory()
+
+
+@pytest.fixture(scope="session")
+def moto_sqs_server() -> Iterator[MotoSqsServer]:
+    """One moto SQS server for the session: started on first use, waited for, stopped at the end."""
+    from ica_airflow_provider.testing.sqs_server import MotoSqsServer
+
+    with MotoSqsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sqs_queue_url(moto_sqs_server: MotoSqsServer) -> Iterator[str]:
+    """The URL of a new, empty queue on the session's SQS server; deleted after the test."""
+    import boto3
+
+    client = boto3.client("sqs", **moto_sqs_server.client_kwargs())
+    url: str = client.create_queue(QueueName=f"ica-events-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    yield url
+    client.delete_queue(QueueUrl=url)
