@@ -32,7 +32,7 @@ import queue
 import random
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +105,7 @@ class NotificationEmitter:
         self._next: dict[int, float] = {}  # id(record) -> its live entry in _subjects
         self._last: dict[int, tuple[float, str]] = {}  # id(record) -> last transition published
         self._pending: list[tuple[float, int, Outgoing]] = []
+        self._inbox: deque[tuple[Item | Batch, float, bool]] = deque()  # (record, when, new batch?)
         self._queue: queue.Queue[Any] = queue.Queue(config.notify_queue_size)
         self._done = threading.Condition()
         self._handed = 0  # messages put on the queue
@@ -114,30 +115,28 @@ class NotificationEmitter:
         self.last_error: str | None = None
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
+        self._start_lock = threading.Lock()
 
     # --- what the backend calls ---------------------------------------------------------------
+
+    # Both only note the record for the next pump: a request never waits for a pump in progress.
 
     def watch(self, batch: Batch) -> None:
         """Follow a new batch if its project subscribes (cheap and silent otherwise)."""
         if not self._store.has_subscriptions(batch.project_id):
             return
-        with self._lock:
-            self._schedule(batch, self._now())
-            for item in batch.items:
-                if not math.isinf(item.created_at):  # a stop-job marker's item may never be created
-                    self._schedule(item, item.created_at)
+        self._inbox.append((batch, self._now(), True))
         self._start()
 
     def changed(self, record: Item | Batch) -> None:
         """A record's timeline changed now (an abort, a job stop): look at it on the next pump."""
-        with self._lock:
-            if id(record) in self._next or id(record) in self._last:
-                self._schedule(record, self._now())
+        self._inbox.append((record, self._now(), False))
 
     def clear(self) -> None:
         """Forget every followed record and pending message (the backend's ``reset``)."""
         with self._lock:
             self._subjects, self._next, self._last, self._pending = [], {}, {}, []
+            self._inbox.clear()
 
     # --- pumping ---------------------------------------------------------------------------
 
@@ -145,6 +144,7 @@ class NotificationEmitter:
         """Publish what is due on the backend's clock; returns how many messages went to the sender."""
         with self._lock:
             now = self._now()
+            self._take_inbox()
             transitions = self._due_transitions(now)
             for transition in transitions:
                 self._publish(transition)
@@ -169,14 +169,27 @@ class NotificationEmitter:
 
     def close(self) -> None:
         """Stop the ticker and the sender (messages not sent yet are lost, as in a crash)."""
-        self._closing.set()
-        if self._threads:
-            with contextlib.suppress(queue.Full):  # full: the sender sees _closing after its next message
-                self._queue.put_nowait(_STOP)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads = []
-        self._closing = threading.Event()  # a later watch() starts them again
+        with self._start_lock:
+            self._closing.set()
+            if self._threads:
+                with contextlib.suppress(queue.Full):  # full: the sender sees _closing after its next message
+                    self._queue.put_nowait(_STOP)
+            for thread in self._threads:
+                thread.join(timeout=5)
+            self._threads = []
+            self._closing = threading.Event()  # a later watch() starts them again
+
+    def _take_inbox(self) -> None:
+        while self._inbox:
+            record, at, new = self._inbox.popleft()
+            if new:
+                assert isinstance(record, Batch)
+                self._schedule(record, at)
+                for item in record.items:
+                    if not math.isinf(item.created_at):  # a stop-job marker's item may never be created
+                        self._schedule(item, item.created_at)
+            elif id(record) in self._next or id(record) in self._last:
+                self._schedule(record, at)
 
     def _schedule(self, record: Item | Batch, at: float) -> None:
         key = id(record)
@@ -267,28 +280,31 @@ class NotificationEmitter:
     # --- threads ---------------------------------------------------------------------------
 
     def _start(self) -> None:
-        with self._lock:
+        with self._start_lock:
             if self._threads or self._closing.is_set():
                 return
+            closing = self._closing  # each generation of threads stops on its own event
             self._threads = [
-                threading.Thread(target=self._tick, name="fake-ica-notify-ticker", daemon=True),
-                threading.Thread(target=self._send_loop, name="fake-ica-notify-sender", daemon=True),
+                threading.Thread(target=self._tick, args=(closing,), name="fake-ica-notify-ticker", daemon=True),
+                threading.Thread(target=self._send_loop, args=(closing,), name="fake-ica-notify-sender", daemon=True),
             ]
             for thread in self._threads:
                 thread.start()
 
-    def _tick(self) -> None:
-        while not self._closing.wait(self._config.notify_tick_seconds):
+    def _tick(self, closing: threading.Event) -> None:
+        while not closing.wait(self._config.notify_tick_seconds):
             try:
                 self.pump()
             except Exception:  # a bug here must not kill the ticker; the sender reports sends
                 log.exception("fake ICA: pumping notifications failed")
 
-    def _send_loop(self) -> None:
+    def _send_loop(self, closing: threading.Event) -> None:
         while True:
             outgoing = self._queue.get()
-            if outgoing is _STOP or self._closing.is_set():
+            if closing.is_set():
                 return
+            if outgoing is _STOP:
+                continue  # left by an earlier generation's close()
             try:
                 self._client(outgoing.target).send_message(QueueUrl=outgoing.target.queue_url, MessageBody=outgoing.body)
                 with self._lock:
