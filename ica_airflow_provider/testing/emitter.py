@@ -100,8 +100,12 @@ class NotificationEmitter:
         start = now() + config.notify_outage_start_seconds
         self.outage: tuple[float, float] = (start, start + config.notify_outage_seconds)
         self._lock = threading.RLock()
-        self._order = itertools.count()  # tie-breaker: registration order of subjects, then messages
-        self._subjects: list[tuple[float, int, Item | Batch]] = []  # (next check, order, record)
+        self._order = itertools.count()  # unique heap tie-breaker
+        # A record's rank (its registration order) orders transitions of one instant: stable
+        # however often the record was looked at, so the fault draws do not depend on pumping.
+        self._rank: dict[int, int] = {}
+        self._ranks = itertools.count()
+        self._subjects: list[tuple[float, int, int, Item | Batch]] = []  # (next check, rank, order, record)
         self._next: dict[int, float] = {}  # id(record) -> its live entry in _subjects
         self._last: dict[int, tuple[float, str]] = {}  # id(record) -> last transition published
         self._pending: list[tuple[float, int, Outgoing]] = []
@@ -135,7 +139,7 @@ class NotificationEmitter:
     def clear(self) -> None:
         """Forget every followed record and pending message (the backend's ``reset``)."""
         with self._lock:
-            self._subjects, self._next, self._last, self._pending = [], {}, {}, []
+            self._subjects, self._next, self._last, self._pending, self._rank = [], {}, {}, [], {}
             self._inbox.clear()
 
     # --- pumping ---------------------------------------------------------------------------
@@ -196,12 +200,15 @@ class NotificationEmitter:
         if key in self._next and self._next[key] <= at:
             return  # already looked at no later than that
         self._next[key] = at
-        heapq.heappush(self._subjects, (at, next(self._order), record))
+        rank = self._rank.get(key)
+        if rank is None:
+            rank = self._rank[key] = next(self._ranks)
+        heapq.heappush(self._subjects, (at, rank, next(self._order), record))
 
     def _due_transitions(self, now: float) -> list[tuple[float, int, Transition]]:
         found: list[tuple[float, int, Transition]] = []
         while self._subjects and self._subjects[0][0] <= now:
-            at, order, record = heapq.heappop(self._subjects)
+            at, rank, _, record = heapq.heappop(self._subjects)
             key = id(record)
             if self._next.get(key) != at:
                 continue  # superseded by an earlier or later entry
@@ -221,14 +228,15 @@ class NotificationEmitter:
                     transition = Transition(t, previous, status, item=record)
                 else:
                     transition = Transition(t, previous, status, batch=record)
-                found.append((t, order, transition))
+                found.append((t, rank, transition))
                 last = (t, status)
-            if last is not None:
-                self._last[key] = last
             if upcoming is not None and not (last is not None and terminal(last[1])):
+                if last is not None:
+                    self._last[key] = last
                 self._schedule(record, upcoming)
-            elif last is not None and terminal(last[1]):
-                self._last.pop(key, None)  # done: nothing more will happen to it
+            else:  # terminal, or never to exist (a failed creation, a stopped job): forget it
+                self._last.pop(key, None)
+                self._rank.pop(key, None)
         found.sort(key=lambda entry: (entry[0], entry[1]))
         return found
 

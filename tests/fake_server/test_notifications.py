@@ -196,17 +196,16 @@ def test_abort_and_job_stop_are_announced(
 
 
 def faulty_run(
-    client_factory: Callable[..., IcaClient], sqs: Any, queue_url: str, one_jump: bool = False, **faults: Any
+    client_factory: Callable[..., IcaClient], sqs: Any, queue_url: str, step: int, **faults: Any
 ) -> tuple[list[tuple[str, str, str | None]], dict[str, Any]]:
+    """Five analyses a second apart, so that one's transitions fall on the instants of the others'."""
     clock = ManualClock()
-    client = client_factory(clock=clock, **TIMINGS, notify_seed=7, **faults)
+    client = client_factory(clock=clock, **TIMINGS, item_stagger_seconds=1, notify_seed=7, **faults)
     subscribe(client, queue_url, codes=("ICA_EXEC_028",))
     client.create_batch(batch_body(*(f"item-{n}" for n in range(5))))
-    if one_jump:  # one pump sees every transition at once
-        clock.advance(30)
+    for _ in range(0, 30, step):
+        clock.advance(step)
         assert client.server.backend.emitter.flush()
-    else:
-        run_to_end(client.server, clock, 30)
     stats = client.server.backend.emitter.stats()
     bodies = drain(sqs, queue_url)
     for body in bodies:  # ids differ between servers; keep what the faults decide
@@ -220,12 +219,12 @@ def faulty_run(
 def test_seeded_drops_and_duplicates_repeat_exactly(
     client_factory: Callable[..., IcaClient], sqs: Any, moto_sqs_server: MotoSqsServer
 ) -> None:
-    queues = [sqs.create_queue(QueueName=f"faults-{n}")["QueueUrl"] for n in range(2)]
+    queues = [sqs.create_queue(QueueName=f"faults-{n}")["QueueUrl"] for n in range(3)]
     faults = {"notify_drop_rate": 0.3, "notify_duplicate_rate": 0.3, "notify_v3_rate": 0.2}
-    first, first_stats = faulty_run(client_factory, sqs, queues[0], **faults)
-    # The same seed, pumped once instead of thirty times: the same messages in the same order.
-    second, second_stats = faulty_run(client_factory, sqs, queues[1], one_jump=True, **faults)
-    assert first == second and first_stats == second_stats
+    first, first_stats = faulty_run(client_factory, sqs, queues[0], 1, **faults)
+    # The same seed pumped every 3 s, or once: the same messages in the same order.
+    for queue_url, step in zip(queues[1:], (3, 30)):
+        assert faulty_run(client_factory, sqs, queue_url, step, **faults) == (first, first_stats)
     stats = first_stats
     assert stats["messages"] == 5 * len(LIFECYCLE)
     assert 0 < stats["dropped"] < stats["messages"] and stats["duplicated"] > 0 and stats["v3"] > 0
