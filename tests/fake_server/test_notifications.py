@@ -223,7 +223,7 @@ def test_seeded_drops_and_duplicates_repeat_exactly(
     faults = {"notify_drop_rate": 0.3, "notify_duplicate_rate": 0.3, "notify_v3_rate": 0.2}
     first, first_stats = faulty_run(client_factory, sqs, queues[0], 1, **faults)
     # The same seed pumped every 3 s, or once: the same messages in the same order.
-    for queue_url, step in zip(queues[1:], (3, 30)):
+    for queue_url, step in zip(queues[1:], (3, 30), strict=True):
         assert faulty_run(client_factory, sqs, queue_url, step, **faults) == (first, first_stats)
     stats = first_stats
     assert stats["messages"] == 5 * len(LIFECYCLE)
@@ -307,3 +307,20 @@ def test_a_full_send_queue_drops_and_counts_instead_of_waiting(
     handed = emitter.pump()
     stats = emitter.stats()
     assert (handed, stats["queued"], stats["overflowed"]) == (1, 1, 3 * len(LIFECYCLE) - 1)
+
+
+def test_the_ticker_sends_on_its_own_with_the_real_clock(
+    client_factory: Callable[..., IcaClient], sqs: Any, sqs_queue_url: str
+) -> None:
+    """No flush: the background ticker finds the transitions; SQS's long poll waits for them."""
+    client = client_factory()  # time.monotonic, default timings: about 1.5 s for the whole batch
+    subscribe(client, sqs_queue_url, codes=("ICA_JOB_001",))
+    client.create_batch(batch_body("a"))
+    statuses: list[str] = []
+    while "SUCCEEDED" not in statuses:
+        received = sqs.receive_message(QueueUrl=sqs_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20)
+        assert received.get("Messages"), f"no job message within 20 s after {statuses}"
+        for message in received["Messages"]:
+            statuses.append(json.loads(message["Body"])["eventParameters"]["jobStatus"])
+            sqs.delete_message(QueueUrl=sqs_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert statuses == ["INITIALIZED", "RUNNING", "SUCCEEDED"]
