@@ -31,6 +31,8 @@ _REASON_MAX = 200
 _QUOTE_MAX = 40
 _ID_MAX = 128
 _STATUS = re.compile(r"[A-Za-z_]{1,40}")
+# ISO 8601 as ICA writes it; any number of fraction digits (Python 3.10's fromisoformat takes 3 or 6).
+_DATE = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?", re.IGNORECASE)
 
 # Rejection kinds, for counters.
 NOT_JSON: Final = "not-json"
@@ -93,11 +95,15 @@ def parse_message(body: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Anal
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return Rejected(NOT_JSON, _bounded(f"not JSON: {exc}"))
+    except RecursionError:
+        return Rejected(MALFORMED, "JSON nested too deeply")
     if isinstance(event, dict) and event.get("Type") == "Notification" and isinstance(event.get("Message"), str):
         try:  # an SNS envelope (a topic fanned out to queues without raw delivery)
             event = json.loads(event["Message"])
         except ValueError as exc:
             return Rejected(NOT_JSON, _bounded(f"SNS message is not JSON: {exc}"))
+        except RecursionError:
+            return Rejected(MALFORMED, "SNS message nested too deeply")
     if not isinstance(event, dict):
         return Rejected(MALFORMED, f"the event is a JSON {type(event).__name__}, not an object")
     code = event.get("eventCode")
@@ -197,15 +203,17 @@ def _status(value: Any, where: str) -> str:
 def _time(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise _Malformed(f"{where} is not a date")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Malformed(f"{where} is not an ISO 8601 date") from None
-    if moment.tzinfo is None:
+    match = _DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise _Malformed(f"{where} is not an ISO 8601 date")
+    seconds, fraction, zone = match.groups()
+    if zone is None:
         raise _Malformed(f"{where} has no time zone")
-    return moment
+    zone = "+00:00" if zone.upper() == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        return datetime.fromisoformat(f"{seconds}.{(fraction or '').ljust(6, '0')[:6]}{zone}")
+    except ValueError:
+        raise _Malformed(f"{where} is not a valid date") from None
 
 
 def _version(event: dict[str, Any], payload: dict[str, Any]) -> str | None:

@@ -160,6 +160,11 @@ class NotificationEmitter:
         with self._done:
             return self._done.wait_for(lambda: self._handled >= self._handed, timeout)
 
+    @property
+    def running(self) -> bool:
+        """Whether the ticker and sender threads run (only once a subscribed project ran a batch)."""
+        return bool(self._threads)
+
     def stats(self) -> dict[str, Any]:
         """Counters (see ``COUNTERS``), messages still pending or queued, the seed and the last send error."""
         with self._lock:

@@ -168,7 +168,7 @@ def test_no_subscription_no_thread_and_no_boto3(
     assert client.server.backend.emitter.flush()
     assert client.get_batch(batch_id).json()["job"]["status"] == "SUCCEEDED"
     emitter = client.server.backend.emitter
-    assert emitter.stats()["transitions"] == 0 and not emitter._threads
+    assert emitter.stats()["transitions"] == 0 and not emitter.running
 
 
 def test_abort_and_job_stop_are_announced(

@@ -172,6 +172,9 @@ def test_an_sns_envelope_is_opened() -> None:
         (body(changed(V4_EVENT, "payload.status", "IN PROGRESS; DROP")), MALFORMED, "not a status name"),
         (body(changed(V4_EVENT, "payload.timeModified", "yesterday")), MALFORMED, "not an ISO 8601 date"),
         (body(changed(V4_EVENT, "payload.timeModified", "2024-05-13T00:24:06")), MALFORMED, "no time zone"),
+        (body(changed(V4_EVENT, "payload.timeModified", "2024-02-30T00:00:00Z")), MALFORMED, "not a valid date"),
+        (body(changed(V4_EVENT, "payload.timeModified", 1715559846)), MALFORMED, "not an ISO 8601 date"),
+        ("[" * 100_000 + "]" * 100_000, MALFORMED, "nested too deeply"),
         (body(changed(V4_EVENT, "payloadVersion", "v5")), MALFORMED, "neither v3 nor v4"),
         (body(changed(V4_EVENT, "eventParameters", "x")), MALFORMED, "eventParameters is not an object"),
         (
@@ -204,3 +207,17 @@ def test_reasons_stay_short_whatever_the_message_holds() -> None:
     assert len(huge_code.reason) < 100 and huge_code.event_code is not None and len(huge_code.event_code) <= 41
     long_error = parse_message("{" + '"a":1,' * 50_000)
     assert isinstance(long_error, Rejected) and len(long_error.reason) <= 200
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2024-05-13T00:24:06Z", datetime(2024, 5, 13, 0, 24, 6, tzinfo=timezone.utc)),
+        ("2024-05-13T00:24:06.5Z", datetime(2024, 5, 13, 0, 24, 6, 500_000, tzinfo=timezone.utc)),
+        ("2024-05-13T00:24:06.123456789Z", datetime(2024, 5, 13, 0, 24, 6, 123_456, tzinfo=timezone.utc)),
+        ("2024-05-13T02:24:06.929+0200", datetime(2024, 5, 13, 0, 24, 6, 929_000, tzinfo=timezone.utc)),
+    ],
+)
+def test_time_modified_in_the_forms_iso_allows(written: str, expected: datetime) -> None:
+    hint = parse_message(body(changed(V4_EVENT, "payload.timeModified", written)))
+    assert isinstance(hint, AnalysisHint) and hint.time_modified == expected
