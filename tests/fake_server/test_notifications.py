@@ -324,3 +324,45 @@ def test_the_ticker_sends_on_its_own_with_the_real_clock(
             statuses.append(json.loads(message["Body"])["eventParameters"]["jobStatus"])
             sqs.delete_message(QueueUrl=sqs_queue_url, ReceiptHandle=message["ReceiptHandle"])
     assert statuses == ["INITIALIZED", "RUNNING", "SUCCEEDED"]
+
+
+def test_the_knobs_are_command_line_flags_and_bad_values_are_refused() -> None:
+    from ica_airflow_provider.testing.backend import FakeIcaBackend
+    from ica_airflow_provider.testing.config import FakeIcaConfig
+    from ica_airflow_provider.testing.server import build_parser
+
+    args = build_parser().parse_args(
+        ["--notify-drop-rate", "0.5", "--notify-seed", "9", "--sqs-endpoint-url", "http://127.0.0.1:5000"]
+    )
+    config = FakeIcaConfig(**vars(args))
+    assert (config.notify_drop_rate, config.notify_seed, config.sqs_endpoint_url) == (0.5, 9, "http://127.0.0.1:5000")
+    assert FakeIcaBackend(config).emitter.stats()["seed"] == 9
+    for bad, message in (
+        ({"notify_duplicate_rate": 1.5}, "notify_duplicate_rate must be between 0 and 1"),
+        ({"notify_delay_seconds": -1}, "must not be negative"),
+        ({"notify_queue_size": 0}, "notify_queue_size must be at least 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            FakeIcaBackend(FakeIcaConfig(**bad))
+
+
+def test_a_refused_send_is_a_failed_delivery(
+    client_factory: Callable[..., IcaClient], moto_sqs_server: MotoSqsServer
+) -> None:
+    clock = ManualClock()
+    client = client_factory(clock=clock, **TIMINGS)
+    subscribe(client, f"{moto_sqs_server.url}/123456789012/no-such-queue", codes=("ICA_JOB_001",))
+    client.create_batch(batch_body("a"))
+    run_to_end(client.server, clock)
+    stats = client.server.backend.emitter.stats()
+    assert (stats["messages"], stats["sent"], stats["failed"]) == (3, 0, 3)
+    assert stats["last_error"].startswith("QueueDoesNotExist: ") and "SendMessage" in stats["last_error"]
+
+
+def test_the_sqs_endpoint_of_a_queue_url() -> None:
+    from ica_airflow_provider.testing.emitter import sqs_endpoint
+
+    aws = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
+    assert sqs_endpoint(aws, None, None) == ("https://sqs.eu-west-1.amazonaws.com", "eu-west-1")
+    assert sqs_endpoint("http://127.0.0.1:5000/1/q", None, None) == ("http://127.0.0.1:5000", "us-east-1")
+    assert sqs_endpoint(aws, "http://127.0.0.1:9", "ap-southeast-2") == ("http://127.0.0.1:9", "ap-southeast-2")
