@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,11 @@ def subscribe(
         answer = client.session.post(url, json=body, headers=headers)
         assert answer.status_code == 200, answer.text
     return str(channel.json()["id"])
+
+
+def new_queue(sqs: Any, prefix: str) -> str:
+    """A queue of its own on the session's SQS server (names must not repeat within a session)."""
+    return str(sqs.create_queue(QueueName=f"{prefix}-{uuid.uuid4().hex[:8]}")["QueueUrl"])
 
 
 def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
@@ -219,7 +225,7 @@ def faulty_run(
 def test_seeded_drops_and_duplicates_repeat_exactly(
     client_factory: Callable[..., IcaClient], sqs: Any, moto_sqs_server: MotoSqsServer
 ) -> None:
-    queues = [sqs.create_queue(QueueName=f"faults-{n}")["QueueUrl"] for n in range(3)]
+    queues = [new_queue(sqs, f"faults-{n}") for n in range(3)]
     faults = {"notify_drop_rate": 0.3, "notify_duplicate_rate": 0.3, "notify_v3_rate": 0.2}
     first, first_stats = faulty_run(client_factory, sqs, queues[0], 1, **faults)
     # The same seed pumped every 3 s, or once: the same messages in the same order.
@@ -274,8 +280,7 @@ def test_v3_and_version_less_subscriptions(
 ) -> None:
     clock = ManualClock()
     client = client_factory(clock=clock, **TIMINGS)
-    v3_queue = sqs.create_queue(QueueName="v3-events")["QueueUrl"]
-    bare_queue = sqs.create_queue(QueueName="bare-events")["QueueUrl"]
+    v3_queue, bare_queue = new_queue(sqs, "v3-events"), new_queue(sqs, "bare-events")
     subscribe(client, v3_queue, codes=("ICA_EXEC_028",), payload_version="V3")
     subscribe(client, bare_queue, codes=("ICA_EXEC_028",), payload_version=None)
     client.create_batch(batch_body("a"))
