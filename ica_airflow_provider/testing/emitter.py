@@ -134,7 +134,8 @@ class NotificationEmitter:
 
     def changed(self, record: Item | Batch) -> None:
         """A record's timeline changed now (an abort, a job stop): look at it on the next pump."""
-        self._inbox.append((record, self._now(), False))
+        if self._threads:  # else nothing is followed (no batch was watched), and nothing would drain it
+            self._inbox.append((record, self._now(), False))
 
     def clear(self) -> None:
         """Forget every followed record and pending message (the backend's ``reset``)."""
