@@ -114,3 +114,40 @@ def get_analysis_outputs(project_id: str, analysis_id: str) -> Request:
     """``GET …/analyses/{analysisId}/outputs`` (getAnalysisOutputs): v3 only."""
     path = f"{_project(project_id)}/analyses/{_segment(analysis_id)}/outputs"
     return Request("GET", path, headers={"Accept": V3})
+
+
+def get_event_codes() -> Request:
+    """``GET /api/eventCodes`` (getEventCodes): v3."""
+    return Request("GET", "/api/eventCodes", headers={"Accept": V3})
+
+
+def get_notification_channels() -> Request:
+    """``GET /api/notificationChannels`` (getNotificationChannels): the tenant's channels, v3."""
+    return Request("GET", "/api/notificationChannels", headers={"Accept": V3})
+
+
+def create_notification_channel(channel_type: str, address: str, enabled: bool = True) -> Request:
+    """``POST /api/notificationChannels`` (createNotificationChannel): 201; never retried (no key)."""
+    body = json.dumps({"type": channel_type, "address": address, "enabled": enabled}).encode()
+    headers = {"Accept": V3, "Content-Type": V3}
+    return Request("POST", "/api/notificationChannels", headers=headers, body=body, retryable=False)
+
+
+def get_notification_subscriptions(project_id: str) -> Request:
+    """``GET …/notificationSubscriptions`` (getNotificationSubscriptions): v3."""
+    return Request("GET", f"{_project(project_id)}/notificationSubscriptions", headers={"Accept": V3})
+
+
+def create_notification_subscription(
+    project_id: str, event_code: str, channel_id: str, payload_version: str = "V4", enabled: bool = True
+) -> Request:
+    """``POST …/notificationSubscriptions`` (createNotificationSubscription): 200; never retried (no key)."""
+    fields = {
+        "eventCode": event_code,
+        "notificationChannelId": channel_id,
+        "enabled": enabled,
+        "payloadVersion": payload_version,
+    }
+    headers = {"Accept": V3, "Content-Type": V3}
+    path = f"{_project(project_id)}/notificationSubscriptions"
+    return Request("POST", path, headers=headers, body=json.dumps(fields).encode(), retryable=False)

@@ -29,6 +29,7 @@ from ica_airflow_provider.hooks.clients import REGISTRY, USER_AGENT, SharedConne
 if TYPE_CHECKING:
     import requests
 
+    from ica_airflow_provider.core.notification_setup import NotificationSetup
     from ica_airflow_provider.models.outputs import AnalysisOutputList
     from ica_airflow_provider.models.response import (
         Analysis,
@@ -187,6 +188,18 @@ class IcaHook(BaseHook):
     def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
         """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""
         return self.run(abort_running(tracker, self.protocol, log))
+
+    def ensure_notifications(
+        self, project_id: str, queue_url: str, event_codes: Iterable[str] | None = None
+    ) -> NotificationSetup:
+        """Subscribe the project to ICA's notifications on an SQS queue; a repeat creates nothing.
+
+        ``event_codes`` default to those a wait needs; the result holds the queue policy statement to add.
+        """
+        from ica_airflow_provider.core import notification_setup as setup
+
+        codes = setup.WAIT_EVENT_CODES if event_codes is None else tuple(event_codes)
+        return self.run(setup.ensure_notifications(self.protocol, project_id, queue_url, codes))
 
     def test_connection(self) -> tuple[bool, str]:
         """Mint a token with the connection's API key."""

@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 
 from ica_airflow_provider.testing.catalogue import Catalogue
 from ica_airflow_provider.testing.config import FakeIcaConfig
+from ica_airflow_provider.testing.emitter import NotificationEmitter
 from ica_airflow_provider.testing.errors import JOB_FINISHED, IcaProblem, bad_request, not_found, unauthorized
 from ica_airflow_provider.testing.faults import (
     RETRY_AFTER_STATUSES,
@@ -76,6 +77,7 @@ from ica_airflow_provider.testing.lifecycle import (
     stop_job,
 )
 from ica_airflow_provider.testing.models import SUCCEEDED, AnalysisPlan, Batch, Identity, Item
+from ica_airflow_provider.testing.notifications import NotificationStore
 from ica_airflow_provider.testing.outputs import OutputData, analysis_outputs, walk
 from ica_airflow_provider.testing.paging import (
     decode_cursor,
@@ -151,6 +153,9 @@ class FakeIcaBackend:
         # Latches tests wait on instead of sleeping (see ``latch``).
         self.slow_latch = Latch()  # slow faults park here for up to slow_seconds
         self.create_latch: Latch | None = None  # set by hold_creates()
+        # Notification channels and subscriptions, and the sender of their events (idle until subscribed).
+        self.notifications = NotificationStore(self.now)
+        self.emitter = NotificationEmitter(self.config, self.notifications, self.now, self.to_wall)
 
     # --- time -----------------------------------------------------------------------------
 
@@ -181,6 +186,7 @@ class FakeIcaBackend:
             self.fault_log = []
             self.slow_latch = Latch()
             self.create_latch = None
+            self.emitter.clear()
 
     def log_request(self, method: str, path: str, query: str) -> None:
         """Record a received request (called by the HTTP layer for every request)."""
@@ -393,6 +399,7 @@ class FakeIcaBackend:
             for item in batch.items:
                 if item.plan.creation_error is None:
                     self.analyses[item.analysis_id] = item
+        self.emitter.watch(batch)
         return batch
 
     def get_batch(self, project_id: str, batch_id: str) -> Batch:
@@ -465,6 +472,7 @@ class FakeIcaBackend:
             if batch.stopped_at is None and not stop_job(batch, now):
                 status = job_state(batch, now).status
                 raise IcaProblem(409, JOB_FINISHED, f"The job of batch '{batch_id}' has finished ({status})")
+            self.emitter.changed(batch)
             return batch
 
     # --- analyses -------------------------------------------------------------------------
@@ -516,6 +524,7 @@ class FakeIcaBackend:
                 return
             item.abort_requested_at = now
             item.aborted_at = now + self.config.abort_seconds
+            self.emitter.changed(item)
 
     # --- helpers --------------------------------------------------------------------------
 

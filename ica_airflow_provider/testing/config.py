@@ -81,6 +81,19 @@ class FakeIcaConfig:
     retry_after_seconds: float = _option(1.0, "Retry-After of random 429 and 503 faults")
     slow_seconds: float = _option(1.0, "how late a slow fault delivers the normal answer")
 
+    # Notifications to SQS (see ``emitter``): faults drawn from their own seeded generator.
+    notify_seed: int | None = _option(None, "seed of the notification faults; unset picks one")
+    notify_drop_rate: float = _option(0.0, "probability that a notification is never sent")
+    notify_duplicate_rate: float = _option(0.0, "probability that a notification is sent twice")
+    notify_delay_seconds: float = _option(0.0, "every notification is sent this long after its transition")
+    notify_reorder_seconds: float = _option(0.0, "each notification up to this much later again (reorders)")
+    notify_v3_rate: float = _option(0.0, "probability of a V3 payload whatever the subscription asked")
+    notify_outage_start_seconds: float = _option(0.0, "start of the SQS outage, after the server started")
+    notify_outage_seconds: float = _option(0.0, "length of the SQS outage: notifications due then fail")
+    notify_queue_size: int = _option(10_000, "notifications waiting for the sender; more are dropped")
+    notify_tick_seconds: float = _option(0.05, "how often the sender looks for due notifications")
+    sqs_endpoint_url: str | None = _option(None, "SQS endpoint for every queue; unset: the queue URL's host")
+
     # ``clock`` drives all progression (inject a ManualClock in tests); ``wall_clock``
     # drives JWT iat/exp only, as clients compare exp with their own time.time().
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)

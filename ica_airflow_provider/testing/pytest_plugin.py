@@ -8,6 +8,8 @@ Only pytest is imported here; the server (FastAPI, uvicorn) loads when a fixture
   ``FakeIcaConfig(**overrides)``, e.g. ``factory(clock=ManualClock(), token_lifetime=5)``;
   ``catalogue={"pipelines": [...], "data": [...]}`` adds records to the seeded catalogue
   (shape in ``testing.catalogue``); all servers it started are stopped after the test.
+- ``moto_sqs_server``: one real SQS endpoint (moto's server mode, its own process on
+  loopback) for the whole session; ``sqs_queue_url``: a new empty queue on it per test.
 
 Items the seeded catalogue accepts: ``ica_airflow_provider.testing.seed.nextflow_item(ref)``
 (also ``cwl_item``, ``nextflow_json_item``); any other pipeline or data must be added first.
@@ -15,6 +17,7 @@ Items the seeded catalogue accepts: ``ica_airflow_provider.testing.seed.nextflow
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ica_airflow_provider.testing.server import FakeIcaServer
+    from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 
 DEFAULT_API_KEY = "fake-api-key"
 
@@ -52,3 +56,23 @@ def ica_fake_server_factory() -> Iterator[Callable[..., FakeIcaServer]]:
 def ica_fake_server(ica_fake_server_factory: Callable[..., FakeIcaServer]) -> FakeIcaServer:
     """A started fake ICA server with the default config."""
     return ica_fake_server_factory()
+
+
+@pytest.fixture(scope="session")
+def moto_sqs_server() -> Iterator[MotoSqsServer]:
+    """One moto SQS server for the session: started on first use, waited for, stopped at the end."""
+    from ica_airflow_provider.testing.sqs_server import MotoSqsServer
+
+    with MotoSqsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sqs_queue_url(moto_sqs_server: MotoSqsServer) -> Iterator[str]:
+    """The URL of a new, empty queue on the session's SQS server; deleted after the test."""
+    import boto3
+
+    client = boto3.client("sqs", **moto_sqs_server.client_kwargs())
+    url: str = client.create_queue(QueueName=f"ica-events-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    yield url
+    client.delete_queue(QueueUrl=url)

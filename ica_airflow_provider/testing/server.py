@@ -21,6 +21,7 @@ from ica_airflow_provider.testing.app import BASE_PATH, create_app
 from ica_airflow_provider.testing.backend import FakeIcaBackend
 from ica_airflow_provider.testing.config import NON_CLI_FIELDS, FakeIcaConfig
 from ica_airflow_provider.testing.drop import ConnectionDropper
+from ica_airflow_provider.testing.notification_api import add_notification_routes
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 _POLL_SECONDS = 0.01
@@ -110,8 +111,10 @@ class FakeIcaServer:
         sock.bind((self.host, self.config.port))
         self._socket = sock
         dropper = ConnectionDropper()
+        app = create_app(self.backend, dropper)
+        add_notification_routes(app, self.backend)
         uvicorn_config = uvicorn.Config(
-            create_app(self.backend, dropper),
+            app,
             log_level=self.config.log_level,
             access_log=False,
             lifespan="off",
@@ -141,6 +144,7 @@ class FakeIcaServer:
             self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
         if self._socket is not None:
             self._socket.close()
+        self.backend.emitter.close()
         self._server = self._thread = self._socket = None
 
     def __enter__(self) -> FakeIcaServer:

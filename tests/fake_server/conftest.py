@@ -20,6 +20,8 @@ from .spec import FULL_SPEC_PATH, load_spec
 # Re-exported so pytest finds them here (no-op once the pytest11 plugin is installed).
 ica_fake_server = pytest_plugin.ica_fake_server
 ica_fake_server_factory = pytest_plugin.ica_fake_server_factory
+moto_sqs_server = pytest_plugin.moto_sqs_server
+sqs_queue_url = pytest_plugin.sqs_queue_url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import requests
 
 from ica_airflow_provider.testing import ManualClock, seed
 
-from .helpers import V3, IcaClient, batch_body, cwl_item, nextflow_item, nextflow_json_item
+from .helpers import V3, V4, IcaClient, batch_body, cwl_item, nextflow_item, nextflow_json_item
 from .spec import assert_response, assert_schema, load_spec, schema_errors
 
 TOKENS = "/api/tokens"
@@ -212,3 +212,55 @@ def test_problem_responses(ica_spec: dict[str, Any], client_factory: Callable[..
         assert response.headers["Content-Type"] == "application/problem+json"
         assert_response(ica_spec, path, response)
     assert {response.status_code for _, response in problems} == {400, 401, 404, 415, 422, 503}
+
+
+EVENT_CODES = "/api/eventCodes"
+CHANNELS = "/api/notificationChannels"
+CHANNEL = CHANNELS + "/{channelId}"
+SUBSCRIPTIONS = "/api/projects/{projectId}/notificationSubscriptions"
+SUBSCRIPTION = SUBSCRIPTIONS + "/{subscriptionId}"
+
+
+def test_notification_endpoints(ica_full_spec: dict[str, Any], client: IcaClient) -> None:
+    """Channels, subscriptions and event codes: every answer, errors included, as the full spec declares."""
+    spec, session, url, headers = ica_full_spec, client.session, client.url, client.headers(3)
+    sent = client.headers(3, Content_Type=V3)
+    channel_body = {"type": "SQS", "address": "http://127.0.0.1:1/000000000000/q", "enabled": True}
+    assert_schema(spec, "CreateNotificationChannel", channel_body)
+    created = session.post(url + CHANNELS, json=channel_body, headers=sent)
+    assert created.status_code == 201, created.text
+    channel = created.json()
+    subscription_body = {
+        "eventCode": "ICA_EXEC_028", "notificationChannelId": channel["id"], "enabled": True, "payloadVersion": "V4"
+    }
+    assert_schema(spec, "CreateNotificationSubscription", subscription_body)
+    subscriptions = f"{url}/api/projects/project-1/notificationSubscriptions"
+    subscribed = session.post(subscriptions, json=subscription_body, headers=sent)
+    subscription_url = f"{subscriptions}/{subscribed.json()['id']}"
+    channel_url = f"{url}{CHANNELS}/{channel['id']}"
+    changed_channel = {**channel, "enabled": False}
+    changed_subscription = {**subscribed.json(), "filterExpression": "$.payload.tags[?(@=='x')]"}
+    answers = [
+        (EVENT_CODES, session.get(url + EVENT_CODES, headers=headers), 200),
+        (CHANNELS, created, 201),
+        (CHANNELS, session.get(url + CHANNELS, headers=headers), 200),
+        (CHANNEL, session.get(channel_url, headers=headers), 200),
+        (CHANNEL, session.put(channel_url, json=changed_channel, headers=sent), 200),
+        (SUBSCRIPTIONS, subscribed, 200),
+        (SUBSCRIPTIONS, session.get(subscriptions, headers=headers), 200),
+        (SUBSCRIPTION, session.get(subscription_url, headers=headers), 200),
+        (SUBSCRIPTION, session.put(subscription_url, json=changed_subscription, headers=sent), 200),
+        # Problems: a too long address, an unknown code, an unknown channel, a stale ETag, a channel in use.
+        (CHANNELS, session.post(url + CHANNELS, json={**channel_body, "address": "x" * 101}, headers=sent), 400),
+        (SUBSCRIPTIONS, session.post(subscriptions, json={**subscription_body, "eventCode": "NOPE"}, headers=sent), 400),
+        (SUBSCRIPTION, session.get(f"{subscriptions}/{uuid.uuid4()}", headers=headers), 404),
+        (CHANNEL, session.put(channel_url, json=channel, headers={**sent, "If-Match": '"stale"'}), 409),
+        (CHANNEL, session.delete(channel_url, headers=headers), 409),
+        (CHANNELS, session.get(url + CHANNELS, headers={**headers, "Accept": V4}), 400),
+        (SUBSCRIPTION, session.delete(subscription_url, headers=headers), 204),
+        (CHANNEL, session.delete(channel_url, headers=headers), 204),
+        (CHANNEL, session.get(channel_url, headers=headers), 404),
+    ]
+    for path, response, status in answers:
+        assert response.status_code == status, (path, response.text)
+        assert_response(spec, path, response)

@@ -141,3 +141,25 @@ def test_the_check_catches_what_the_spec_forbids() -> None:
     outputs = ops.get_analysis_outputs("p", "a")
     assert check(spec, outputs) == []
     assert any("Accept" in p for p in check(spec, outputs.with_headers(Accept=ops.V4)))
+
+
+def test_the_notification_setup_requests_match_the_spec(
+    ica_fake_server: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(FULL_SPEC_PATH)  # the subset has no notification operations
+    connect(ica_fake_server)
+    hook = IcaHook()
+    sent: list[Request] = []
+    send = hook._send
+    monkeypatch.setattr(hook, "_send", lambda request: sent.append(request) or send(request))
+    hook.ensure_notifications("proj", "https://sqs.us-east-1.amazonaws.com/123456789012/ica-events")
+    operations = {operation_for(spec, r)[1]["operationId"] for r in sent}
+    assert operations == {
+        "createJwtToken",
+        "getEventCodes",
+        "getNotificationChannels",
+        "createNotificationChannel",
+        "getNotificationSubscriptions",
+        "createNotificationSubscription",
+    }
+    assert [p for request in sent for p in check(spec, request)] == []
