@@ -140,8 +140,8 @@ def test_an_unknown_pipeline_fails_with_icas_reason(e2e_dags: dict[str, Any], ic
     logs = task_logs()
     assert "2 of 2 items failed (max_failures=0)" in logs
     for record in records:
-        assert f"{record['user_reference']} (item {record['item_id']}): creation FAILED" in logs
-    assert f"Pipeline with id '{unknown}' not found" in logs
+        reason = f"{record['user_reference']}: creation FAILED: Pipeline with id '{unknown}' not found"
+        assert f"{reason} (item {record['item_id']})" in logs
 
 
 @pytest.mark.parametrize("mode", MODES)

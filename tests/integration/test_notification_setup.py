@@ -14,6 +14,7 @@ from ica_airflow_provider.core.notification_setup import queue_policy_statement
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.notifications_cli import main
 from ica_airflow_provider.testing import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.testing.server import FakeIcaServer
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 
@@ -138,7 +139,7 @@ def test_a_set_up_project_gets_its_batch_transitions_on_the_queue(
     hook = IcaHook()
     hook.ensure_notifications(PROJECT, sqs_queue_url)
     batch = hook.create_analysis_creation_batch(
-        PROJECT, {"nextflowItems": [{"userReference": "a", "pipelineId": "p", "analysisInput": {"inputs": []}}]}
+        PROJECT, {"nextflowItems": [nextflow_item("a")]}
     )
     clock.advance(30)
     assert server.backend.emitter.flush()

@@ -11,6 +11,7 @@ import pytest
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 from tests.state_store import TaskStateStore
 
 LOG = logging.getLogger("test.reschedule")
@@ -20,10 +21,7 @@ LOG = logging.getLogger("test.reschedule")
 def batch_id(ica_fake_server_factory: Any, connect: Any) -> str:
     clock = ManualClock()
     connect(ica_fake_server_factory(clock=clock))
-    items = [
-        {"userReference": ref, "pipelineId": "p", "analysisInput": {"inputs": []}}
-        for ref in ("R1-fail-creation", "R2-run-long")
-    ]
+    items = [nextflow_item(ref) for ref in ("R1-fail-creation", "R2-run-long")]
     created = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": items}, "resched-progress").id
     clock.advance(60)  # R1's creation has failed, R2's analysis runs for an hour
     return str(created)
