@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
-from ica_airflow_provider.core.errors import IcaConfigError, IcaError
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
     WAIT_FOR_CHOICES,
@@ -33,6 +32,7 @@ from ica_airflow_provider.core.tracker import (
     listing,
 )
 from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait
+from ica_airflow_provider.exceptions import IcaBatchFailedError, IcaConfigError, IcaError, IcaWaitTimeoutError
 from ica_airflow_provider.links import PushedLinks, push_links
 from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, has_records, tracker_from_event
 
@@ -44,13 +44,7 @@ ANALYSES_XCOM = "analyses"
 # Records a rescheduled sensor keeps whole in the task state store (64 KiB a value); above, the open ones.
 STATE_BUDGET = RECORDS_BUDGET
 
-
-class IcaBatchFailedError(IcaError):
-    """More items or analyses failed than ``max_failures`` allows."""
-
-
-class IcaWaitTimeoutError(IcaError):
-    """The batch was not finished by the wait's deadline."""
+__all__ = ["IcaBatchFailedError", "IcaWaitTimeoutError", "SavedWait", "TaskWait"]
 
 
 def check_wait_args(

@@ -24,6 +24,7 @@ from ica_airflow_provider.core.settings import IcaSettings
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
 from ica_airflow_provider.core.wait import Wait, abort_running
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
+from ica_airflow_provider.exceptions import airflow_facing
 from ica_airflow_provider.hooks.clients import REGISTRY, USER_AGENT, SharedConnection, read_settings
 
 if TYPE_CHECKING:
@@ -70,9 +71,10 @@ class IcaHook(BaseHook):
 
     def _connection(self, after_401: int | None = None) -> SharedConnection:
         """The connection's shared state and pool, re-read when due; this hook follows a re-read one."""
-        shared = REGISTRY.connection(
-            self.ica_conn_id, lambda: read_settings(self.ica_conn_id, self.get_connection), after_401=after_401
-        )
+        with airflow_facing():
+            shared = REGISTRY.connection(
+                self.ica_conn_id, lambda: read_settings(self.ica_conn_id, self.get_connection), after_401=after_401
+            )
         if shared is not self._shared:
             if "protocol" in self.__dict__:
                 shared.state.bind(self.protocol)
@@ -95,8 +97,9 @@ class IcaHook(BaseHook):
         return self._connection().session()
 
     def run(self, call: Call[T]) -> T:
-        """Drive one of :attr:`protocol`'s generators to its result."""
-        return drive(call, self._send, self.sleep or time.sleep, self._connection)
+        """Drive one of :attr:`protocol`'s generators to its result; its errors are raised to Airflow."""
+        with airflow_facing():
+            return drive(call, self._send, self.sleep or time.sleep, self._connection)
 
     def _send(self, request: Request) -> Outcome:
         import requests

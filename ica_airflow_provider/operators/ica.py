@@ -11,11 +11,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
-from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.operations import check_idempotency_key
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
+from ica_airflow_provider.exceptions import IcaConfigError
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
 from ica_airflow_provider.waiting import TaskWait, check_wait_args
 

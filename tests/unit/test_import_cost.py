@@ -19,6 +19,7 @@ LIGHT = {
     "ica_airflow_provider.core.transient",
     "ica_airflow_provider.core.wait",
     "ica_airflow_provider.defaults",
+    "ica_airflow_provider.exceptions",
     "ica_airflow_provider.links",
     "ica_airflow_provider.operators",
     "ica_airflow_provider.operators.ica",
