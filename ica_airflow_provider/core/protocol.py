@@ -19,8 +19,8 @@ from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import Grant, TokenCache
 from ica_airflow_provider.core.budget import RequestBudget, pace
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
-from ica_airflow_provider.core.flight import Refresh, authorized
-from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
+from ica_airflow_provider.core.flight import authorized
+from ica_airflow_provider.core.messages import Action, Outcome, Refresh, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.models.outputs import AnalysisOutputList
