@@ -31,10 +31,10 @@ from ica_airflow_provider.core.tracker import (
     dump_within,
     listing,
 )
-from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait
+from ica_airflow_provider.core.wait import Deadline, Wait
 from ica_airflow_provider.exceptions import IcaBatchFailedError, IcaConfigError, IcaError, IcaWaitTimeoutError
 from ica_airflow_provider.links import PushedLinks, push_links
-from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, has_records, tracker_from_event
+from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, tracker_from_event
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
@@ -119,67 +119,47 @@ class TaskWait:
         return str(project_id)
 
     def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
-        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs)
+        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
 
-    def wait(self, tracker: BatchTracker, *, poll_interval: float = 0.0, deadline: Deadline | None = None) -> Wait:
-        return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline())
+    def wait(
+        self,
+        tracker: BatchTracker,
+        *,
+        poll_interval: float = 0.0,
+        deadline: Deadline | None = None,
+        in_memory: bool = False,
+    ) -> Wait:
+        """``in_memory``: the records stay in this process until the wait ends (a poke-mode
+        sensor, the operator's own wait), so outputs are fetched as analyses succeed; elsewhere
+        (the poke before deferring: the trigger starts afresh; a rescheduled sensor's compact
+        save) only the finish step fetches them."""
+        early_outputs = self.include_outputs and in_memory
+        return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline(), early_outputs=early_outputs)
 
     # -- the three ways to wait ------------------------------------------------------------
 
-    def poke(
-        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, lasting: bool = True
-    ) -> list[str] | None:
+    def poke(self, context: Context, wait: Wait, saved: SavedWait | None = None) -> list[str] | None:
         """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
         ``saved``: where a rescheduled sensor keeps the wait until its next poke.
-        ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
         """
-        verdict = self.poll_outputs_once(wait, lasting)
-        self.push_links(context, wait.tracker)
+        tracker = wait.tracker
+        verdict = self.hook.poll_batch(wait, self.log)
         if verdict is not None and verdict.done:
             if saved is not None:
                 saved.clear()
-            return self.conclude(context, verdict, wait.tracker.batch_id)
+            return self.end(context, tracker)
+        self.push_links(context, tracker)
         if saved is not None:
             saved.save(wait)
         if wait.timed_out():
-            if wait.tracker.partial:  # a compact save knew only the open items: the XCom has all
-                wait.tracker.load_records([])
-                self.relist(wait.tracker)
-            self.timed_out(context, wait.tracker)
+            self.end(context, tracker, timed_out=True)
         return None
-
-    def poll_outputs_once(self, wait: Wait, lasting: bool) -> Verdict | None:
-        """One poll that fetches no analysis's outputs twice, and ends with every record.
-
-        Records that do not last until the next poll (the poke before deferring: the trigger
-        starts afresh; a rescheduled sensor's compact save) would have their outputs fetched
-        again: such a poll fetches outputs only once it finds the batch done. A compact save
-        followed only the open items: once they are done, the batch is listed once more,
-        before any outputs are fetched.
-        """
-        tracker = wait.tracker
-        wanted = tracker.include_outputs
-        at_end = wanted and not lasting
-        tracker.include_outputs = wanted and not at_end
-        try:
-            verdict = self.hook.poll_batch(wait, self.log)
-            if verdict is not None and verdict.done and tracker.partial:
-                tracker.load_records([])
-                verdict = self.hook.poll_batch(wait, self.log)
-        finally:
-            tracker.include_outputs = wanted
-        if at_end and verdict is not None and verdict.done:
-            verdict = self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
-        return verdict
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""
         verdict = self.hook.wait_for_batch(wait, self.log)
-        self.push_links(context, wait.tracker)
-        if verdict is None:
-            self.timed_out(context, wait.tracker)
-        return self.conclude(context, verdict, wait.tracker.batch_id)
+        return self.end(context, wait.tracker, timed_out=verdict is None)
 
     def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:
         """The trigger that does :meth:`run` on the triggerer; it owns the wall-clock deadline."""
@@ -209,27 +189,24 @@ class TaskWait:
         status, batch_id = event["status"], str(event.get("batch_id"))
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
+        # A big batch's event has no room for the records: the finish step lists the batch once.
         tracker = tracker_from_event(event, self.wait_for, self.page_size)
-        if not has_records(event):  # a big batch: its event had no room for the records
-            self.relist(tracker)
-        self.push_links(context, tracker)
-        if status == "timeout":
-            self.timed_out(context, tracker)
-        verdict = tracker.verdict(self.max_failures)
-        if not verdict.done:
-            raise AirflowException(f"The ICA trigger reported {status!r} for batch {batch_id}, which is not finished")
-        if self.include_outputs:  # the trigger leaves them to us: fetched here, once
-            tracker.include_outputs = True
-            self.relist(tracker)  # every record is terminal: this fetches only the outputs
-        return self.conclude(context, verdict, batch_id)
-
-    def relist(self, tracker: BatchTracker) -> None:
-        """Refresh ``tracker`` once (a listing when it is empty); any failure fails the task."""
-        wait = self.wait(tracker)
-        wait.failures = PollFailures(limit=0)  # no "poll again later" here: raise
-        self.hook.poll_batch(wait, self.log)
+        return self.end(context, tracker, timed_out=status == "timeout", reported=status)
 
     # -- how every wait ends -----------------------------------------------------------------
+
+    def end(self, context: Context, tracker: BatchTracker, *, timed_out: bool = False, reported: str = "") -> list[str]:
+        """The one ending of every wait: the finish step, the links, then the summary or the timeout."""
+        self.hook.finish_batch(tracker, self.log, outputs=self.include_outputs)
+        self.push_links(context, tracker)
+        if timed_out:
+            self.timed_out(context, tracker)
+        verdict = tracker.verdict(self.max_failures)
+        if not verdict.done:  # only a trigger's event can claim that
+            raise AirflowException(
+                f"The ICA trigger reported {reported!r} for batch {tracker.batch_id}, which is not finished"
+            )
+        return self.conclude(context, verdict, tracker.batch_id)
 
     def conclude(self, context: Context, verdict: Verdict, batch_id: str) -> list[str]:
         """Log one summary, push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""

@@ -191,7 +191,6 @@ class BatchTracker:
     batch_id: str
     wait_for: WaitFor = "analyses"
     page_size: int = DEFAULT_PAGE_SIZE
-    include_outputs: bool = False  # fetch each succeeded analysis's outputs, once
     records: dict[str, ItemRecord] = field(default_factory=dict)
     # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
     item_count: int = 0
@@ -254,18 +253,25 @@ class BatchTracker:
             return creating, open_analyses
         return None
 
-    def poll(self, protocol: IcaProtocol) -> Call[list[str]]:
-        """Fetch what changed and update the records; returns the change descriptions."""
+    def poll(self, protocol: IcaProtocol, *, listing: bool = False) -> Call[list[str]]:
+        """Fetch what changed and update the records; returns the change descriptions.
+
+        ``listing``: list every item, however few are open (what completes a partial record set).
+        """
         changes: list[str] = []
         # The job before the items: an item still shown being created after its job ended never will be.
         job = (yield from self._read_job(protocol)) if self.creating() else None
-        targets = self.plan()
+        targets = None if listing else self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
+            listed: list[str] = []
             for page_call in protocol.item_status_pages(self.project_id, self.batch_id, page_size=self.page_size):
                 page = yield from page_call
                 for view in page.items:
                     self._apply_item(view, changes)
+                    listed.append(view.id)
+            if listing:  # completing a partial set: the records in the batch's order, as a listing gives
+                self.records = {i: self.records[i] for i in listed} | self.records
         else:
             item_ids, analysis_ids = targets
             for item_id in item_ids:
@@ -285,31 +291,32 @@ class BatchTracker:
                 return changes
         self._end_creation(job, changes)
         self._note_held()
-        if self.include_outputs:
-            yield from self._fetch_outputs(protocol)
         return changes
 
     def creating(self) -> bool:
         """Whether some item is still being created (so the batch's job is worth reading)."""
         return any(item_phase(r.item_status) is Phase.RUNNING for r in self.records.values())
 
-    def _fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
-        """The outputs of each analysis that has SUCCEEDED since the last poll: one request each.
+    def fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
+        """The outputs of each analysis that has SUCCEEDED and has none yet: one request each.
 
-        Kept on the record as soon as fetched, so a poll that fails halfway (and is
-        tolerated) leaves only the rest for the next poll; a record with outputs is never
-        asked again, even when ICA listed none (``[]``).
+        Kept on the record as soon as fetched, so a step that fails halfway leaves only the
+        rest for the next; a record with outputs is never asked again, even when ICA listed
+        none (``[]``).
         """
         from ica_airflow_provider.models.outputs import output_records
 
-        due = [
+        for record in self.outputs_due():
+            outputs = yield from protocol.get_analysis_outputs(self.project_id, str(record.analysis_id))
+            record.outputs = output_records(outputs)
+
+    def outputs_due(self) -> list[ItemRecord]:
+        """Records of succeeded analyses whose outputs were not fetched yet."""
+        return [
             r
             for r in self.records.values()
             if r.outputs is None and r.analysis_id and analysis_phase(r.analysis_status or "") is Phase.SUCCEEDED
         ]
-        for record in due:
-            outputs = yield from protocol.get_analysis_outputs(self.project_id, str(record.analysis_id))
-            record.outputs = output_records(outputs)
 
     def running_analyses(self) -> list[str]:
         """IDs of created analyses that are not terminal yet."""

@@ -3,8 +3,8 @@
 Each method drives one of the core's generators (:mod:`~ica_airflow_provider.core`) with
 :meth:`IcaHook.run`: requests go out through :meth:`IcaHook._send` (requests), sleeps
 are ``time.sleep``. The wait methods (:meth:`~IcaHook.poll_batch`,
-:meth:`~IcaHook.wait_for_batch`, :meth:`~IcaHook.abort_running`) are what the operator
-and the sensor call; they never touch the protocol themselves.
+:meth:`~IcaHook.wait_for_batch`, :meth:`~IcaHook.finish_batch`, :meth:`~IcaHook.abort_running`)
+are what the operator and the sensor call; they never touch the protocol themselves.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
-from ica_airflow_provider.core.wait import Wait, abort_running
+from ica_airflow_provider.core.wait import Wait, abort_running, finish, finish_needed
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.exceptions import airflow_facing
 from ica_airflow_provider.hooks.clients import USER_AGENT, Follower, SharedConnection, read_settings
@@ -182,6 +182,11 @@ class IcaHook(BaseHook):
     def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
         """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``), sleeping in between."""
         return self.run(wait.until_done(self.protocol, log))
+
+    def finish_batch(self, tracker: BatchTracker, log: Log, *, outputs: bool) -> None:
+        """The step that ends a wait: every record (one listing if only some are known), and the outputs."""
+        if finish_needed(tracker, outputs=outputs):
+            self.run(finish(tracker, self.protocol, log, outputs=outputs))
 
     def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
         """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""

@@ -169,10 +169,15 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         if not self.wait_for_completion:
             return created.id
         tracker = self._tracker = task_wait.tracker(project_id, created.id)
-        wait = task_wait.wait(tracker, poll_interval=self.poll_interval, deadline=Deadline.after(self.wait_timeout))
+        wait = task_wait.wait(
+            tracker,
+            poll_interval=self.poll_interval,
+            deadline=Deadline.after(self.wait_timeout),
+            in_memory=not self.deferrable,
+        )
         if not self.deferrable:
             return task_wait.run(context, wait)
-        ids = task_wait.poke(context, wait, lasting=False)  # a batch that is already finished is not deferred
+        ids = task_wait.poke(context, wait)  # a batch that is already finished is not deferred
         if ids is not None:
             return ids
         # timeout=None: the trigger owns the wall-clock deadline and reports it as an

@@ -112,8 +112,14 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         project_id = task_wait.project_id(self.project_id)
         wait = self._wait
         if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
+            # Only a poke-mode sensor keeps every record from poke to poke: not into the trigger
+            # (deferrable: this is the poke before deferring), nor across reschedules (a compact
+            # save may keep only the open items).
             wait = self._wait = task_wait.wait(
-                task_wait.tracker(project_id, batch_id), poll_interval=float(self.poke_interval), deadline=self._deadline
+                task_wait.tracker(project_id, batch_id),
+                poll_interval=float(self.poke_interval),
+                deadline=self._deadline,
+                in_memory=not self.deferrable and self.mode == "poke",
             )
             if (saved := self._saved(context)) is not None:
                 saved.load(wait)
@@ -147,11 +153,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
                 "No task state store (Airflow 3.3+): this poke lists the whole batch;"
                 " deferrable=True waits more cheaply"
             )
-        # Only a poke-mode sensor keeps every record from poke to poke: not into the trigger
-        # (deferrable: this is the poke before deferring), nor across reschedules (a compact
-        # save may keep only the open items), so there the outputs come at the end.
-        lasting = not self.deferrable and self.mode == "poke"
-        ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
+        ids = self.task_wait().poke(context, self.wait(context), saved)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 
     def _timeout_deadline(self, context: Context) -> Deadline:

@@ -74,9 +74,17 @@ def check_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def tracker_from_event(event: Mapping[str, Any], wait_for: WaitFor, page_size: int) -> BatchTracker:
-    """The batch's tracker with the records the event carried (none: see :func:`has_records`)."""
+    """The batch's tracker with the records the event carried.
+
+    A big batch's event carries none (see :func:`has_records`): the tracker is then partial
+    (it knows none of the ``items``), and the task's finish step lists the batch once.
+    """
     tracker = BatchTracker(str(event.get("project_id")), str(event.get("batch_id")), wait_for, page_size)
-    tracker.load_records(event.get("records") or [])
+    if has_records(event):
+        tracker.load_records(event["records"])
+    else:
+        items = event.get("items")
+        tracker.load_records([], item_count=items if isinstance(items, int) and items > 0 else 1)
     return tracker
 
 
