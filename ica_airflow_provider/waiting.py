@@ -1,22 +1,26 @@
-"""The task side of a wait, shared by the operator and the sensor; read top to bottom.
+"""The task side of a wait, the one entry of the operator and the sensor; read top to bottom.
 
-A task builds a :class:`TaskWait` from its own arguments (what a timeout raises, whether
-it aborts) and calls one of:
+A task builds one :class:`TaskWait` from its own arguments (what a timeout raises, whether
+it aborts, its poll interval and timeout), sets this run's deadline (:meth:`TaskWait.begin`),
+takes the batch's wait (:meth:`TaskWait.follow`: built here, or the one kept from the last
+poke), and calls one of:
 
-- :meth:`TaskWait.poke`: one poll (the sensor's poke, and a first poll before deferring);
+- :meth:`TaskWait.poke`: one poll (the sensor's poke);
 - :meth:`TaskWait.run`: poll until done in this process (the operator's own wait);
-- :meth:`TaskWait.trigger`: the trigger to defer to; back from it, :meth:`TaskWait.resume`.
+- :meth:`TaskWait.start`: poke once, then conclude or defer to the trigger; back from it,
+  :meth:`TaskWait.resume`.
 
-All of them end in :meth:`TaskWait.conclude` or :meth:`TaskWait.timed_out`, so the
-outcome, the XComs and the messages are the same whichever way the wait ran. The polls
-themselves are the hook's (:meth:`~ica_airflow_provider.hooks.ica.IcaHook.poll_batch`
-and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`).
+All of them end in :meth:`TaskWait.end`: the finish step (every record, the outputs), then
+the summary or the timeout, so the outcome, the XComs and the messages are the same whichever
+way the wait ran. The polls themselves are the hook's (:meth:`~ica_airflow_provider.hooks.ica.IcaHook.poll_batch`
+and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`). The operator
+and the sensor import nothing of the core's wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
@@ -41,6 +45,14 @@ if TYPE_CHECKING:
     from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ANALYSES_XCOM = "analyses"
+
+
+class Defer(Protocol):
+    """A task's ``defer``."""
+
+    def __call__(self, *, trigger: Any, method_name: str, timeout: Any = None) -> Any: ...
+
+
 # Records a rescheduled sensor keeps whole in the task state store (64 KiB a value); above, the open ones.
 STATE_BUDGET = RECORDS_BUDGET
 
@@ -107,6 +119,15 @@ class TaskWait:
     on_end: Callable[[str, list[dict[str, Any]]], None] | None = None
     # The task's own, so that its pokes in one process push each link only when it changes.
     pushed_links: PushedLinks | None = None
+    poll_interval: float = 60.0  # between the polls of a wait in this process, or on the triggerer
+    timeout: float | None = None  # seconds the wait may take (None: no limit)
+    # The records stay in this process until the wait ends (a poke-mode sensor, the operator's
+    # own wait), so outputs are fetched as analyses succeed; elsewhere (the poke before
+    # deferring: the trigger starts afresh; a rescheduled sensor's compact save) only the
+    # finish step fetches them.
+    in_memory: bool = False
+    deadline: Deadline = field(default_factory=Deadline)  # this run's: see begin()
+    current: Wait | None = None  # the wait in this process: kept from poke to poke, and for on_kill
 
     def project_id(self, given: str | None) -> str:
         """The task's ``project_id``, or else the connection's."""
@@ -118,30 +139,41 @@ class TaskWait:
             )
         return str(project_id)
 
-    def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
-        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+    def begin(self, first_poke: float | None = None) -> None:
+        """This run's deadline: ``timeout`` from now, or from ``first_poke`` (epoch seconds: a
+        rescheduled sensor's run began at its first poke, as Airflow's sensor timeout counts)."""
+        if self.timeout is None:
+            self.deadline = Deadline()
+        elif first_poke is None:
+            self.deadline = Deadline.after(self.timeout)
+        else:
+            self.deadline = Deadline(first_poke + self.timeout)
 
-    def wait(
-        self,
-        tracker: BatchTracker,
-        *,
-        poll_interval: float = 0.0,
-        deadline: Deadline | None = None,
-        in_memory: bool = False,
-    ) -> Wait:
-        """``in_memory``: the records stay in this process until the wait ends (a poke-mode
-        sensor, the operator's own wait), so outputs are fetched as analyses succeed; elsewhere
-        (the poke before deferring: the trigger starts afresh; a rescheduled sensor's compact
-        save) only the finish step fetches them."""
-        early_outputs = self.include_outputs and in_memory
-        return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline(), early_outputs=early_outputs)
+    def follow(self, project_id: str, batch_id: str, saved: SavedWait | None = None) -> Wait:
+        """The batch's wait: the one this process kept (poke to poke), else a new one (from ``saved``).
+
+        It has this run's deadline (a retry on the same object, as ``dag.test`` runs it, gets its own).
+        """
+        wait = self.current
+        if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
+            tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+            early_outputs = self.include_outputs and self.in_memory
+            wait = self.current = Wait(tracker, self.max_failures, self.poll_interval, early_outputs=early_outputs)
+            if saved is not None:
+                saved.load(wait)
+        wait.deadline = self.deadline
+        return wait
 
     # -- the three ways to wait ------------------------------------------------------------
 
-    def poke(self, context: Context, wait: Wait, saved: SavedWait | None = None) -> list[str] | None:
+    def poke(
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, times_out: bool = True
+    ) -> list[str] | None:
         """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
         ``saved``: where a rescheduled sensor keeps the wait until its next poke.
+        ``times_out``: whether this poke applies the deadline (the poke before deferring does not:
+        the trigger owns it).
         """
         tracker = wait.tracker
         verdict = self.hook.poll_batch(wait, self.log)
@@ -152,9 +184,21 @@ class TaskWait:
         self.push_links(context, tracker)
         if saved is not None:
             saved.save(wait)
-        if wait.timed_out():
+        if times_out and wait.timed_out():
             self.end(context, tracker, timed_out=True)
         return None
+
+    def start(
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, abort_on_kill: bool, defer: Defer
+    ) -> list[str]:
+        """Poke once: a finished batch is concluded here; else defer to the trigger (``defer``: the task's)."""
+        ids = self.poke(context, wait, saved, times_out=False)
+        if ids is not None:
+            return ids
+        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
+        # event, so that the timeout path can still abort and push XComs.
+        defer(trigger=self.trigger(wait, abort_on_kill=abort_on_kill), method_name="execute_complete", timeout=None)
+        raise AssertionError("defer() returned")
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""
@@ -260,6 +304,10 @@ class TaskWait:
     def abort_running(self, tracker: BatchTracker) -> list[str]:
         """Best effort (the task is going away, or failing): abort the batch's running analyses."""
         return self.hook.abort_running(tracker, self.log)
+
+    def on_kill(self) -> list[str]:
+        """The task is killed: abort what the wait in this process follows (nothing before it began)."""
+        return self.abort_running(self.current.tracker) if self.current is not None else []
 
 
 class StateStore(Protocol):

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.core.operations import check_idempotency_key
-from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
-from ica_airflow_provider.core.wait import Deadline
+from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.exceptions import IcaConfigError
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
@@ -110,7 +109,6 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         self.abort_on_kill = abort_on_kill
         self.page_size = page_size
         self.include_outputs = include_outputs
-        self._tracker: BatchTracker | None = None
         # The batch and how its wait ended, for OpenLineage (kept in this process, never pulled
         # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
         self._batch_id: str | None = None
@@ -143,11 +141,13 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
 
     # -- running --------------------------------------------------------------------------
 
+    @cached_property
     def task_wait(self) -> TaskWait:
         # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
             abort_on_timeout=self.abort_on_timeout, include_outputs=self.include_outputs, on_end=self._ended,
+            poll_interval=self.poll_interval, timeout=self.wait_timeout, in_memory=not self.deferrable,
         )
 
     def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
@@ -155,7 +155,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         batch = self.build_batch()
-        task_wait = self.task_wait()
+        task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
         total = sum(len(items) for items in batch.values())  # the three item lists
@@ -168,37 +168,25 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(self.hook.settings.web_url, project_id))
         if not self.wait_for_completion:
             return created.id
-        tracker = self._tracker = task_wait.tracker(project_id, created.id)
-        wait = task_wait.wait(
-            tracker,
-            poll_interval=self.poll_interval,
-            deadline=Deadline.after(self.wait_timeout),
-            in_memory=not self.deferrable,
-        )
+        task_wait.begin()
+        wait = task_wait.follow(project_id, created.id)
         if not self.deferrable:
             return task_wait.run(context, wait)
-        ids = task_wait.poke(context, wait)  # a batch that is already finished is not deferred
-        if ids is not None:
-            return ids
-        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
-        # event, so that the timeout path can still abort and push XComs.
-        trigger = task_wait.trigger(wait, abort_on_kill=self.abort_on_kill)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
-        return None
+        return task_wait.start(context, wait, abort_on_kill=self.abort_on_kill, defer=self.defer)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        return self.task_wait().resume(context, event)
+        return self.task_wait.resume(context, event)
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""
-        if self.abort_on_kill and self._tracker is not None:
-            self.task_wait().abort_running(self._tracker)
+        if self.abort_on_kill:
+            self.task_wait.on_kill()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""
         if self._batch_id is None:  # failed before creating one: no request to build either
             return None
-        return self.task_wait().lineage(self.project_id, self._batch_id, self._records, self.build_batch())
+        return self.task_wait.lineage(self.project_id, self._batch_id, self._records, self.build_batch())
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:

@@ -62,7 +62,7 @@ def test_a_success_event_for_an_unfinished_batch_is_refused() -> None:
 @pytest.mark.parametrize("batch_id", [None, "", ["a-1", "a-2"]])
 def test_batch_id_must_be_one_id(batch_id: Any) -> None:
     with pytest.raises(IcaConfigError, match="batch_id must be one batch ID"):
-        IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="p").wait()
+        IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="p").poke({})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("include_outputs", [1, "true", None])
