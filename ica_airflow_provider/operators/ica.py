@@ -16,7 +16,7 @@ from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
 from ica_airflow_provider.exceptions import IcaConfigError
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
-from ica_airflow_provider.waiting import TaskWait, check_wait_args
+from ica_airflow_provider.task_side import TaskWait, check_wait_args
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 

@@ -19,7 +19,7 @@ from ica_airflow_provider._compat import (
 from ica_airflow_provider.core.tracker import WaitFor
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
-from ica_airflow_provider.waiting import SavedWait, TaskWait, check_batch_id, check_wait_args
+from ica_airflow_provider.task_side import SavedWait, TaskWait, check_batch_id, check_wait_args
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook

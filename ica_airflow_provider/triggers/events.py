@@ -4,7 +4,7 @@ The event stays small for any batch: it goes to the metadata database, and the t
 logs it whole. It carries the status, the batch, counts per status and the names of
 failed or unfinished items; the records ride along only while they fit
 :data:`RECORDS_BUDGET` (about a hundred items). Without them, the task lists the batch
-once when it resumes (:meth:`~ica_airflow_provider.waiting.TaskWait.resume`).
+once when it resumes (:meth:`~ica_airflow_provider.task_side.TaskWait.resume`).
 
 Cheap to import (no httpx, no pydantic): the operator and the sensor check events with it.
 """

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_hook_fake import items
 
-from ica_airflow_provider import waiting
+from ica_airflow_provider import task_side as waiting
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock

@@ -26,7 +26,7 @@ from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
-from ica_airflow_provider.waiting import IcaBatchFailedError
+from ica_airflow_provider.task_side import IcaBatchFailedError
 
 SEED = 20261129
 BATCHES, ITEMS = 30, 20

@@ -27,7 +27,7 @@ LIGHT = {
     "ica_airflow_provider.sensors.ica",
     "ica_airflow_provider.triggers",
     "ica_airflow_provider.triggers.events",
-    "ica_airflow_provider.waiting",
+    "ica_airflow_provider.task_side",
 }
 
 

@@ -26,7 +26,7 @@ NAME = "ica_airflow_provider"
 # above the core, which may not reach it.
 LAYERS = [
     ("operators", "sensors"),
-    ("waiting",),
+    ("task_side",),
     ("triggers",),
     ("hooks",),
     ("links", "openlineage", "exceptions", "get_provider_info"),
@@ -109,7 +109,7 @@ def test_imports_go_downward_only() -> None:
     ("module", "line"),
     [
         ("core/wait.py", "from ica_airflow_provider._compat import AirflowException"),
-        ("core/tracker.py", "def f():\n    from ica_airflow_provider.waiting import TaskWait"),
+        ("core/tracker.py", "def f():\n    from ica_airflow_provider.task_side import TaskWait"),
         ("models/_base.py", "from ..core import errors"),
         ("testing/backend.py", "from ica_airflow_provider.core.status import Phase"),
         ("hooks/ica.py", "from ica_airflow_provider.testing.clock import ManualClock"),

@@ -10,7 +10,7 @@ import pytest
 from ica_airflow_provider._compat import AirflowException, AirflowSensorTimeout, AirflowSkipException
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
-from ica_airflow_provider.waiting import IcaBatchFailedError
+from ica_airflow_provider.task_side import IcaBatchFailedError
 
 
 def record(ref: str, item: str = "SUCCEEDED", analysis: str | None = "SUCCEEDED") -> dict[str, Any]:
