@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ica_airflow_provider.testing.models import Item
+from ica_airflow_provider.testing.entities import Item
 
 OUTPUT_CODE = "output"  # the pipelines' one output parameter
 FILE = "FILE"
