@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
-    WAIT_FOR_CHOICES,
     BatchTracker,
     ItemRecord,
     Log,
@@ -57,24 +56,6 @@ class Defer(Protocol):
 STATE_BUDGET = RECORDS_BUDGET
 
 __all__ = ["IcaBatchFailedError", "IcaWaitTimeoutError", "SavedWait", "TaskWait"]
-
-
-def check_wait_args(
-    wait_for: str, max_failures: int, page_size: int, *, include_outputs: bool = False, **seconds: float
-) -> WaitFor:
-    """Validate the wait parameters at DAG-parse time; no network."""
-    if not isinstance(include_outputs, bool):
-        raise ValueError(f"include_outputs: must be True or False, got {include_outputs!r}")
-    if wait_for not in WAIT_FOR_CHOICES:
-        raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
-    if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
-        raise ValueError(f"max_failures: must be a whole number of 0 or more, got {max_failures!r}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise ValueError(f"page_size: must be a whole number of 1 or more, got {page_size!r}")
-    for name, value in seconds.items():
-        if not value >= 0:
-            raise ValueError(f"{name}: must be 0 or more seconds, got {value!r}")
-    return wait_for  # type: ignore[return-value]
 
 
 def check_batch_id(task_id: str, batch_id: Any) -> str:

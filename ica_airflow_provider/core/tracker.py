@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ica_airflow_provider.core.status import (
     HELD_ANALYSIS_STATUSES,
@@ -28,6 +28,7 @@ from ica_airflow_provider.core.status import (
     job_ends_creation,
 )
 from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
+from ica_airflow_provider.defaults import WaitFor as WaitFor
 
 if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
     from ica_airflow_provider.core.protocol import Call, IcaProtocol
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first
 
 log = logging.getLogger(__name__)
 
-WaitFor = Literal["analyses", "creation"]
-WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
 SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
 HELD_POLLS = 5  # polls in a row WAITING_RESOURCES / AWAITING_INPUT before the progress lines name the item
 HELD_SAVED = 200  # held items a rescheduled sensor remembers between pokes (about 60 bytes each)

@@ -11,18 +11,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
-from ica_airflow_provider.core.operations import check_idempotency_key
-from ica_airflow_provider.core.tracker import WaitFor
-from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
-from ica_airflow_provider.exceptions import IcaConfigError
+from ica_airflow_provider.arguments import check_wait_args
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX, WaitFor
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
-from ica_airflow_provider.task_side import TaskWait, check_wait_args
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 
 
+# DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.task_side import TaskWait
 
 
 class IcaCreateAnalysisBatchOperator(BaseOperator):
@@ -126,6 +125,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         """The rendered request as ICA's JSON; every invalid field named by its path."""
         from pydantic import ValidationError
 
+        from ica_airflow_provider.exceptions import IcaConfigError
         from ica_airflow_provider.models.request import CreateAnalysisCreationBatch, format_validation_error
 
         given = {name: _coerce_items(name, getattr(self, name)) for name in ITEM_LISTS}
@@ -143,6 +143,8 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
 
     @cached_property
     def task_wait(self) -> TaskWait:
+        from ica_airflow_provider.task_side import TaskWait
+
         # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, self.max_failures, self.page_size,
@@ -154,6 +156,8 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         self._batch_id, self._records = batch_id, records
 
     def execute(self, context: Context) -> Any:
+        from ica_airflow_provider.core.operations import check_idempotency_key
+
         batch = self.build_batch()
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
@@ -221,4 +225,6 @@ def _coerce_items(name: str, value: Any) -> Any:
         try:
             return ast.literal_eval(text)  # a rendered Python list, e.g. "{{ params.items }}"
         except (ValueError, SyntaxError):
+            from ica_airflow_provider.exceptions import IcaConfigError
+
             raise IcaConfigError(f"{name}: not valid JSON ({json_error}): {text[:80]!r}") from None

@@ -16,13 +16,14 @@ from ica_airflow_provider._compat import (
     conf,
     first_reschedule_date,
 )
-from ica_airflow_provider.core.tracker import WaitFor
-from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
+from ica_airflow_provider.arguments import check_wait_args
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, WaitFor
 from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
-from ica_airflow_provider.task_side import SavedWait, TaskWait, check_batch_id, check_wait_args
 
+# DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.task_side import SavedWait, TaskWait
 
 # Where a rescheduled sensor keeps its records between pokes (Airflow 3.3+).
 RECORDS_STATE_KEY = "ica_batch_records"
@@ -89,6 +90,7 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
     @cached_property
     def task_wait(self) -> TaskWait:
         """The wait's task side; in poke mode it keeps the records from poke to poke (later pokes are cheap)."""
+        from ica_airflow_provider.task_side import TaskWait
         # A sensor timeout, so that soft_fail skips the task as for any sensor; a
         # watcher does not abort what it watches when it times out. Only a poke-mode sensor
         # keeps every record from poke to poke: not into the trigger (deferrable: the poke
@@ -105,6 +107,8 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
 
     def _follow(self, saved: SavedWait | None) -> Any:
         """This batch's wait: kept on the sensor in poke mode, in the task state store across reschedules."""
+        from ica_airflow_provider.task_side import check_batch_id
+
         batch_id = check_batch_id(self.task_id, self.batch_id)
         return self.task_wait.follow(self.task_wait.project_id(self.project_id), batch_id, saved)
 
@@ -158,4 +162,6 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         return self.task_wait.lineage(self.project_id, self._batch_id, self._records)
 
     def _saved(self, context: Context | None) -> SavedWait | None:
+        from ica_airflow_provider.task_side import SavedWait
+
         return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None

@@ -29,7 +29,7 @@ LAYERS = [
     ("task_side",),
     ("triggers",),
     ("hooks",),
-    ("links", "openlineage", "exceptions", "get_provider_info"),
+    ("links", "openlineage", "exceptions", "arguments", "get_provider_info"),
     ("_compat",),
     ("core",),
     ("models",),
