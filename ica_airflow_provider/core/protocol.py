@@ -74,7 +74,6 @@ class IcaProtocol:
         self.tokens = tokens or TokenCache()
         self.budget = budget or RequestBudget(0)
         self.clock = clock  # the budget's clock: monotonic seconds
-        self.retries = 0  # retries made so far, for progress logs and benchmarks
 
     def __repr__(self) -> str:
         return f"IcaProtocol(policy={self.policy!r}, tokens={self.tokens!r}, budget={self.budget!r})"
@@ -114,7 +113,6 @@ class IcaProtocol:
                     raise api_error(request, outcome)
                 raise connection_error(request, outcome, attempt + 1)
             attempt += 1
-            self.retries += 1
             what = outcome.status if isinstance(outcome, Response) else outcome.kind
             log.warning(
                 "ICA %s got %s; retry %d of %d in %.1f s",

@@ -112,6 +112,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
+        self._request: dict[str, Any] | None = None  # the request as validated once, for the wire and lineage
 
     @cached_property
     def hook(self) -> IcaHook:
@@ -137,7 +138,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
                 f"{self.task_id}: the batch request is invalid ({len(problems)} problem(s)):\n  "
                 + "\n  ".join(problems)
             ) from None
-        return batch.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return batch.to_ica()
 
     # -- running --------------------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         from ica_airflow_provider.core.operations import check_idempotency_key
 
-        batch = self.build_batch()
+        batch = self._request = self.build_batch()
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
@@ -190,7 +191,9 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""
         if self._batch_id is None:  # failed before creating one: no request to build either
             return None
-        return self.task_wait.lineage(self.project_id, self._batch_id, self._records, self.build_batch())
+        # Resumed from the trigger, this is a new process: the request is rendered again, once.
+        request = self._request if self._request is not None else self.build_batch()
+        return self.task_wait.lineage(self.project_id, self._batch_id, self._records, request)
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:
