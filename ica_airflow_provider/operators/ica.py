@@ -14,17 +14,17 @@ from ica_airflow_provider._compat import BaseOperator, Context, conf
 from ica_airflow_provider.arguments import check_wait_args
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX, WaitFor
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
+from ica_airflow_provider.task_mixin import IcaWaitingTaskMixin
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 
 
 # DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
-    from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.task_side import TaskWait
 
 
-class IcaCreateAnalysisBatchOperator(BaseOperator):
+class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
     """Create an ICA analysis creation batch; returns its ID (or, when waiting, the analysis IDs).
 
     :param project_id: ICA project; default: the connection's ``project_id`` extra.
@@ -114,12 +114,6 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         self._records: list[dict[str, Any]] | None = None
         self._request: dict[str, Any] | None = None  # the request as validated once, for the wire and lineage
 
-    @cached_property
-    def hook(self) -> IcaHook:
-        from ica_airflow_provider.hooks.ica import IcaHook
-
-        return IcaHook(self.ica_conn_id)
-
     # -- building the request -------------------------------------------------------------
 
     def build_batch(self) -> dict[str, Any]:
@@ -153,9 +147,6 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
             poll_interval=self.poll_interval, timeout=self.wait_timeout, in_memory=not self.deferrable,
         )
 
-    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
-        self._batch_id, self._records = batch_id, records
-
     def execute(self, context: Context) -> Any:
         from ica_airflow_provider.core.operations import check_idempotency_key
 
@@ -178,9 +169,6 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         if not self.deferrable:
             return task_wait.run(context, wait)
         return task_wait.start(context, wait, abort_on_kill=self.abort_on_kill, defer=self.defer)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        return self.task_wait.resume(context, event)
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""

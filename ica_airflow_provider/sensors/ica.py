@@ -19,17 +19,17 @@ from ica_airflow_provider._compat import (
 from ica_airflow_provider.arguments import check_wait_args
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, WaitFor
 from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
+from ica_airflow_provider.task_mixin import IcaWaitingTaskMixin
 
 # DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
-    from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.task_side import SavedWait, TaskWait
 
 # Where a rescheduled sensor keeps its records between pokes (Airflow 3.3+).
 RECORDS_STATE_KEY = "ica_batch_records"
 
 
-class IcaAnalysisBatchSensor(BaseSensorOperator):
+class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
     """Waits for an analysis creation batch; returns the IDs of the analyses that succeeded.
 
     :param batch_id: the batch (usually ``{{ ti.xcom_pull('create', key='batch_id') }}``
@@ -82,12 +82,6 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         self._pushed_links = PushedLinks()
 
     @cached_property
-    def hook(self) -> IcaHook:
-        from ica_airflow_provider.hooks.ica import IcaHook
-
-        return IcaHook(self.ica_conn_id)
-
-    @cached_property
     def task_wait(self) -> TaskWait:
         """The wait's task side; in poke mode it keeps the records from poke to poke (later pokes are cheap)."""
         from ica_airflow_provider.task_side import TaskWait
@@ -101,9 +95,6 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
             pushed_links=self._pushed_links, poll_interval=float(self.poke_interval), timeout=float(self.timeout),
             in_memory=not self.deferrable and self.mode == "poke",
         )
-
-    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
-        self._batch_id, self._records = batch_id, records
 
     def _follow(self, saved: SavedWait | None) -> Any:
         """This batch's wait: kept on the sensor in poke mode, in the task state store across reschedules."""
@@ -137,9 +128,6 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
             )
         ids = self.task_wait.poke(context, self._follow(saved), saved)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        return self.task_wait.resume(context, event)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Back from the trigger. ``soft_fail`` skips only on a timeout, as in poke mode

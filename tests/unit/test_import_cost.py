@@ -20,6 +20,7 @@ LIGHT = {
     "ica_airflow_provider.operators.ica",
     "ica_airflow_provider.sensors",
     "ica_airflow_provider.sensors.ica",
+    "ica_airflow_provider.task_mixin",
 }
 
 
