@@ -52,7 +52,8 @@ class Defer(Protocol):
     def __call__(self, *, trigger: Any, method_name: str, timeout: Any = None) -> Any: ...
 
 
-# Records a rescheduled sensor keeps whole in the task state store (64 KiB a value); above, the open ones.
+# Records a rescheduled sensor keeps whole in the task state store; above, the open ones. The
+# store allows 64 KiB a value, as an event may take: the same budget leaves the same room.
 STATE_BUDGET = RECORDS_BUDGET
 
 __all__ = ["IcaBatchFailedError", "IcaWaitTimeoutError", "SavedWait", "TaskWait"]
@@ -120,9 +121,14 @@ class TaskWait:
             )
         return str(project_id)
 
-    def begin(self, first_poke: float | None = None) -> None:
+    def begin(self, first_poke: float | None = None, *, afresh: bool = False) -> None:
         """This run's deadline: ``timeout`` from now, or from ``first_poke`` (epoch seconds: a
-        rescheduled sensor's run began at its first poke, as Airflow's sensor timeout counts)."""
+        rescheduled sensor's run began at its first poke, as Airflow's sensor timeout counts).
+
+        ``afresh``: forget the wait an earlier run of this object kept (the operator's retry).
+        """
+        if afresh:
+            self.current = None
         if self.timeout is None:
             self.deadline = Deadline()
         elif first_poke is None:

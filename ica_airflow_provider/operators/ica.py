@@ -164,7 +164,7 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(self.hook.settings.web_url, project_id))
         if not self.wait_for_completion:
             return created.id
-        task_wait.begin()
+        task_wait.begin(afresh=True)  # a retry on this object waits anew, as in a new process
         wait = task_wait.follow(project_id, created.id)
         if not self.deferrable:
             return task_wait.run(context, wait)
