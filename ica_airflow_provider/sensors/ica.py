@@ -85,6 +85,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
     def task_wait(self) -> TaskWait:
         """The wait's task side; in poke mode it keeps the records from poke to poke (later pokes are cheap)."""
         from ica_airflow_provider.task_side import TaskWait
+
         # A sensor timeout, so that soft_fail skips the task as for any sensor; a
         # watcher does not abort what it watches when it times out. Only a poke-mode sensor
         # keeps every record from poke to poke: not into the trigger (deferrable: the poke
@@ -121,11 +122,6 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         saved = self._saved(context)
-        if self.mode == "reschedule" and saved is None:
-            self.log.info(
-                "No task state store (Airflow 3.3+): this poke lists the whole batch;"
-                " deferrable=True waits more cheaply"
-            )
         ids = self.task_wait.poke(context, self._follow(saved), saved)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
 
@@ -150,6 +146,15 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         return self.task_wait.lineage(self.project_id, self._batch_id, self._records)
 
     def _saved(self, context: Context | None) -> SavedWait | None:
+        """Where a rescheduled sensor keeps its wait until the next poke (``None``: nowhere)."""
         from ica_airflow_provider.task_side import SavedWait
 
-        return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None
+        if self.mode != "reschedule":
+            return None
+        saved = SavedWait.of(context, RECORDS_STATE_KEY)
+        if saved is None:
+            self.log.info(
+                "No task state store (Airflow 3.3+): this poke lists the whole batch;"
+                " deferrable=True waits more cheaply"
+            )
+        return saved
