@@ -165,9 +165,7 @@ class TaskWait:
         tracker = wait.tracker
         verdict = self.hook.poll_batch(wait, self.log)
         if verdict is not None and verdict.done:
-            if saved is not None:
-                saved.clear()
-            return self.end(context, tracker)
+            return self.end(context, tracker, saved=saved)
         self.push_links(context, tracker)
         if saved is not None:
             saved.save(wait)
@@ -226,9 +224,22 @@ class TaskWait:
 
     # -- how every wait ends -----------------------------------------------------------------
 
-    def end(self, context: Context, tracker: BatchTracker, *, timed_out: bool = False, reported: str = "") -> list[str]:
-        """The one ending of every wait: the finish step, the links, then the summary or the timeout."""
+    def end(
+        self,
+        context: Context,
+        tracker: BatchTracker,
+        *,
+        timed_out: bool = False,
+        reported: str = "",
+        saved: SavedWait | None = None,
+    ) -> list[str]:
+        """The one ending of every wait: the finish step, the links, then the summary or the timeout.
+
+        ``saved``: a rescheduled sensor's saved wait, cleared once the finish step has succeeded.
+        """
         self.hook.finish_batch(tracker, self.log, outputs=self.include_outputs)
+        if saved is not None:
+            saved.clear()
         self.push_links(context, tracker)
         if timed_out:
             self.timed_out(context, tracker)
