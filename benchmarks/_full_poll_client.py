@@ -105,7 +105,8 @@ def ours_poll_factory(args: argparse.Namespace) -> Callable[[], Callable[[], dic
 
         def poll() -> dict[str, Any]:
             result = sensor.poke({"ti": TI()})
-            records = sensor._wait.tracker.records if sensor._wait else {}
+            wait = sensor.task_wait.current
+            records = wait.tracker.records if wait else {}
             return {
                 "done": result is not False,
                 "items": len(records),

@@ -22,7 +22,7 @@ N = 10, 1,000 and 10,000 at the default page size 1000, N = 1,000 at page size 1
 reschedule mode (a fresh sensor every poke, as each reschedule is a new process; the
 records carried over in a stand-in for Airflow 3.3's task state store). When the saved
 wait holds only the open items (the records do not fit it), the poke that finds them done
-lists the batch once more to build the ``analyses`` XCom, which issue 10 allows: its bound
+lists the batch once more to build the ``analyses`` XCom (the finish step): its bound
 adds the pages, and the table shows it on a row of its own.
 
     .venv/bin/python benchmarks/bench_requests_per_poke.py
@@ -67,7 +67,7 @@ class Poke:
     kinds: Counter[str]
     done: bool
     # A rescheduled sensor's saved wait held only the open items: the poke that finds them
-    # done lists the batch once more for the XCom (issue 10 allows it); its bound has the pages.
+    # done lists the batch once more for the XCom (the finish step); its bound has the pages.
     relists: bool = False
 
     @property

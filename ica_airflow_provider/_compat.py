@@ -1,7 +1,9 @@
 """Every Airflow import of the provider, for Airflow 3 (``airflow.sdk``) and 2.10+.
 
 The rest of the package imports Airflow names from here only, so it reads the same on
-both major versions.
+both major versions. The core (``core/``, ``models/``) imports none of them. Names a DAG
+file does not need (the trigger's base classes, ``XCom``, OpenLineage's ``OperatorLineage``)
+are imported on first use (:func:`__getattr__`), not when a DAG file imports an operator.
 """
 
 from __future__ import annotations
@@ -68,9 +70,35 @@ else:  # Airflow 2.10+
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.xcom import XCom
+    else:
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
 else:
     Context = dict
+
+
+def __getattr__(name: str) -> Any:
+    """The Airflow names imported on first use (see the module's docstring)."""
+    if name in ("BaseTrigger", "TriggerEvent"):
+        import airflow.triggers.base as triggers
+
+        return getattr(triggers, name)
+    if name == "XCom":
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.sdk.execution_time.xcom import XCom
+        else:
+            from airflow.models.xcom import XCom  # type: ignore[no-redef]
+        return XCom
+    if name == "OperatorLineage":  # ImportError without the OpenLineage provider
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        return OperatorLineage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
@@ -84,9 +112,13 @@ __all__ = [
     "BaseOperator",
     "BaseOperatorLink",
     "BaseSensorOperator",
+    "BaseTrigger",
     "Context",
+    "OperatorLineage",
     "PokeReturnValue",
     "TaskDeferred",
+    "TriggerEvent",
+    "XCom",
     "aextra_dejson",
     "aget_connection",
     "amask_secret",

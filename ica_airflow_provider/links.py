@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS, BaseOperatorLink
+from ica_airflow_provider._compat import BaseOperatorLink
 from ica_airflow_provider.core.status import Phase, analysis_phase
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,8 @@ class _XComUrlLink(BaseOperatorLink):
     url_xcom = ""
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        if AIRFLOW_V_3_0_PLUS:
-            from airflow.sdk.execution_time.xcom import XCom
-        else:
-            from airflow.models.xcom import XCom  # type: ignore[no-redef]
+        from ica_airflow_provider._compat import XCom
+
         value = XCom.get_value(ti_key=ti_key, key=self.url_xcom)
         return str(value) if value else ""
 

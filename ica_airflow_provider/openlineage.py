@@ -48,9 +48,10 @@ _INPUT_FIELDS = ("analysisInput", "inputFormValues")  # where an item names the 
 
 try:
     import attrs
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset
     from openlineage.client.facet_v2 import RunFacet
+
+    from ica_airflow_provider._compat import OperatorLineage
 except ImportError:  # no OpenLineage provider: nothing will ask, and task_lineage answers None
     OPENLINEAGE_AVAILABLE = False
 else:

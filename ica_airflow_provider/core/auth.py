@@ -48,11 +48,6 @@ def _number(claims: dict[str, Any] | None, name: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT (seconds since the epoch), read without verifying it."""
-    return _number(_claims(token), "exp")
-
-
 @dataclass(frozen=True)
 class Grant:
     """A token handed to one attempt, with the cache generation it belongs to."""
@@ -211,11 +206,6 @@ class TokenCache:
         finally:
             with self._lock:
                 del self._listeners[key]
-
-    @property
-    def watchers(self) -> int:
-        """How many callers are parked on this cache now (for tests and benchmarks)."""
-        return len(self._listeners)
 
     def _notify(self) -> None:
         with self._lock:

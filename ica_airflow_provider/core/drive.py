@@ -1,15 +1,30 @@
-"""The two drivers of the core's generators: one blocking, one for asyncio."""
+"""The two drivers of the core's generators: one blocking, one for asyncio.
+
+Each dispatches the :data:`~.messages.Action` union with one ``match``. What a transport
+does around a request besides sending it (registering new secrets with the masker,
+re-reading the connection at a :class:`~.messages.Refresh` and after a 401) is the
+driver's *seam*, one object shared by both transports (``hooks/clients.py``
+``Follower``), so a transport is only its library's call and its exception mapping.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from ica_airflow_provider.core.flight import AwaitToken, Refresh
 from ica_airflow_provider.core.gate import await_token, wait_for_token
-from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send
+from ica_airflow_provider.core.messages import (
+    Action,
+    AwaitToken,
+    Outcome,
+    Refresh,
+    Request,
+    Response,
+    Send,
+    Sleep,
+)
 from ica_airflow_provider.core.protocol import Call
 
 T = TypeVar("T")
@@ -19,44 +34,70 @@ T = TypeVar("T")
 THREAD_PARSE_BYTES = 64 * 1024
 
 
+class Seam(Protocol):
+    """The blocking driver's hooks around the transport."""
+
+    def refresh(self) -> object:
+        """At a :class:`~.messages.Refresh`: re-read the connection if due."""
+
+    def mask(self) -> object:
+        """Before each request and when the call ends: register new secrets with the masker."""
+
+    def answered(self, outcome: Outcome) -> object:
+        """After each request: re-read the connection at once after a 401."""
+
+
+class AsyncSeam(Protocol):
+    """:class:`Seam` for the asyncio driver."""
+
+    async def arefresh(self) -> object: ...
+
+    async def amask(self) -> object: ...
+
+    async def aanswered(self, outcome: Outcome) -> object: ...
+
+
 def drive(
     call: Call[T],
     send: Callable[[Request], Outcome],
     sleep: Callable[[float], None],
-    refresh: Callable[[], object] | None = None,
+    seam: Seam | None = None,
 ) -> T:
-    """Run ``call`` to its result, sending its requests and sleeping as it asks.
-
-    ``refresh`` is called at each :class:`~.flight.Refresh` (re-read the connection if due).
-    """
+    """Run ``call`` to its result, sending its requests and sleeping as it asks."""
     outcome: Outcome | None = None
     try:
         while True:
             action = call.send(outcome)
-            if isinstance(action, Send):
-                outcome = send(action.request)
-            elif isinstance(action, AwaitToken):  # before Sleep: it is one
-                wait_for_token(action)
-                outcome = None
-            elif isinstance(action, Refresh):  # so is this
-                if refresh is not None:
-                    refresh()
-                outcome = None
-            else:
-                sleep(action.seconds)
-                outcome = None
+            outcome = None
+            match action:
+                case Send(request):
+                    if seam is not None:
+                        seam.mask()
+                    outcome = send(request)
+                    if seam is not None:
+                        seam.answered(outcome)
+                case Sleep(seconds):
+                    sleep(seconds)
+                case AwaitToken():
+                    wait_for_token(action)
+                case Refresh():
+                    if seam is not None:
+                        seam.refresh()
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except BaseException:
         call.close()  # interrupted (killed, cancelled): its finally blocks release what it holds
         raise
+    finally:
+        if seam is not None:
+            seam.mask()  # a JWT minted by the last request
 
 
 async def adrive(
     call: Call[T],
     send: Callable[[Request], Awaitable[Outcome]],
     sleep: Callable[[float], Awaitable[None]],
-    refresh: Callable[[], Awaitable[object]] | None = None,
+    seam: AsyncSeam | None = None,
     thread_parse_bytes: int = THREAD_PARSE_BYTES,
 ) -> T:
     """The same as :func:`drive`, awaiting the transport instead of blocking.
@@ -67,37 +108,45 @@ async def adrive(
     outcome: Outcome | None = None
     try:
         while True:
-            if isinstance(outcome, Response) and len(outcome.body) > thread_parse_bytes:
-                # Shielded: a cancelled task waits for the thread to leave the generator,
-                # so that the generator can then be closed.
-                resumed = asyncio.ensure_future(asyncio.to_thread(_resume, call, outcome))
-                try:
-                    action = await asyncio.shield(resumed)
-                except asyncio.CancelledError:
-                    with contextlib.suppress(BaseException):
-                        await resumed
-                    raise
-            else:
-                action = call.send(outcome)
-            if isinstance(action, Send):
-                outcome = await send(action.request)
-            elif isinstance(action, AwaitToken):  # before Sleep: it is one
-                await await_token(action)
-                outcome = None
-            elif isinstance(action, Refresh):  # so is this
-                if refresh is not None:
-                    await refresh()
-                outcome = None
-            else:
-                await sleep(action.seconds)
-                outcome = None
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+            action = await _next(call, outcome, thread_parse_bytes)
+            outcome = None
+            match action:
+                case Send(request):
+                    if seam is not None:
+                        await seam.amask()
+                    outcome = await send(request)
+                    if seam is not None:
+                        await seam.aanswered(outcome)
+                case Sleep(seconds):
+                    await sleep(seconds)
+                case AwaitToken():
+                    await await_token(action)
+                case Refresh():
+                    if seam is not None:
+                        await seam.arefresh()
     except _Returned as returned:
         return returned.value  # type: ignore[return-value]
     except BaseException:
         with contextlib.suppress(ValueError):  # still running in a worker thread: nothing to close
             call.close()  # cancelled or failed: its finally blocks release what it holds (a mint lease)
+        raise
+    finally:
+        if seam is not None:
+            await seam.amask()
+
+
+async def _next(call: Call[T], outcome: Outcome | None, thread_parse_bytes: int) -> Action:
+    """The call's next action; after a big answer, computed in a worker thread."""
+    if not (isinstance(outcome, Response) and len(outcome.body) > thread_parse_bytes):
+        return _resume(call, outcome)
+    # Shielded: a cancelled task waits for the thread to leave the generator, so that
+    # the generator can then be closed.
+    resumed = asyncio.ensure_future(asyncio.to_thread(_resume, call, outcome))
+    try:
+        return await asyncio.shield(resumed)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await resumed
         raise
 
 
@@ -108,7 +157,7 @@ class _Returned(Exception):
         self.value = value
 
 
-def _resume(call: Call[T], outcome: Outcome) -> Action:
+def _resume(call: Call[T], outcome: Outcome | None) -> Action:
     try:
         return call.send(outcome)
     except StopIteration as stop:

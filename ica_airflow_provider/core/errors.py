@@ -1,13 +1,16 @@
-"""The provider's exceptions: what ICA answered, or why it could not be reached."""
+"""The provider's exceptions: what ICA answered, or why it could not be reached.
+
+Plain Python exceptions: the core imports no Airflow. What a task or a hook raises to
+Airflow is made an ``AirflowException`` too at the edge (``ica_airflow_provider.exceptions``),
+and stays an instance of these classes, so ``except IcaError`` catches every one of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ica_airflow_provider._compat import AirflowException
 
-
-class IcaError(AirflowException):
+class IcaError(Exception):
     """Base class of every error this provider raises about ICA."""
 
 

@@ -8,37 +8,14 @@ Sans-IO like the rest of the core: a call that finds a mint in flight yields
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 
-from ica_airflow_provider.core.auth import MINT_LEASE_SECONDS, Grant, MintLease, TokenCache
-from ica_airflow_provider.core.messages import Action, Outcome, Request, Sleep
+from ica_airflow_provider.core.auth import MINT_LEASE_SECONDS, Grant, TokenCache
+from ica_airflow_provider.core.messages import Action, AwaitToken, Outcome, Request
+
+__all__ = ["AwaitToken", "Mint", "authorized", "fresh_token"]
 
 # The shape of ``protocol.Call``, spelt out here because the protocol will import this module.
 Mint = Generator[Action, Outcome | None, str]
-
-
-@dataclass(frozen=True)
-class AwaitToken(Sleep):
-    """Action: wait until the mint of ``lease`` is over, at most ``seconds``; resume with ``None``.
-
-    It is a :class:`Sleep`, so a driver that does not know it stays correct, only slower.
-    """
-
-    tokens: TokenCache = field(repr=False)
-    lease: MintLease = field(repr=False)
-
-    def settled(self) -> bool:
-        return self.tokens.settled(self.lease)
-
-
-@dataclass(frozen=True)
-class Refresh(Sleep):
-    """Action: an attempt is about to be signed; a driver that shares its connection re-reads it now if due.
-
-    Resume with ``None``. A :class:`Sleep` of 0 s, for a driver that does not know it.
-    """
-
-    seconds: float = 0.0
 
 
 def fresh_token(

@@ -1,4 +1,4 @@
-"""The drivers' side of :class:`~ica_airflow_provider.core.flight.AwaitToken`: park until the mint is over.
+"""The drivers' side of :class:`~ica_airflow_provider.core.messages.AwaitToken`: park until the mint is over.
 
 Each waiter registers a wake-up with the token cache before checking whether the mint
 is already over, so a mint that ends in between is never missed. ``action.seconds`` (the
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 
-from ica_airflow_provider.core.flight import AwaitToken
+from ica_airflow_provider.core.messages import AwaitToken
 
 
 def wait_for_token(action: AwaitToken) -> None:

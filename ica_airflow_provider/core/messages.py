@@ -2,12 +2,20 @@
 
 No HTTP here: a transport (``hooks/``) turns a :class:`Request` into bytes on the wire
 and the answer back into a :class:`Response` or a :class:`TransportFailure`.
+
+The core's generators yield an :data:`Action`; each driver (``core/drive.py``) dispatches
+it with one ``match``. The actions are an explicit union, none a kind of another: a new
+one is a new class here and a new ``case`` in each driver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ica_airflow_provider.core.auth import MintLease, TokenCache
 
 
 @dataclass(frozen=True)
@@ -75,4 +83,27 @@ class Sleep:
     seconds: float
 
 
-Action = Send | Sleep
+@dataclass(frozen=True)
+class AwaitToken:
+    """Action: another caller is minting the JWT; wait until that mint is over, at most ``seconds``.
+
+    Resume with ``None``. The drivers park on it with :mod:`~ica_airflow_provider.core.gate`.
+    """
+
+    seconds: float
+    tokens: TokenCache = field(repr=False)
+    lease: MintLease = field(repr=False)
+
+    def settled(self) -> bool:
+        return self.tokens.settled(self.lease)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Action: an attempt is about to be signed; a driver that shares its connection re-reads it now if due.
+
+    Resume with ``None``.
+    """
+
+
+Action = Send | Sleep | AwaitToken | Refresh

@@ -19,8 +19,8 @@ from ica_airflow_provider.core import operations as ops
 from ica_airflow_provider.core.auth import Grant, TokenCache
 from ica_airflow_provider.core.budget import RequestBudget, pace
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
-from ica_airflow_provider.core.flight import Refresh, authorized
-from ica_airflow_provider.core.messages import Action, Outcome, Request, Response, Send, Sleep
+from ica_airflow_provider.core.flight import authorized
+from ica_airflow_provider.core.messages import Action, Outcome, Refresh, Request, Response, Send, Sleep
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.models.outputs import AnalysisOutputList
@@ -74,7 +74,6 @@ class IcaProtocol:
         self.tokens = tokens or TokenCache()
         self.budget = budget or RequestBudget(0)
         self.clock = clock  # the budget's clock: monotonic seconds
-        self.retries = 0  # retries made so far, for progress logs and benchmarks
 
     def __repr__(self) -> str:
         return f"IcaProtocol(policy={self.policy!r}, tokens={self.tokens!r}, budget={self.budget!r})"
@@ -114,7 +113,6 @@ class IcaProtocol:
                     raise api_error(request, outcome)
                 raise connection_error(request, outcome, attempt + 1)
             attempt += 1
-            self.retries += 1
             what = outcome.status if isinstance(outcome, Response) else outcome.kind
             log.warning(
                 "ICA %s got %s; retry %d of %d in %.1f s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -11,13 +10,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from ica_airflow_provider.core.messages import Outcome, Request, Response
+from ica_airflow_provider.core.schedule import JITTER
 from ica_airflow_provider.core.transient import is_transient_outcome
-
-# One generator for every policy's jitter: a Random per policy would cost each of a thousand
-# waits 2.5 KiB and an urandom read, for draws that need no independence. Reseeded in a
-# forked child (as ``random`` does for its own), or sibling workers would back off in step.
-_JITTER = random.Random()
-os.register_at_fork(after_in_child=_JITTER.seed)
 
 
 @dataclass(frozen=True)
@@ -31,7 +25,7 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     retry_after_max: float = 300.0
-    rng: random.Random = field(default=_JITTER, compare=False, repr=False)
+    rng: random.Random = field(default=JITTER, compare=False, repr=False)  # the one jitter generator
     now: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def delay(self, request: Request, outcome: Outcome, attempt: int) -> float | None:

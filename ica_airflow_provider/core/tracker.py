@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ica_airflow_provider.core.status import (
     HELD_ANALYSIS_STATUSES,
@@ -28,6 +28,7 @@ from ica_airflow_provider.core.status import (
     job_ends_creation,
 )
 from ica_airflow_provider.defaults import DEFAULT_PAGE_SIZE
+from ica_airflow_provider.defaults import WaitFor as WaitFor
 
 if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first use only
     from ica_airflow_provider.core.protocol import Call, IcaProtocol
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # DAG files import this module: pydantic models load on first
 
 log = logging.getLogger(__name__)
 
-WaitFor = Literal["analyses", "creation"]
-WAIT_FOR_CHOICES: tuple[str, ...] = ("analyses", "creation")
 SHOWN = 20  # names or changes listed in one log line or message; the rest are counted
 HELD_POLLS = 5  # polls in a row WAITING_RESOURCES / AWAITING_INPUT before the progress lines name the item
 REASON_SHOWN = 120  # characters of ICA's reason in a log line or message (the XCom keeps it whole)
@@ -199,7 +198,6 @@ class BatchTracker:
     batch_id: str
     wait_for: WaitFor = "analyses"
     page_size: int = DEFAULT_PAGE_SIZE
-    include_outputs: bool = False  # fetch each succeeded analysis's outputs, once
     records: dict[str, ItemRecord] = field(default_factory=dict)
     # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
     item_count: int = 0
@@ -262,18 +260,25 @@ class BatchTracker:
             return creating, open_analyses
         return None
 
-    def poll(self, protocol: IcaProtocol) -> Call[list[str]]:
-        """Fetch what changed and update the records; returns the change descriptions."""
+    def poll(self, protocol: IcaProtocol, *, listing: bool = False) -> Call[list[str]]:
+        """Fetch what changed and update the records; returns the change descriptions.
+
+        ``listing``: list every item, however few are open (what completes a partial record set).
+        """
         changes: list[str] = []
         # The job before the items: an item still shown being created after its job ended never will be.
         job = (yield from self._read_job(protocol)) if self.creating() else None
-        targets = self.plan()
+        targets = None if listing else self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
+            listed: list[str] = []
             for page_call in protocol.item_status_pages(self.project_id, self.batch_id, page_size=self.page_size):
                 page = yield from page_call
                 for view in page.items:
                     self._apply_item(view, changes)
+                    listed.append(view.id)
+            if listing:  # completing a partial set: the records in the batch's order, as a listing gives
+                self.records = {i: self.records[i] for i in listed} | self.records
         else:
             item_ids, analysis_ids = targets
             for item_id in item_ids:
@@ -293,31 +298,32 @@ class BatchTracker:
                 return changes
         self._end_creation(job, changes)
         self._note_held()
-        if self.include_outputs:
-            yield from self._fetch_outputs(protocol)
         return changes
 
     def creating(self) -> bool:
         """Whether some item is still being created (so the batch's job is worth reading)."""
         return any(item_phase(r.item_status) is Phase.RUNNING for r in self.records.values())
 
-    def _fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
-        """The outputs of each analysis that has SUCCEEDED since the last poll: one request each.
+    def fetch_outputs(self, protocol: IcaProtocol) -> Call[None]:
+        """The outputs of each analysis that has SUCCEEDED and has none yet: one request each.
 
-        Kept on the record as soon as fetched, so a poll that fails halfway (and is
-        tolerated) leaves only the rest for the next poll; a record with outputs is never
-        asked again, even when ICA listed none (``[]``).
+        Kept on the record as soon as fetched, so a step that fails halfway leaves only the
+        rest for the next; a record with outputs is never asked again, even when ICA listed
+        none (``[]``).
         """
         from ica_airflow_provider.models.outputs import output_records
 
-        due = [
+        for record in self.outputs_due():
+            outputs = yield from protocol.get_analysis_outputs(self.project_id, str(record.analysis_id))
+            record.outputs = output_records(outputs)
+
+    def outputs_due(self) -> list[ItemRecord]:
+        """Records of succeeded analyses whose outputs were not fetched yet."""
+        return [
             r
             for r in self.records.values()
             if r.outputs is None and r.analysis_id and analysis_phase(r.analysis_status or "") is Phase.SUCCEEDED
         ]
-        for record in due:
-            outputs = yield from protocol.get_analysis_outputs(self.project_id, str(record.analysis_id))
-            record.outputs = output_records(outputs)
 
     def running_analyses(self) -> list[str]:
         """IDs of created analyses that are not terminal yet."""

@@ -1,10 +1,11 @@
-"""The wait, written once: poll until the batch is done, the deadline, aborts.
+"""The wait, written once: poll until the batch is done, the deadline, the finish step, aborts.
 
 :meth:`Wait.until_done` is a :data:`~.protocol.Call` like any ICA operation: it yields
 its requests *and its sleeps between polls*, so the sync hook (``time.sleep``) and the
 async client (``asyncio.sleep``) drive the same loop. A sensor's poke is one
-:meth:`Wait.poll`. :func:`abort_running` is the one way running analyses are aborted
-(a timeout, a kill). Nothing here reads a clock except through ``Wait.clock``.
+:meth:`Wait.poll`. :func:`finish` is the one step that ends a wait (every record, and the
+outputs); :func:`abort_running` the one way running analyses are aborted (a timeout, a
+kill). Nothing here reads a clock except through ``Wait.clock``.
 """
 
 from __future__ import annotations
@@ -90,11 +91,17 @@ class Wait:
     jitter: float = POLL_JITTER  # each sleep between polls is poll_interval ± this fraction of it
     rng: random.Random | None = field(default=None, repr=False, compare=False)
     progress: ProgressLog = field(default_factory=ProgressLog, repr=False, compare=False)  # what the log said
+    # The records last in this process until the wait ends (a poke-mode sensor, the operator's
+    # own wait): each poll fetches the outputs of the analyses that succeeded since, with the
+    # finish step's rule. Elsewhere the finish step alone fetches them.
+    early_outputs: bool = False
 
     def poll(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
         """One poll: refresh, log, judge. ``None`` when a transient failure is let pass."""
         try:
             changes = yield from self.tracker.poll(protocol)
+            if self.early_outputs:
+                yield from self.tracker.fetch_outputs(protocol)
         except IcaError as exc:
             if not self.failures.tolerate(exc):
                 raise
@@ -120,13 +127,34 @@ class Wait:
         return self.deadline.passed(self.clock())
 
 
+def finish(tracker: BatchTracker, protocol: IcaProtocol, logger: Log = log, *, outputs: bool = False) -> Call[None]:
+    """The step that ends a wait (success, failure or timeout), run by the task once.
+
+    A partial record set (a compact saved wait, an event with no room for the records) is
+    completed by one listing of the batch; with ``outputs``, each succeeded analysis
+    without outputs gets them (one request each, never twice). Any failure raises: the
+    task must not end with records it cannot stand behind. A record set that is already
+    whole, with its outputs, costs nothing.
+    """
+    if tracker.partial:
+        said = ProgressLog.said(tracker)  # what the wait before this step reported is not repeated
+        changes = yield from tracker.poll(protocol, listing=True)
+        said.report(tracker, changes, time.time(), logger)
+    if outputs:
+        yield from tracker.fetch_outputs(protocol)
+
+
+def finish_needed(tracker: BatchTracker, *, outputs: bool) -> bool:
+    """Whether :func:`finish` has anything to ask ICA (else a task need not even read its connection)."""
+    return tracker.partial or (outputs and bool(tracker.outputs_due()))
+
+
 def abort_running(tracker: BatchTracker, protocol: IcaProtocol, logger: Log = log) -> Call[list[str]]:
     """Refresh, then ask ICA to abort every analysis still running; returns those ICA accepted.
 
     Best effort (the task is going away, or failing): an error is logged, not raised.
     One abort at a time: the request budget of the connection is shared with other waits.
     """
-    tracker.include_outputs = False  # aborting: no request for what finished analyses wrote
     try:
         yield from tracker.poll(protocol)
     except IcaError as exc:

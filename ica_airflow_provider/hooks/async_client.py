@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from ica_airflow_provider._compat import amask_secret
 from ica_airflow_provider.core.drive import adrive
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import Call, T
@@ -22,7 +21,13 @@ from ica_airflow_provider.core.settings import IcaSettings
 from ica_airflow_provider.core.shared import ConnectionState
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
 from ica_airflow_provider.core.wait import Wait, abort_running
-from ica_airflow_provider.hooks.clients import REGISTRY, SharedConnection, aread_settings, new_async_client
+from ica_airflow_provider.hooks.clients import (
+    REGISTRY,
+    Follower,
+    SharedConnection,
+    aread_settings,
+    new_async_client,
+)
 
 
 class IcaAsyncClient:
@@ -40,10 +45,16 @@ class IcaAsyncClient:
         *,
         shared: SharedConnection | None = None,
     ) -> None:
-        self._shared = shared
-        self._state = shared.state if shared is not None else ConnectionState(None, settings)
+        conn_id = shared.state.conn_id if shared is not None else None
+        self.follower = Follower(
+            conn_id,
+            aread=(lambda: aread_settings(conn_id)) if conn_id is not None else None,
+            shared=shared,
+            state=ConnectionState(None, settings) if shared is None else None,
+            policy=policy,
+        )
         self._own = new_async_client(settings, transport) if shared is None else None
-        self.protocol = self._state.protocol(policy)
+        self.protocol = self.follower.protocol
 
     def __repr__(self) -> str:
         return f"IcaAsyncClient(base_url={self.settings.base_url!r})"
@@ -53,19 +64,19 @@ class IcaAsyncClient:
         """A client on the connection's shared pool, JWT and budget in this process."""
         shared = await REGISTRY.aconnection(conn_id, lambda: aread_settings(conn_id))
         client = cls(shared.settings, shared=shared)
-        await client._mask()
+        await client.follower.amask()
         return client
 
     @property
     def settings(self) -> IcaSettings:
-        return self._state.settings
+        return self.follower.state.settings
 
     @property
     def _client(self) -> httpx.AsyncClient:
         if self._own is not None:
             return self._own
-        assert self._shared is not None
-        return self._shared.async_client()  # this loop's
+        assert self.follower.shared is not None
+        return self.follower.shared.async_client()  # this loop's
 
     async def __aenter__(self) -> IcaAsyncClient:
         return self
@@ -83,29 +94,9 @@ class IcaAsyncClient:
         return await self.run(abort_running(tracker, self.protocol, log))
 
     async def run(self, call: Call[T]) -> T:
-        try:
-            return await adrive(call, self._send, asyncio.sleep, self._follow)
-        finally:
-            await self._mask()
-
-    async def _follow(self, after_401: int | None = None) -> None:
-        """Re-read the shared connection when due (or after a 401); move to its new state if it changed."""
-        if self._shared is None:
-            return
-        conn_id = self._state.conn_id
-        assert conn_id is not None
-        shared = await REGISTRY.aconnection(conn_id, lambda: aread_settings(conn_id), after_401=after_401)
-        if shared is not self._shared:
-            shared.state.bind(self.protocol)
-            self._shared, self._state = shared, shared.state
-
-    async def _mask(self) -> None:
-        """Register new secrets (the API key, each JWT) with the masker, once per process, the loop's way."""
-        for secret in self._state.unmasked():
-            await amask_secret(secret)
+        return await adrive(call, self._send, asyncio.sleep, self.follower)
 
     async def _send(self, request: Request) -> Outcome:
-        await self._mask()
         try:
             response = await self._client.request(
                 request.method,
@@ -123,7 +114,4 @@ class IcaAsyncClient:
             return TransportFailure("connect", f"{type(exc).__name__}: {exc}".splitlines()[0])
         except httpx.DecodingError as exc:
             return TransportFailure("protocol", f"{type(exc).__name__}: {exc}".splitlines()[0])
-        if response.status_code == 401 and self._state.conn_id is not None:
-            # A rotated key? Re-read the connection before the next attempt.
-            await self._follow(after_401=REGISTRY.reads(self._state.conn_id))
         return Response.build(response.status_code, response.headers, response.content)

@@ -26,13 +26,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider import __version__
-from ica_airflow_provider._compat import aextra_dejson, aget_connection
+from ica_airflow_provider._compat import aextra_dejson, aget_connection, amask_secret, mask_secret
+from ica_airflow_provider.core.messages import Outcome, Response
 from ica_airflow_provider.core.settings import IcaSettings, settings_from_connection
 from ica_airflow_provider.core.shared import ConnectionState
 
 if TYPE_CHECKING:
     import httpx
     import requests
+
+    from ica_airflow_provider.core.protocol import IcaProtocol
+    from ica_airflow_provider.core.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +251,108 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+class Follower:
+    """One caller's hold on a shared connection, and its drivers' seam (``core/drive.py``).
+
+    The rules both transports need around a request, written once: follow the connection's
+    re-reads (a caller's protocol moves to a changed connection's state), register each
+    new secret with the masker (the blocking way, or the event loop's), re-read the
+    connection when due at a ``Refresh`` and at once after a 401 (a rotated key?).
+    Without a connection ID (a client built from settings), it only masks.
+    """
+
+    def __init__(
+        self,
+        conn_id: str | None,
+        *,
+        read: Callable[[], IcaSettings] | None = None,
+        aread: Callable[[], Awaitable[IcaSettings]] | None = None,
+        shared: SharedConnection | None = None,
+        state: ConnectionState | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.shared = shared
+        self._state = shared.state if shared is not None else state
+        self._read, self._aread, self._policy = read, aread, policy
+        self._protocol: IcaProtocol | None = None
+
+    def __repr__(self) -> str:
+        return f"Follower(conn_id={self.conn_id!r})"
+
+    @property
+    def state(self) -> ConnectionState:
+        """The state of the connection as last read (read now if never)."""
+        if self._state is None:
+            self.connection()
+        assert self._state is not None
+        return self._state
+
+    @property
+    def protocol(self) -> IcaProtocol:
+        """The caller's protocol (its own retry policy and counters) on the shared state."""
+        if self._protocol is None:
+            self._protocol = self.state.protocol(self._policy)
+        return self._protocol
+
+    def _follow(self, shared: SharedConnection) -> SharedConnection:
+        if shared is not self.shared:
+            if self._protocol is not None:
+                shared.state.bind(self._protocol)
+            self.shared, self._state = shared, shared.state
+        return shared
+
+    def _after_401(self, outcome: Outcome) -> int | None:
+        """The 401 rule: ``after_401`` for the registry when ``outcome`` is one, else ``None``."""
+        if isinstance(outcome, Response) and outcome.status == 401 and self.conn_id is not None:
+            return REGISTRY.reads(self.conn_id)
+        return None
+
+    # -- blocking ---------------------------------------------------------------------------
+
+    def connection(self, after_401: int | None = None) -> SharedConnection:
+        """The shared connection, re-read when due (or after a 401); new secrets registered."""
+        assert self.conn_id is not None and self._read is not None
+        shared = self._follow(REGISTRY.connection(self.conn_id, self._read, after_401=after_401))
+        self.mask()
+        return shared
+
+    def refresh(self) -> None:
+        if self._read is not None:
+            self.connection()
+
+    def mask(self) -> None:
+        if self._state is not None:
+            for secret in self._state.unmasked():
+                mask_secret(secret)
+
+    def answered(self, outcome: Outcome) -> None:
+        if (after_401 := self._after_401(outcome)) is not None and self._read is not None:
+            self.connection(after_401)
+
+    # -- on the event loop ------------------------------------------------------------------
+
+    async def aconnection(self, after_401: int | None = None) -> SharedConnection:
+        """:meth:`connection` without blocking the loop."""
+        assert self.conn_id is not None and self._aread is not None
+        shared = self._follow(await REGISTRY.aconnection(self.conn_id, self._aread, after_401=after_401))
+        await self.amask()
+        return shared
+
+    async def arefresh(self) -> None:
+        if self._aread is not None:
+            await self.aconnection()
+
+    async def amask(self) -> None:
+        if self._state is not None:
+            for secret in self._state.unmasked():
+                await amask_secret(secret)
+
+    async def aanswered(self, outcome: Outcome) -> None:
+        if (after_401 := self._after_401(outcome)) is not None and self._aread is not None:
+            await self.aconnection(after_401)
 
 
 def read_settings(conn_id: str, get_connection: Callable[[str], Any]) -> IcaSettings:

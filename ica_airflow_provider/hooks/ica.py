@@ -3,8 +3,8 @@
 Each method drives one of the core's generators (:mod:`~ica_airflow_provider.core`) with
 :meth:`IcaHook.run`: requests go out through :meth:`IcaHook._send` (requests), sleeps
 are ``time.sleep``. The wait methods (:meth:`~IcaHook.poll_batch`,
-:meth:`~IcaHook.wait_for_batch`, :meth:`~IcaHook.abort_running`) are what the operator
-and the sensor call; they never touch the protocol themselves.
+:meth:`~IcaHook.wait_for_batch`, :meth:`~IcaHook.finish_batch`, :meth:`~IcaHook.abort_running`)
+are what the operator and the sensor call; they never touch the protocol themselves.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ica_airflow_provider._compat import BaseHook, mask_secret
+from ica_airflow_provider._compat import BaseHook
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
@@ -22,9 +22,10 @@ from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.settings import IcaSettings
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict
-from ica_airflow_provider.core.wait import Wait, abort_running
+from ica_airflow_provider.core.wait import Wait, abort_running, finish, finish_needed
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
-from ica_airflow_provider.hooks.clients import REGISTRY, USER_AGENT, SharedConnection, read_settings
+from ica_airflow_provider.exceptions import airflow_facing
+from ica_airflow_provider.hooks.clients import USER_AGENT, Follower, SharedConnection, read_settings
 
 if TYPE_CHECKING:
     import requests
@@ -62,33 +63,34 @@ class IcaHook(BaseHook):
         self._retry_policy = retry_policy
         # Between retries and polls; None: time.sleep (tests give a manual clock's).
         self.sleep: Callable[[float], None] | None = None
-        self._shared: SharedConnection | None = None
 
     def __repr__(self) -> str:
         return f"IcaHook(ica_conn_id={self.ica_conn_id!r})"
 
     # -- connection and transport -----------------------------------------------------
 
-    def _connection(self, after_401: int | None = None) -> SharedConnection:
-        """The connection's shared state and pool, re-read when due; this hook follows a re-read one."""
-        shared = REGISTRY.connection(
-            self.ica_conn_id, lambda: read_settings(self.ica_conn_id, self.get_connection), after_401=after_401
+    @cached_property
+    def follower(self) -> Follower:
+        """This hook's hold on the shared connection (nothing is read before the first use)."""
+        return Follower(
+            self.ica_conn_id,
+            read=lambda: read_settings(self.ica_conn_id, self.get_connection),
+            policy=self._retry_policy,
         )
-        if shared is not self._shared:
-            if "protocol" in self.__dict__:
-                shared.state.bind(self.protocol)
-            self._shared = shared
-        for secret in shared.state.unmasked():
-            mask_secret(secret)
-        return shared
+
+    def _connection(self) -> SharedConnection:
+        """The connection's shared state and pool, re-read when due."""
+        with airflow_facing():
+            return self.follower.connection()
 
     @property
     def settings(self) -> IcaSettings:
         return self._connection().settings
 
-    @cached_property
+    @property
     def protocol(self) -> IcaProtocol:
-        return self._connection().state.protocol(self._retry_policy)
+        with airflow_facing():
+            return self.follower.protocol
 
     @property
     def session(self) -> requests.Session:
@@ -96,16 +98,15 @@ class IcaHook(BaseHook):
         return self._connection().session()
 
     def run(self, call: Call[T]) -> T:
-        """Drive one of :attr:`protocol`'s generators to its result."""
-        return drive(call, self._send, self.sleep or time.sleep, self._connection)
+        """Drive one of :attr:`protocol`'s generators to its result; its errors are raised to Airflow."""
+        with airflow_facing():
+            return drive(call, self._send, self.sleep or time.sleep, self.follower)
 
     def _send(self, request: Request) -> Outcome:
         import requests
 
         # The connection as of the last Refresh: the request was signed for it.
-        shared = self._shared if self._shared is not None else self._connection()
-        for secret in shared.state.unmasked():
-            mask_secret(secret)
+        shared = self.follower.shared or self._connection()
         settings = shared.settings
         try:
             response = shared.session().request(
@@ -133,8 +134,6 @@ class IcaHook(BaseHook):
             return TransportFailure("connect", _reason(exc))
         except requests.RequestException as exc:
             return TransportFailure("protocol", _reason(exc))
-        if response.status_code == 401:  # a rotated key? re-read the connection before the next attempt
-            self._connection(after_401=REGISTRY.reads(self.ica_conn_id))
         return Response.build(response.status_code, response.headers, response.content)
 
     # -- ICA operations -----------------------------------------------------------------
@@ -184,6 +183,11 @@ class IcaHook(BaseHook):
     def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
         """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``), sleeping in between."""
         return self.run(wait.until_done(self.protocol, log))
+
+    def finish_batch(self, tracker: BatchTracker, log: Log, *, outputs: bool) -> None:
+        """The step that ends a wait: every record (one listing if only some are known), and the outputs."""
+        if finish_needed(tracker, outputs=outputs):
+            self.run(finish(tracker, self.protocol, log, outputs=outputs))
 
     def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
         """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""

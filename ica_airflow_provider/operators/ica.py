@@ -11,23 +11,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseOperator, Context, conf
-from ica_airflow_provider.core.errors import IcaConfigError
-from ica_airflow_provider.core.operations import check_idempotency_key
-from ica_airflow_provider.core.progress import left_running_line, plural
-from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
-from ica_airflow_provider.core.wait import Deadline
-from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX
+from ica_airflow_provider.arguments import check_wait_args, rendered_max_failures
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, IDEMPOTENCY_KEY_MAX, WaitFor
 from ica_airflow_provider.links import ANALYSES_URL_XCOM, WAIT_LINKS, analyses_url
-from ica_airflow_provider.waiting import TaskWait, check_wait_args, rendered_max_failures
+from ica_airflow_provider.task_mixin import IcaWaitingTaskMixin
 
 ITEM_LISTS = ("cwl_items", "nextflow_items", "nextflow_json_items")
 
 
+# DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
-    from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.task_side import TaskWait
 
 
-class IcaCreateAnalysisBatchOperator(BaseOperator):
+class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
     """Create an ICA analysis creation batch; returns its ID (or, when waiting, the analysis IDs).
 
     :param project_id: ICA project; default: the connection's ``project_id`` extra.
@@ -112,17 +109,11 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         self.abort_on_kill = abort_on_kill
         self.page_size = page_size
         self.include_outputs = include_outputs
-        self._tracker: BatchTracker | None = None
         # The batch and how its wait ended, for OpenLineage (kept in this process, never pulled
         # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
-
-    @cached_property
-    def hook(self) -> IcaHook:
-        from ica_airflow_provider.hooks.ica import IcaHook
-
-        return IcaHook(self.ica_conn_id)
+        self._request: dict[str, Any] | None = None  # the request as validated once, for the wire and lineage
 
     # -- building the request -------------------------------------------------------------
 
@@ -130,6 +121,7 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         """The rendered request as ICA's JSON; every invalid field named by its path."""
         from pydantic import ValidationError
 
+        from ica_airflow_provider.exceptions import IcaConfigError
         from ica_airflow_provider.models.request import CreateAnalysisCreationBatch, format_validation_error
 
         given = {name: _coerce_items(name, getattr(self, name)) for name in ITEM_LISTS}
@@ -141,28 +133,33 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
                 f"{self.task_id}: the batch request is invalid ({len(problems)} problem(s)):\n  "
                 + "\n  ".join(problems)
             ) from None
-        return batch.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return batch.to_ica()
 
     # -- running --------------------------------------------------------------------------
 
+    @cached_property
     def task_wait(self) -> TaskWait:
+        from ica_airflow_provider.task_side import TaskWait
+
         # The operator created the batch: its timeout aborts what still runs (abort_on_timeout).
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, rendered_max_failures(self.max_failures), self.page_size,
             abort_on_timeout=self.abort_on_timeout, include_outputs=self.include_outputs, on_end=self._ended,
+            poll_interval=self.poll_interval, timeout=self.wait_timeout, in_memory=not self.deferrable,
         )
 
-    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
-        self._batch_id, self._records = batch_id, records
-
     def execute(self, context: Context) -> Any:
-        batch = self.build_batch()
-        task_wait = self.task_wait()
+        from ica_airflow_provider.core.operations import check_idempotency_key
+        from ica_airflow_provider.core.progress import plural
+
+        batch = self._request = self.build_batch()
+        task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
-        self.log.info("ICA batch %s: %s requested in project %s", created.id, plural(total, "analysis", "analyses"), project_id)
+        requested = plural(total, "analysis", "analyses")
+        self.log.info("ICA batch %s: %s requested in project %s", created.id, requested, project_id)
         self._batch_id = created.id
         ti = context["ti"]
         ti.xcom_push(key="batch_id", value=created.id)
@@ -170,36 +167,25 @@ class IcaCreateAnalysisBatchOperator(BaseOperator):
         ti.xcom_push(key=ANALYSES_URL_XCOM, value=analyses_url(self.hook.settings.web_url, project_id))
         if not self.wait_for_completion:
             return created.id
-        tracker = self._tracker = task_wait.tracker(project_id, created.id)
-        wait = task_wait.wait(tracker, poll_interval=self.poll_interval, deadline=Deadline.after(self.wait_timeout))
+        task_wait.begin(afresh=True)  # a retry on this object waits anew, as in a new process
+        wait = task_wait.follow(project_id, created.id)
         if not self.deferrable:
             return task_wait.run(context, wait)
-        ids = task_wait.poke(context, wait, lasting=False)  # a batch that is already finished is not deferred
-        if ids is not None:
-            return ids
-        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
-        # event, so that the timeout path can still abort and push XComs.
-        trigger = task_wait.trigger(wait, abort_on_kill=self.abort_on_kill)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
-        return None
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        return self.task_wait().resume(context, event)
+        return task_wait.start(context, wait, abort_on_kill=self.abort_on_kill, defer=self.defer)
 
     def on_kill(self) -> None:
         """Abort the batch's running analyses when the task is killed while waiting."""
-        if self._tracker is None:
+        if self.task_wait.current is None:
             return  # not waiting (yet): nothing of this task's is running
-        if self.abort_on_kill:
-            self.task_wait().abort_running(self._tracker)
-        else:
-            self.log.info("%s", left_running_line(self._tracker))
+        self.task_wait.on_kill(abort=self.abort_on_kill)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the batch read and, after a wait, wrote."""
         if self._batch_id is None:  # failed before creating one: no request to build either
             return None
-        return self.task_wait().lineage(self.project_id, self._batch_id, self._records, self.build_batch())
+        # Resumed from the trigger, this is a new process: the request is rendered again, once.
+        request = self._request if self._request is not None else self.build_batch()
+        return self.task_wait.lineage(self.project_id, self._batch_id, self._records, request)
 
 
 def derive_idempotency_key(context: Context, batch: dict[str, Any]) -> str:
@@ -234,4 +220,6 @@ def _coerce_items(name: str, value: Any) -> Any:
         try:
             return ast.literal_eval(text)  # a rendered Python list, e.g. "{{ params.items }}"
         except (ValueError, SyntaxError):
+            from ica_airflow_provider.exceptions import IcaConfigError
+
             raise IcaConfigError(f"{name}: not valid JSON ({json_error}): {text[:80]!r}") from None

@@ -16,27 +16,20 @@ from ica_airflow_provider._compat import (
     conf,
     first_reschedule_date,
 )
-from ica_airflow_provider.core.progress import left_running_line
-from ica_airflow_provider.core.tracker import WaitFor
-from ica_airflow_provider.core.wait import Deadline, Wait
-from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
+from ica_airflow_provider.arguments import check_wait_args, rendered_max_failures
+from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE, WaitFor
 from ica_airflow_provider.links import WAIT_LINKS, PushedLinks
-from ica_airflow_provider.waiting import (
-    SavedWait,
-    TaskWait,
-    check_batch_id,
-    check_wait_args,
-    rendered_max_failures,
-)
+from ica_airflow_provider.task_mixin import IcaWaitingTaskMixin
 
+# DAG files import this module: what only a running task needs is imported when it runs.
 if TYPE_CHECKING:
-    from ica_airflow_provider.hooks.ica import IcaHook
+    from ica_airflow_provider.task_side import SavedWait, TaskWait
 
 # Where a rescheduled sensor keeps its records between pokes (Airflow 3.3+).
 RECORDS_STATE_KEY = "ica_batch_records"
 
 
-class IcaAnalysisBatchSensor(BaseSensorOperator):
+class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
     """Waits for an analysis creation batch; returns the IDs of the analyses that succeeded.
 
     :param batch_id: the batch (usually ``{{ ti.xcom_pull('create', key='batch_id') }}``
@@ -84,95 +77,54 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.abort_on_kill = abort_on_kill
         self.include_outputs = include_outputs
-        self._wait: Wait | None = None  # poke mode: the records and counts, from poke to poke
-        self._deadline = Deadline()  # poke mode: set by execute
         # How the wait ended, for OpenLineage (set in this process; never pulled back from XCom).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
         self._pushed_links = PushedLinks()
 
     @cached_property
-    def hook(self) -> IcaHook:
-        from ica_airflow_provider.hooks.ica import IcaHook
-
-        return IcaHook(self.ica_conn_id)
-
     def task_wait(self) -> TaskWait:
+        """The wait's task side; in poke mode it keeps the records from poke to poke (later pokes are cheap)."""
+        from ica_airflow_provider.task_side import TaskWait
+
         # A sensor timeout, so that soft_fail skips the task as for any sensor; a
-        # watcher does not abort what it watches when it times out.
+        # watcher does not abort what it watches when it times out. Only a poke-mode sensor
+        # keeps every record from poke to poke: not into the trigger (deferrable: the poke
+        # before deferring), nor across reschedules (a compact save may keep only the open items).
         return TaskWait(
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, rendered_max_failures(self.max_failures), self.page_size,
             timeout_error=AirflowSensorTimeout, include_outputs=self.include_outputs, on_end=self._ended,
-            pushed_links=self._pushed_links,
+            pushed_links=self._pushed_links, poll_interval=float(self.poke_interval), timeout=float(self.timeout),
+            in_memory=not self.deferrable and self.mode == "poke",
         )
 
-    def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
-        self._batch_id, self._records = batch_id, records
+    def _follow(self, saved: SavedWait | None) -> Any:
+        """This batch's wait: kept on the sensor in poke mode, in the task state store across reschedules."""
+        from ica_airflow_provider.task_side import check_batch_id
 
-    def wait(self, context: Context | None = None) -> Wait:
-        """This batch's wait; its records survive between pokes, so later pokes are cheap.
-
-        In one process (poke mode) they stay on the sensor; across reschedules they go to
-        Airflow's task state store (Airflow 3.3+), where there is one.
-        """
         batch_id = check_batch_id(self.task_id, self.batch_id)
-        task_wait = self.task_wait()
-        project_id = task_wait.project_id(self.project_id)
-        wait = self._wait
-        if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
-            wait = self._wait = task_wait.wait(
-                task_wait.tracker(project_id, batch_id), poll_interval=float(self.poke_interval), deadline=self._deadline
-            )
-            if (saved := self._saved(context)) is not None:
-                saved.load(wait)
-        wait.deadline = self._deadline  # this run's (a retry on the same object: dag.test)
-        return wait
+        return self.task_wait.follow(self.task_wait.project_id(self.project_id), batch_id, saved)
 
     def execute(self, context: Context) -> Any:
         # Each run (try or reschedule) starts with the task's XComs cleared, the links included,
         # even where it reuses this object (dag.test): push them afresh.
         self._pushed_links.last = None
-        if not self.deferrable:
-            # Our own deadline, reached no later than Airflow's: the timeout then pushes the
-            # records and says what was unfinished, as in deferred mode.
-            self._deadline = self._timeout_deadline(context)
-            return super().execute(context)
-        result = self.poke(context)  # finished batches are not deferred
-        if isinstance(result, PokeReturnValue) and result.is_done:
-            return result.xcom_value
-        wait = self.wait()
-        wait.deadline = Deadline.after(float(self.timeout))
-        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
-        # event, so that the timeout path can still abort and push XComs.
-        trigger = self.task_wait().trigger(wait, abort_on_kill=self.abort_on_kill)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
-        return None
+        if self.deferrable:  # finished batches are not deferred
+            self.task_wait.begin()
+            saved = self._saved(context)
+            wait = self._follow(saved)
+            return self.task_wait.start(context, wait, saved, abort_on_kill=self.abort_on_kill, defer=self.defer)
+        # Our own deadline, reached no later than Airflow's: the timeout then pushes the
+        # records and says what was unfinished, as in deferred mode. A rescheduled sensor's
+        # counts from the run's first poke, as Airflow's own sensor timeout reads it.
+        first_poke = first_reschedule_date(context, self.retries) if self.mode == "reschedule" else None
+        self.task_wait.begin(first_poke.timestamp() if first_poke is not None else None)
+        return super().execute(context)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         saved = self._saved(context)
-        if self.mode == "reschedule" and saved is None:
-            self.log.info(
-                "No task state store (Airflow 3.3+): this poke lists the whole batch;"
-                " deferrable=True waits more cheaply"
-            )
-        # Only a poke-mode sensor keeps every record from poke to poke: not into the trigger
-        # (deferrable: this is the poke before deferring), nor across reschedules (a compact
-        # save may keep only the open items), so there the outputs come at the end.
-        lasting = not self.deferrable and self.mode == "poke"
-        ids = self.task_wait().poke(context, self.wait(context), saved, lasting=lasting)
+        ids = self.task_wait.poke(context, self._follow(saved), saved)
         return False if ids is None else PokeReturnValue(is_done=True, xcom_value=ids)
-
-    def _timeout_deadline(self, context: Context) -> Deadline:
-        """Airflow's sensor timeout as a deadline: from now, or from the first poke if rescheduled."""
-        timeout = float(self.timeout)
-        if self.mode != "reschedule":
-            return Deadline.after(timeout)
-        # Airflow's own sensor timeout reads the same date, right after this poke.
-        first_poke = first_reschedule_date(context, self.retries)
-        return Deadline.after(timeout) if first_poke is None else Deadline(first_poke.timestamp() + timeout)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        return self.task_wait().resume(context, event)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Back from the trigger. ``soft_fail`` skips only on a timeout, as in poke mode
@@ -187,17 +139,22 @@ class IcaAnalysisBatchSensor(BaseSensorOperator):
             raise
 
     def on_kill(self) -> None:
-        tracker = self._wait.tracker if self._wait is not None else None
-        if not self.abort_on_kill:  # a watcher leaves what it watches alone: say so, and how to change it
-            self.log.info("%s", left_running_line(tracker))
-        elif tracker is not None:
-            self.task_wait().abort_running(tracker)
-        else:
-            self.log.info("Task stopped before its first poll: no analysis known to abort")
+        self.task_wait.on_kill(abort=self.abort_on_kill)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (its provider installed): the data the analyses read and wrote, the batch facet."""
-        return self.task_wait().lineage(self.project_id, self._batch_id, self._records)
+        return self.task_wait.lineage(self.project_id, self._batch_id, self._records)
 
     def _saved(self, context: Context | None) -> SavedWait | None:
-        return SavedWait.of(context, RECORDS_STATE_KEY) if self.mode == "reschedule" else None
+        """Where a rescheduled sensor keeps its wait until the next poke (``None``: nowhere)."""
+        from ica_airflow_provider.task_side import SavedWait
+
+        if self.mode != "reschedule":
+            return None
+        saved = SavedWait.of(context, RECORDS_STATE_KEY)
+        if saved is None:
+            self.log.info(
+                "No task state store (Airflow 3.3+): this poke lists the whole batch;"
+                " deferrable=True waits more cheaply"
+            )
+        return saved

@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ica_airflow_provider.testing import render
 from ica_airflow_provider.testing.backend import FakeIcaBackend
 from ica_airflow_provider.testing.drop import ConnectionDropper
-from ica_airflow_provider.testing.errors import (
+from ica_airflow_provider.testing.faults import DROP, LOST_CREATE, SLOW, is_batch_create
+from ica_airflow_provider.testing.idempotency import StoredResponse, body_hash, check_key
+from ica_airflow_provider.testing.problems import (
     INTERNAL_ERROR,
     INVALID_ACCEPT,
     METHOD_NOT_ALLOWED,
@@ -29,8 +31,6 @@ from ica_airflow_provider.testing.errors import (
     IcaProblem,
     bad_request,
 )
-from ica_airflow_provider.testing.faults import DROP, LOST_CREATE, SLOW, is_batch_create
-from ica_airflow_provider.testing.idempotency import StoredResponse, body_hash, check_key
 from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.validation import parse_batch_request
 from ica_airflow_provider.testing.web import add_web_pages

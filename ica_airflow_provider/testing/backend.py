@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 from ica_airflow_provider.testing.catalogue import Catalogue
 from ica_airflow_provider.testing.config import FakeIcaConfig
 from ica_airflow_provider.testing.emitter import NotificationEmitter
-from ica_airflow_provider.testing.errors import JOB_FINISHED, IcaProblem, bad_request, not_found, unauthorized
+from ica_airflow_provider.testing.entities import SUCCEEDED, AnalysisPlan, Batch, Identity, Item
 from ica_airflow_provider.testing.faults import (
     RETRY_AFTER_STATUSES,
     STATUS_KINDS,
@@ -76,7 +76,6 @@ from ica_airflow_provider.testing.lifecycle import (
     markers_of,
     stop_job,
 )
-from ica_airflow_provider.testing.models import SUCCEEDED, AnalysisPlan, Batch, Identity, Item
 from ica_airflow_provider.testing.notifications import NotificationStore
 from ica_airflow_provider.testing.outputs import OutputData, analysis_outputs, walk
 from ica_airflow_provider.testing.paging import (
@@ -85,6 +84,13 @@ from ica_airflow_provider.testing.paging import (
     parse_page_offset,
     parse_page_size,
     parse_statuses,
+)
+from ica_airflow_provider.testing.problems import (
+    JOB_FINISHED,
+    IcaProblem,
+    bad_request,
+    not_found,
+    unauthorized,
 )
 from ica_airflow_provider.testing.ratelimit import Counters, RateLimiter
 from ica_airflow_provider.testing.seed import seeded_catalogue

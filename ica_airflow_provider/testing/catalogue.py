@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ica_airflow_provider.testing.errors import IcaProblem, bad_request
+from ica_airflow_provider.testing.problems import IcaProblem, bad_request
 from ica_airflow_provider.testing.validation import ItemRequest
 
 T = TypeVar("T")

@@ -39,8 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ica_airflow_provider.testing.config import FakeIcaConfig
-from ica_airflow_provider.testing.lifecycle import is_terminal
-from ica_airflow_provider.testing.models import (
+from ica_airflow_provider.testing.entities import (
     JOB_FAILED,
     JOB_PARTIALLY_SUCCEEDED,
     JOB_STOPPED,
@@ -48,6 +47,7 @@ from ica_airflow_provider.testing.models import (
     Batch,
     Item,
 )
+from ica_airflow_provider.testing.lifecycle import is_terminal
 from ica_airflow_provider.testing.notifications import NotificationStore, Target
 from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.transitions import (

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ica_airflow_provider.testing.errors import (
+from ica_airflow_provider.testing.problems import (
     IDEMPOTENCY_BODY_MISMATCH,
     IDEMPOTENCY_IN_PROGRESS,
     IcaProblem,

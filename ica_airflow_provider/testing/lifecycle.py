@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ica_airflow_provider.testing.config import FakeIcaConfig
-from ica_airflow_provider.testing.models import (
+from ica_airflow_provider.testing.entities import (
     ABORTED,
     ABORTING,
     AWAITING_INPUT,

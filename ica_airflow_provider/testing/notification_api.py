@@ -14,7 +14,6 @@ from fastapi.responses import Response
 
 from ica_airflow_provider.testing.app import ADMIN_PATH, BASE_PATH, json_response, media_type, negotiate
 from ica_airflow_provider.testing.backend import FakeIcaBackend
-from ica_airflow_provider.testing.errors import UNSUPPORTED_CONTENT_TYPE, IcaProblem, bad_request
 from ica_airflow_provider.testing.notifications import (
     Subscription,
     channel_etag,
@@ -23,6 +22,7 @@ from ica_airflow_provider.testing.notifications import (
     render_subscription,
     subscription_etag,
 )
+from ica_airflow_provider.testing.problems import UNSUPPORTED_CONTENT_TYPE, IcaProblem, bad_request
 from ica_airflow_provider.testing.render import Renderer
 
 _CHANNELS = BASE_PATH + "/api/notificationChannels"

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ica_airflow_provider.testing.errors import IcaProblem, bad_request, not_found
-from ica_airflow_provider.testing.models import Identity
+from ica_airflow_provider.testing.entities import Identity
+from ica_airflow_provider.testing.problems import IcaProblem, bad_request, not_found
 
 JSON = dict[str, Any]
 

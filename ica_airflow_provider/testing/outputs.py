@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ica_airflow_provider.testing.catalogue import DEFAULT_OUTPUTS, FILE, FOLDER
-from ica_airflow_provider.testing.models import Item
+from ica_airflow_provider.testing.entities import Item
 
 OUTPUT_CODE = "output"  # the pipelines' one output parameter
 

@@ -11,8 +11,8 @@ import binascii
 import json
 from collections.abc import Iterable
 
-from ica_airflow_provider.testing.errors import bad_request
-from ica_airflow_provider.testing.models import ITEM_STATUSES
+from ica_airflow_provider.testing.entities import ITEM_STATUSES
+from ica_airflow_provider.testing.problems import bad_request
 
 OFFSET_PAGING_LIMIT = 200_000  # "Offset-based pagination has a result limit of 200K rows"
 

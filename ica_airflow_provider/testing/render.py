@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from ica_airflow_provider.testing.entities import V4_TO_V3_STATUS, Batch, Identity, Item
 from ica_airflow_provider.testing.lifecycle import (
     AnalysisState,
     analysis_exists,
@@ -22,7 +23,6 @@ from ica_airflow_provider.testing.lifecycle import (
     item_state,
     job_state,
 )
-from ica_airflow_provider.testing.models import V4_TO_V3_STATUS, Batch, Identity, Item
 from ica_airflow_provider.testing.outputs import OutputData
 
 JSON = dict[str, Any]

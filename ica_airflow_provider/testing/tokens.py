@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ica_airflow_provider.testing.errors import unauthorized
+from ica_airflow_provider.testing.problems import unauthorized
 
 AUDIENCE = "ica"
 ISSUER = "https://fake-ica.invalid/ica"

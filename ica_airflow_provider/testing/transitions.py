@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ica_airflow_provider.testing.entities import V4_TO_V3_STATUS, Batch, Item
 from ica_airflow_provider.testing.lifecycle import analysis_state, job_state
-from ica_airflow_provider.testing.models import V4_TO_V3_STATUS, Batch, Item
 from ica_airflow_provider.testing.notifications import (
     ANALYSIS_STATUS_CHANGED,
     EVENT_CODES,

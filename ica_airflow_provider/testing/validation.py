@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ica_airflow_provider.testing.errors import IcaProblem, bad_request
+from ica_airflow_provider.testing.problems import IcaProblem, bad_request
 
 USER_REFERENCE_PATTERN = r"^[a-zA-Z0-9 _-]*(/[a-zA-Z0-9 _-]+)*$"
 _USER_REFERENCE_RE = re.compile(USER_REFERENCE_PATTERN)

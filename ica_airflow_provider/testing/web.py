@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse
 
 from ica_airflow_provider.testing.backend import FakeIcaBackend
 from ica_airflow_provider.testing.catalogue import Data
-from ica_airflow_provider.testing.errors import IcaProblem, not_found
 from ica_airflow_provider.testing.lifecycle import analysis_state
 from ica_airflow_provider.testing.outputs import OutputData
+from ica_airflow_provider.testing.problems import IcaProblem, not_found
 from ica_airflow_provider.testing.render import Renderer, pipeline_code
 
 WEB_ROOT = "/ica"

@@ -4,7 +4,7 @@ The event stays small for any batch: it goes to the metadata database, and the t
 logs it whole. It carries the status, the batch, counts per status and the names of
 failed or unfinished items; the records ride along only while they fit
 :data:`RECORDS_BUDGET` (about a hundred items). Without them, the task lists the batch
-once when it resumes (:meth:`~ica_airflow_provider.waiting.TaskWait.resume`).
+once when it resumes (:meth:`~ica_airflow_provider.task_side.TaskWait.resume`).
 
 Cheap to import (no httpx, no pydantic): the operator and the sensor check events with it.
 """
@@ -75,9 +75,17 @@ def check_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def tracker_from_event(event: Mapping[str, Any], wait_for: WaitFor, page_size: int) -> BatchTracker:
-    """The batch's tracker with the records the event carried (none: see :func:`has_records`)."""
+    """The batch's tracker with the records the event carried.
+
+    A big batch's event carries none (see :func:`has_records`): the tracker is then partial
+    (it knows none of the ``items``), and the task's finish step lists the batch once.
+    """
     tracker = BatchTracker(str(event.get("project_id")), str(event.get("batch_id")), wait_for, page_size)
-    tracker.load_records(event.get("records") or [])
+    if has_records(event):
+        tracker.load_records(event["records"])
+    else:
+        items = event.get("items")
+        tracker.load_records([], item_count=items if isinstance(items, int) and items > 0 else 1)
     return tracker
 
 

@@ -6,11 +6,11 @@ with the async client and turns how it ended into one event (:mod:`.events`).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
+from ica_airflow_provider._compat import BaseTrigger, TriggerEvent
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.progress import left_running_line
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
@@ -55,24 +55,11 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         self._tracker: BatchTracker | None = None  # what run() knows, for on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "project_id": self.project_id,
-                "batch_id": self.batch_id,
-                "ica_conn_id": self.ica_conn_id,
-                "wait_for": self.wait_for,
-                "max_failures": self.max_failures,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "page_size": self.page_size,
-                "abort_on_kill": self.abort_on_kill,
-                "include_outputs": self.include_outputs,
-            },
-        )
+        # The arguments are those of __init__, written once: each is kept as the attribute of its name.
+        return f"{type(self).__module__}.{type(self).__qualname__}", {name: getattr(self, name) for name in ARGUMENTS}
 
     def _new_tracker(self) -> BatchTracker:
-        # Outputs are fetched by the resumed task, once: a big batch's event has no room for
+        # Outputs are the resumed task's finish step's: a big batch's event has no room for
         # records, so outputs fetched here could be lost and fetched again there.
         return BatchTracker(self.project_id, self.batch_id, self.wait_for, self.page_size)
 
@@ -104,3 +91,6 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         async with client:
             await client.abort_running(self._tracker or self._new_tracker(), self.log)
+
+
+ARGUMENTS = tuple(name for name in inspect.signature(IcaAnalysisBatchTrigger.__init__).parameters if name != "self")

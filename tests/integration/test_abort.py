@@ -52,7 +52,7 @@ def test_operator_on_kill_aborts_running_analyses(batch: tuple[Any, str, list[st
     op.on_kill()  # nothing created yet by this operator: nothing to abort
     assert server.backend.abort_calls == []
 
-    op._tracker = BatchTracker("proj", batch_id)  # what execute() sets before waiting
+    op.task_wait.follow("proj", batch_id)  # what execute() does before waiting
     op.on_kill()
     assert sorted(server.backend.abort_calls) == sorted(running)
 

@@ -174,7 +174,7 @@ def test_a_relisting_that_fails_fails_the_task(ica: Any, monkeypatch: pytest.Mon
 
 
 def test_a_compact_reschedule_returns_what_a_poke_returns(ica: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ica_airflow_provider.waiting as waiting
+    import ica_airflow_provider.task_side as waiting
 
     n, long_running = 20, {3, 17}
     references = refs(n, run_long=long_running)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from test_hook_fake import items
 
-from ica_airflow_provider import waiting
-from ica_airflow_provider.core.tracker import BatchTracker
+from ica_airflow_provider import task_side as waiting
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock
@@ -45,8 +44,8 @@ def test_deferring_with_abort_on_kill_warns_where_triggers_cannot_abort(
     monkeypatch.setattr(waiting, "HAS_TRIGGER_ON_KILL", has_on_kill)
     warnings: list[str] = []
     log = SimpleNamespace(warning=lambda msg, *a: warnings.append(msg % a), info=lambda *a: None)
-    task_wait = waiting.TaskWait("w", "ica_default", IcaHook(), log, "analyses", 0, 100)  # type: ignore[arg-type]
-    wait = task_wait.wait(BatchTracker("proj", "b1"), poll_interval=5)
+    task_wait = waiting.TaskWait("w", "ica_default", IcaHook(), log, "analyses", 0, 100, poll_interval=5)  # type: ignore[arg-type]
+    wait = task_wait.follow("proj", "b1")
 
     task_wait.trigger(wait, abort_on_kill=True)
     task_wait.trigger(wait, abort_on_kill=False)

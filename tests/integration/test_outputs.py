@@ -121,7 +121,7 @@ def test_rescheduled_with_a_state_store_outputs_wait_for_the_end(
     could be dropped from the store and fetched again, so they come with the last poke,
     after the listing that brings back every record."""
     if compact:  # the 4 records do not fit, the 1 open one does
-        monkeypatch.setattr("ica_airflow_provider.waiting.STATE_BUDGET", 700)
+        monkeypatch.setattr("ica_airflow_provider.task_side.STATE_BUDGET", 700)
     server, clock = fake
     batch_id = create("resched-store")
     store = TaskStateStore()

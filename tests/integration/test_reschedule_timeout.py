@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ica_airflow_provider import waiting
+from ica_airflow_provider import task_side as waiting
 from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS, AirflowSensorTimeout
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing.clock import ManualClock

@@ -18,10 +18,10 @@ import pytest
 from ica_airflow_provider._compat import TaskDeferred
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.task_side import IcaBatchFailedError
 from ica_airflow_provider.testing.clock import ManualClock
 from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
-from ica_airflow_provider.waiting import IcaBatchFailedError
 from tests.state_store import TaskStateStore
 
 TIMINGS: dict[str, Any] = {"batch_start_seconds": 1, "item_creation_seconds": 2, "item_stagger_seconds": 1.5}

@@ -23,11 +23,11 @@ import pytest
 from ica_airflow_provider._compat import TaskDeferred
 from ica_airflow_provider.core.auth import TokenCache
 from ica_airflow_provider.core.errors import IcaError
-from ica_airflow_provider.core.protocol import IcaProtocol
+from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
+from ica_airflow_provider.task_side import IcaBatchFailedError
 from ica_airflow_provider.testing.seed import nextflow_item
-from ica_airflow_provider.waiting import IcaBatchFailedError
 
 SEED = 20261129
 BATCHES, ITEMS = 30, 20
@@ -180,15 +180,14 @@ def test_soak(ica_fake_server_factory: Any, monkeypatch: pytest.MonkeyPatch, cap
     store = TokenCache.store
     monkeypatch.setattr(TokenCache, "store", lambda cache, token: (tokens.append(token), store(cache, token))[1])
     retries = Counter[int]()
-    send = IcaProtocol.send
+    delay = RetryPolicy.delay
 
-    def counting_send(self: IcaProtocol, request: Any, prepare: Any = None) -> Any:
-        before = self.retries
-        result = yield from send(self, request, prepare)
-        retries[0] += self.retries - before
-        return result
+    def counting_delay(self: RetryPolicy, request: Any, outcome: Any, attempt: int) -> float | None:
+        seconds = delay(self, request, outcome, attempt)
+        retries[0] += seconds is not None  # a retry follows
+        return seconds
 
-    monkeypatch.setattr(IcaProtocol, "send", counting_send)
+    monkeypatch.setattr(RetryPolicy, "delay", counting_delay)
     # Random draws give a few lost answers to batch POSTs; two more make sure there are some.
     server.backend.inject_fault("lost-create", count=2, method="POST", path_contains="/analysisCreationBatch")
     caplog.set_level(logging.DEBUG)

@@ -8,13 +8,13 @@ import pytest
 @pytest.fixture
 def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every secret registered with Airflow's secrets masker, by the hook or the async client."""
-    from ica_airflow_provider.hooks import async_client
+    from ica_airflow_provider.hooks import clients
 
     secrets: list[str] = []
 
     async def amask_secret(secret: str) -> None:
         secrets.append(secret)
 
-    monkeypatch.setattr(async_client, "amask_secret", amask_secret)
-    monkeypatch.setattr("ica_airflow_provider.hooks.ica.mask_secret", secrets.append)
+    monkeypatch.setattr(clients, "amask_secret", amask_secret)
+    monkeypatch.setattr(clients, "mask_secret", secrets.append)
     return secrets

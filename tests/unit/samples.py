@@ -1,6 +1,6 @@
 """Canned ICA bodies and small helpers shared by the hook and core unit tests.
 
-Bodies follow the shapes of the ICA v2 OpenAPI subset (``/work/shared/ica-api``):
+Bodies follow the shapes of the ICA v2 OpenAPI subset (``../shared/ica-api``, beside the repository):
 v3 for the token and the batch, v4 for items and analyses, RFC 7807 for errors.
 Media types are spelled out here on purpose instead of being imported from the code
 under test, so that a wrong constant there is caught.

@@ -14,7 +14,6 @@ from ica_airflow_provider.core.auth import (
     FALLBACK_LIFETIME_SECONDS,
     REMINT_LEAD_SECONDS,
     TokenCache,
-    jwt_expiry,
 )
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.messages import Request
@@ -22,6 +21,11 @@ from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 
 NOW = 1_900_000_000.0
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim as the cache reads it (a test's view of ``auth._claims``)."""
+    return auth._number(auth._claims(token), "exp")
 
 
 class Clock:

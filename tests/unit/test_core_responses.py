@@ -158,10 +158,21 @@ def test_connection_error_message() -> None:
     assert str(err) == "ICA did not answer GET /api/y after 6 attempt(s): timeout: ReadTimeout"
 
 
-def test_errors_are_airflow_exceptions() -> None:
+def test_errors_are_airflow_exceptions_at_the_edge() -> None:
+    from ica_airflow_provider import exceptions
+    from ica_airflow_provider.exceptions import airflow_facing
+
     for cls in (IcaApiError, IcaConnectionError, IcaConfigError):
         assert issubclass(cls, IcaError)
-        assert issubclass(cls, AirflowException)
+        assert not issubclass(cls, AirflowException)  # the core imports no Airflow
+        facing = getattr(exceptions, cls.__name__)
+        assert issubclass(facing, cls) and issubclass(facing, AirflowException)
+    assert issubclass(exceptions.IcaBatchFailedError, IcaError)
+    assert issubclass(exceptions.IcaWaitTimeoutError, AirflowException)
+    error = IcaApiError(404, method="GET", path="/api/x")
+    with pytest.raises(IcaApiError) as raised, airflow_facing():
+        raise error
+    assert raised.value is error and isinstance(error, AirflowException) and error.status == 404
 
 
 @pytest.mark.parametrize(

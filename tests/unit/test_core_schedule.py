@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 
-from ica_airflow_provider.core.schedule import POLL_JITTER, next_poll_delay
+from ica_airflow_provider.core.schedule import JITTER, POLL_JITTER, next_poll_delay
+from ica_airflow_provider.core.wait import Deadline
 
 
 def test_delays_stay_within_the_jitter_and_average_the_interval() -> None:
@@ -31,11 +32,19 @@ def test_the_rng_is_injectable_and_deterministic() -> None:
 
 @pytest.mark.parametrize(("remaining", "expected"), [(0.0, 0.0), (-5.0, 0.0), (3.0, 3.0)])
 def test_the_deadline_caps_the_delay(remaining: float, expected: float) -> None:
-    assert next_poll_delay(60, remaining=remaining, rng=random.Random(0)) == expected
+    delay = next_poll_delay(60, rng=random.Random(0))
+    assert Deadline(1000.0 + remaining).cap(delay, now=1000.0) == expected
 
 
 def test_a_far_deadline_changes_nothing() -> None:
-    assert next_poll_delay(60, remaining=1e6, rng=random.Random(3)) == next_poll_delay(60, rng=random.Random(3))
+    delay = next_poll_delay(60, rng=random.Random(3))
+    assert Deadline(1e6).cap(delay, now=0.0) == delay == next_poll_delay(60, rng=random.Random(3))
+
+
+def test_polls_and_retries_draw_from_one_generator() -> None:
+    from ica_airflow_provider.core.retry import RetryPolicy
+
+    assert RetryPolicy().rng is JITTER
 
 
 def test_zero_jitter_and_zero_interval() -> None:

@@ -31,6 +31,7 @@ from ica_airflow_provider.core.errors import IcaApiError
 from ica_airflow_provider.core.protocol import IcaProtocol
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.core.tracker import REASON_SHOWN, BatchTracker, ItemRecord, judge, listing
+from ica_airflow_provider.core.wait import PollFailures, Wait, finish
 
 BATCH = f"GET /api/projects/{PROJECT_ID}/analysisCreationBatch/{BATCH_ID}"
 ITEMS = f"{BATCH}/items"
@@ -401,6 +402,14 @@ def test_poll_mints_a_token_when_none_is_cached() -> None:
 
 # -- include_outputs ---------------------------------------------------------------------------------------------
 
+
+def poll_outputs(tracker: BatchTracker, fake: FakeIca, protocol: IcaProtocol) -> tuple[list[str], list[str]]:
+    """One poll of a wait that fetches outputs as analyses succeed (``Wait.early_outputs``)."""
+    before = len(fake.api_requests())
+    wait = Wait(tracker, early_outputs=True, failures=PollFailures(limit=0))
+    drive(wait.poll(protocol), fake.send, lambda s: None)
+    return [], fake.described()[before:]
+
 OUTPUTS = f"GET /api/projects/{PROJECT_ID}/analyses/{{}}/outputs"
 
 
@@ -423,21 +432,21 @@ def test_record_outputs_round_trip_and_only_when_fetched() -> None:
 def test_poll_fetches_outputs_once_per_succeeded_analysis() -> None:
     fake = five_item_fake()
     protocol = protocol_for(fake)
-    tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=2, include_outputs=True)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID, page_size=2)
 
-    _, sent = poll(tracker, fake, protocol)
+    _, sent = poll_outputs(tracker, fake, protocol)
     # a1 SUCCEEDED; a2 running; a5 FAILED; i3 still being created: the job is read too
     assert sent == [ITEMS] * 3 + [BATCH, OUTPUTS.format("a1")]
     assert tracker.records["i1"].outputs == folder_of("a1")
 
     fake.put_item("i3", "ref-3", "SUCCEEDED", "a3", "REQUESTED")
     fake.set_analysis("a2", "SUCCEEDED")
-    _, sent = poll(tracker, fake, protocol)
+    _, sent = poll_outputs(tracker, fake, protocol)
     assert sent[-1:] == [OUTPUTS.format("a2")]  # a2 only: a1's are known
     fake.set_analysis("a3", "SUCCEEDED")
-    _, sent = poll(tracker, fake, protocol)
+    _, sent = poll_outputs(tracker, fake, protocol)
     assert sent == [f"GET /api/projects/{PROJECT_ID}/analyses/a3", OUTPUTS.format("a3")]
-    _, sent = poll(tracker, fake, protocol)
+    _, sent = poll_outputs(tracker, fake, protocol)
     assert sent == []  # done: never asked again
 
     xcom = {r["item_id"]: r for r in tracker.dump_records()}
@@ -472,14 +481,14 @@ def test_outputs_fetched_before_a_failed_poll_are_kept() -> None:
 
     fake.routes[("GET", f"/api/projects/{PROJECT_ID}/analyses/a2/outputs")] = flaky
     protocol = protocol_for(fake)  # no retries: the 503 fails the poll
-    tracker = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
 
     with pytest.raises(IcaApiError):
-        poll(tracker, fake, protocol)
+        poll_outputs(tracker, fake, protocol)
     assert tracker.records["i1"].outputs == folder_of("a1")
     assert tracker.records["i2"].outputs is None
 
-    _, sent = poll(tracker, fake, protocol)  # the next poll asks only for what is missing
+    _, sent = poll_outputs(tracker, fake, protocol)  # the next poll asks only for what is missing
     assert sent == [OUTPUTS.format("a2"), OUTPUTS.format("a3")]
     assert [r.outputs for r in tracker.records.values()] == [folder_of(f"a{n}") for n in (1, 2, 3)]
 
@@ -490,16 +499,50 @@ def test_loaded_records_with_outputs_are_not_fetched_again() -> None:
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
     fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "IN_PROGRESS")
     protocol = protocol_for(fake)
-    first = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)
-    poll(first, fake, protocol)
+    first = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll_outputs(first, fake, protocol)
 
-    again = BatchTracker(PROJECT_ID, BATCH_ID, page_size=1, include_outputs=True)
+    again = BatchTracker(PROJECT_ID, BATCH_ID, page_size=1)
     again.load_records(first.dump_records())
     fake.set_analysis("a2", "SUCCEEDED")
-    _, sent = poll(again, fake, protocol)
+    _, sent = poll_outputs(again, fake, protocol)
 
     assert sent == [f"GET /api/projects/{PROJECT_ID}/analyses/a2", OUTPUTS.format("a2")]
     assert again.records["i1"].outputs == folder_of("a1")
+
+
+def run_finish(tracker: BatchTracker, fake: FakeIca, *, outputs: bool) -> list[str]:
+    before = len(fake.api_requests())
+    drive(finish(tracker, protocol_for(fake), outputs=outputs), fake.send, lambda s: None)
+    return fake.described()[before:]
+
+
+def test_the_finish_step_completes_a_partial_record_set_with_one_listing_then_fetches_outputs() -> None:
+    fake = FakeIca()
+    for n in (1, 2, 3):
+        fake.put_item(f"i{n}", f"ref-{n}", "SUCCEEDED", f"a{n}", "SUCCEEDED")
+    fake.put_item("i4", "ref-4", "SUCCEEDED", "a4", "FAILED")
+    first = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(first, fake, protocol_for(fake))
+    compact = BatchTracker(PROJECT_ID, BATCH_ID)  # a compact save: only i3 was open
+    compact.load_records([first.records["i3"].to_xcom()], item_count=4)
+
+    sent = run_finish(compact, fake, outputs=True)
+
+    assert sent[0] == ITEMS  # one listing, then each succeeded analysis's outputs once
+    assert sorted(sent[1:]) == [OUTPUTS.format(f"a{n}") for n in (1, 2, 3)]
+    assert not compact.partial and len(compact.records) == 4
+    assert run_finish(compact, fake, outputs=True) == []  # whole, with outputs: nothing more to ask
+
+
+def test_the_finish_step_costs_nothing_for_whole_records_without_outputs() -> None:
+    fake = five_item_fake()
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(tracker, fake, protocol_for(fake))
+    assert run_finish(tracker, fake, outputs=False) == []
+    unknown = BatchTracker(PROJECT_ID, BATCH_ID)
+    unknown.load_records([], item_count=5)  # an event without records: none known of five
+    assert run_finish(unknown, fake, outputs=False)[0] == ITEMS
 
 
 # -- progress_line ----------------------------------------------------------------------------------------------

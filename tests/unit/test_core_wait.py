@@ -178,12 +178,15 @@ def test_abort_running_asks_for_no_outputs_first() -> None:
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
     for n in range(2, 6):
         fake.put_item(f"i{n}", f"ref-{n}", "SUCCEEDED", f"a{n}", "SUCCEEDED")
-    tracker = BatchTracker(PROJECT_ID, BATCH_ID, include_outputs=True)  # e.g. the trigger's on_kill: no records
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)  # e.g. the trigger's on_kill: no records
+    wait = Wait(tracker, early_outputs=True)  # a wait that fetches outputs as analyses succeed
 
     aborted = drive(abort_running(tracker, protocol_for(fake), log), fake.send, lambda s: None)
 
     assert aborted == ["a1"]
     assert not any(d.endswith("/outputs") for d in fake.described())
+    drive(wait.poll(protocol_for(fake)), fake.send, lambda s: None)  # no side effect on a later poll
+    assert sum(d.endswith("/outputs") for d in fake.described()) == 4
 
 
 def test_abort_running_carries_on_past_one_refused_abort(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,6 +13,7 @@ import pytest
 from ica_airflow_provider._compat import AIRFLOW_V_3_0_PLUS
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, json_size
 from ica_airflow_provider.core.wait import Wait
+from ica_airflow_provider.task_side import SavedWait
 from ica_airflow_provider.triggers.events import (
     EVENT_LIMIT,
     RECORDS_BUDGET,
@@ -20,7 +21,6 @@ from ica_airflow_provider.triggers.events import (
     has_records,
     tracker_from_event,
 )
-from ica_airflow_provider.waiting import SavedWait
 from tests.state_store import TaskStateStore
 
 KIB = 1024

@@ -6,28 +6,21 @@ import json
 import subprocess
 import sys
 
+# What a DAG file's import of the operator and the sensor loads of ours: the task side, the
+# core's wait and tracker, the hook and the models load when a task runs.
 LIGHT = {
     "ica_airflow_provider",
     "ica_airflow_provider._compat",
+    "ica_airflow_provider.arguments",
     "ica_airflow_provider.core",
-    "ica_airflow_provider.core.errors",
-    "ica_airflow_provider.core.messages",
-    "ica_airflow_provider.core.operations",
-    "ica_airflow_provider.core.progress",  # what the wait logs: stdlib and the tracker only
-    "ica_airflow_provider.core.schedule",  # the jitter of the poll interval: stdlib only
     "ica_airflow_provider.core.status",
-    "ica_airflow_provider.core.tracker",
-    "ica_airflow_provider.core.transient",
-    "ica_airflow_provider.core.wait",
     "ica_airflow_provider.defaults",
     "ica_airflow_provider.links",
     "ica_airflow_provider.operators",
     "ica_airflow_provider.operators.ica",
     "ica_airflow_provider.sensors",
     "ica_airflow_provider.sensors.ica",
-    "ica_airflow_provider.triggers",
-    "ica_airflow_provider.triggers.events",
-    "ica_airflow_provider.waiting",
+    "ica_airflow_provider.task_mixin",
 }
 
 

@@ -153,13 +153,13 @@ def test_on_kill_respects_abort_on_kill(abort_on_kill: bool, monkeypatch: pytest
     aborted: list[BatchTracker] = []
     monkeypatch.setattr(IcaHook, "abort_running", lambda hook, tracker, log: aborted.append(tracker) or [])
     op.on_kill()  # nothing created yet: nothing to abort
-    op._tracker = BatchTracker("p", "b")
+    tracker = op.task_wait.follow("p", "b").tracker  # what execute() does before waiting
     op.on_kill()
-    assert aborted == ([op._tracker] if abort_on_kill else [])
+    assert aborted == ([tracker] if abort_on_kill else [])
 
 
 def test_max_failures_may_be_a_template_checked_once_rendered() -> None:
-    from ica_airflow_provider.waiting import rendered_max_failures
+    from ica_airflow_provider.arguments import rendered_max_failures
 
     op = operator(nextflow_items=[ITEM], wait_for_completion=True, max_failures="{{ params.max_failures }}")
     assert op.max_failures == "{{ params.max_failures }}"

@@ -10,7 +10,7 @@ import pytest
 from ica_airflow_provider._compat import AirflowException, AirflowSensorTimeout, AirflowSkipException
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
-from ica_airflow_provider.waiting import IcaBatchFailedError
+from ica_airflow_provider.task_side import IcaBatchFailedError
 
 
 def record(ref: str, item: str = "SUCCEEDED", analysis: str | None = "SUCCEEDED") -> dict[str, Any]:
@@ -62,7 +62,7 @@ def test_a_success_event_for_an_unfinished_batch_is_refused() -> None:
 @pytest.mark.parametrize("batch_id", [None, "", ["a-1", "a-2"]])
 def test_batch_id_must_be_one_id(batch_id: Any) -> None:
     with pytest.raises(IcaConfigError, match="batch_id must be one batch ID"):
-        IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="p").wait()
+        IcaAnalysisBatchSensor(task_id="w", batch_id=batch_id, project_id="p").poke({})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("include_outputs", [1, "true", None])

@@ -1,30 +1,32 @@
-"""The task side of a wait, shared by the operator and the sensor; read top to bottom.
+"""The task side of a wait, the one entry of the operator and the sensor; read top to bottom.
 
-A task builds a :class:`TaskWait` from its own arguments (what a timeout raises, whether
-it aborts) and calls one of:
+A task builds one :class:`TaskWait` from its own arguments (what a timeout raises, whether
+it aborts, its poll interval and timeout), sets this run's deadline (:meth:`TaskWait.begin`),
+takes the batch's wait (:meth:`TaskWait.follow`: built here, or the one kept from the last
+poke), and calls one of:
 
-- :meth:`TaskWait.poke`: one poll (the sensor's poke, and a first poll before deferring);
+- :meth:`TaskWait.poke`: one poll (the sensor's poke);
 - :meth:`TaskWait.run`: poll until done in this process (the operator's own wait);
-- :meth:`TaskWait.trigger`: the trigger to defer to; back from it, :meth:`TaskWait.resume`.
+- :meth:`TaskWait.start`: poke once, then conclude or defer to the trigger; back from it,
+  :meth:`TaskWait.resume`.
 
-All of them end in :meth:`TaskWait.conclude` or :meth:`TaskWait.timed_out`, so the
-outcome, the XComs and the messages are the same whichever way the wait ran. The polls
-themselves are the hook's (:meth:`~ica_airflow_provider.hooks.ica.IcaHook.poll_batch`
-and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`).
+All of them end in :meth:`TaskWait.end`: the finish step (every record, the outputs), then
+the summary or the timeout, so the outcome, the XComs and the messages are the same whichever
+way the wait ran. The polls themselves are the hook's (:meth:`~ica_airflow_provider.hooks.ica.IcaHook.poll_batch`
+and friends) and, below it, the core's (:mod:`ica_airflow_provider.core.wait`). The operator
+and the sensor import nothing of the core's wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
-from ica_airflow_provider.core.errors import IcaConfigError, IcaError
-from ica_airflow_provider.core.progress import ProgressLog
+from ica_airflow_provider.core.progress import ProgressLog, left_running_line
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
-    WAIT_FOR_CHOICES,
     BatchTracker,
     ItemRecord,
     Log,
@@ -33,55 +35,29 @@ from ica_airflow_provider.core.tracker import (
     dump_within,
     listing,
 )
-from ica_airflow_provider.core.wait import Deadline, PollFailures, Wait
+from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.exceptions import IcaBatchFailedError, IcaConfigError, IcaError, IcaWaitTimeoutError
 from ica_airflow_provider.links import PushedLinks, push_links
-from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, has_records, tracker_from_event
+from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, tracker_from_event
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
 ANALYSES_XCOM = "analyses"
-# Records a rescheduled sensor keeps whole in the task state store (64 KiB a value); above, the open ones.
+
+
+class Defer(Protocol):
+    """A task's ``defer``."""
+
+    def __call__(self, *, trigger: Any, method_name: str, timeout: Any = None) -> Any: ...
+
+
+# Records a rescheduled sensor keeps whole in the task state store; above, the open ones. The
+# store allows 64 KiB a value, as an event may take: the same budget leaves the same room.
 STATE_BUDGET = RECORDS_BUDGET
 
-
-class IcaBatchFailedError(IcaError):
-    """More items or analyses failed than ``max_failures`` allows."""
-
-
-class IcaWaitTimeoutError(IcaError):
-    """The batch was not finished by the wait's deadline."""
-
-
-def check_wait_args(
-    wait_for: str, max_failures: int | str, page_size: int, *, include_outputs: bool = False, **seconds: float
-) -> WaitFor:
-    """Validate the wait parameters at DAG-parse time; no network.
-
-    ``max_failures`` may be a template (``"{{ params.max_failures }}"``): checked once rendered.
-    """
-    if not isinstance(include_outputs, bool):
-        raise ValueError(f"include_outputs: must be True or False, got {include_outputs!r}")
-    if wait_for not in WAIT_FOR_CHOICES:
-        raise ValueError(f"wait_for: {wait_for!r} is not one of {', '.join(map(repr, WAIT_FOR_CHOICES))}")
-    if not isinstance(max_failures, str):
-        rendered_max_failures(max_failures)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise ValueError(f"page_size: must be a whole number of 1 or more, got {page_size!r}")
-    for name, value in seconds.items():
-        if not value >= 0:
-            raise ValueError(f"{name}: must be 0 or more seconds, got {value!r}")
-    return wait_for  # type: ignore[return-value]
-
-
-def rendered_max_failures(value: int | str) -> int:
-    """``max_failures`` as rendered (a template gives text, e.g. ``"2"``): a whole number of 0 or more."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"max_failures: must be a whole number of 0 or more, got {value!r}")
-    return value
+__all__ = ["IcaBatchFailedError", "IcaWaitTimeoutError", "SavedWait", "TaskWait"]
 
 
 def check_batch_id(task_id: str, batch_id: Any) -> str:
@@ -126,6 +102,15 @@ class TaskWait:
     on_end: Callable[[str, list[dict[str, Any]]], None] | None = None
     # The task's own, so that its pokes in one process push each link only when it changes.
     pushed_links: PushedLinks | None = None
+    poll_interval: float = 60.0  # between the polls of a wait in this process, or on the triggerer
+    timeout: float | None = None  # seconds the wait may take (None: no limit)
+    # The records stay in this process until the wait ends (a poke-mode sensor, the operator's
+    # own wait), so outputs are fetched as analyses succeed; elsewhere (the poke before
+    # deferring: the trigger starts afresh; a rescheduled sensor's compact save) only the
+    # finish step fetches them.
+    in_memory: bool = False
+    deadline: Deadline = field(default_factory=Deadline)  # this run's: see begin()
+    current: Wait | None = None  # the wait in this process: kept from poke to poke, and for on_kill
 
     def project_id(self, given: str | None) -> str:
         """The task's ``project_id``, or else the connection's."""
@@ -137,68 +122,74 @@ class TaskWait:
             )
         return str(project_id)
 
-    def tracker(self, project_id: str, batch_id: str) -> BatchTracker:
-        return BatchTracker(project_id, batch_id, self.wait_for, self.page_size, include_outputs=self.include_outputs)
+    def begin(self, first_poke: float | None = None, *, afresh: bool = False) -> None:
+        """This run's deadline: ``timeout`` from now, or from ``first_poke`` (epoch seconds: a
+        rescheduled sensor's run began at its first poke, as Airflow's sensor timeout counts).
 
-    def wait(self, tracker: BatchTracker, *, poll_interval: float = 0.0, deadline: Deadline | None = None) -> Wait:
-        return Wait(tracker, self.max_failures, poll_interval, deadline or Deadline())
+        ``afresh``: forget the wait an earlier run of this object kept (the operator's retry).
+        """
+        if afresh:
+            self.current = None
+        if self.timeout is None:
+            self.deadline = Deadline()
+        elif first_poke is None:
+            self.deadline = Deadline.after(self.timeout)
+        else:
+            self.deadline = Deadline(first_poke + self.timeout)
+
+    def follow(self, project_id: str, batch_id: str, saved: SavedWait | None = None) -> Wait:
+        """The batch's wait: the one this process kept (poke to poke), else a new one (from ``saved``).
+
+        It has this run's deadline (a retry on the same object, as ``dag.test`` runs it, gets its own).
+        """
+        wait = self.current
+        if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
+            tracker = BatchTracker(project_id, batch_id, self.wait_for, self.page_size)
+            early_outputs = self.include_outputs and self.in_memory
+            wait = self.current = Wait(tracker, self.max_failures, self.poll_interval, early_outputs=early_outputs)
+            if saved is not None:
+                saved.load(wait)
+        wait.deadline = self.deadline
+        return wait
 
     # -- the three ways to wait ------------------------------------------------------------
 
     def poke(
-        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, lasting: bool = True
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, times_out: bool = True
     ) -> list[str] | None:
         """One poll: the analysis IDs when the batch is done, else ``None`` (or the timeout).
 
         ``saved``: where a rescheduled sensor keeps the wait until its next poke.
-        ``lasting``: the records last until the next poll (see :meth:`poll_outputs_once`).
-        """
-        verdict = self.poll_outputs_once(wait, lasting)
-        self.push_links(context, wait.tracker)
-        if verdict is not None and verdict.done:
-            if saved is not None:
-                saved.clear()
-            return self.conclude(context, verdict, wait.tracker.batch_id)
-        if saved is not None:
-            saved.save(wait)
-        if wait.timed_out():
-            if wait.tracker.partial:  # a compact save knew only the open items: the XCom has all
-                wait.tracker.load_records([])
-                self.relist(wait.tracker)
-            self.timed_out(context, wait.tracker)
-        return None
-
-    def poll_outputs_once(self, wait: Wait, lasting: bool) -> Verdict | None:
-        """One poll that fetches no analysis's outputs twice, and ends with every record.
-
-        Records that do not last until the next poll (the poke before deferring: the trigger
-        starts afresh; a rescheduled sensor's compact save) would have their outputs fetched
-        again: such a poll fetches outputs only once it finds the batch done. A compact save
-        followed only the open items: once they are done, the batch is listed once more,
-        before any outputs are fetched.
+        ``times_out``: whether this poke applies the deadline (the poke before deferring does not:
+        the trigger owns it).
         """
         tracker = wait.tracker
-        wanted = tracker.include_outputs
-        at_end = wanted and not lasting
-        tracker.include_outputs = wanted and not at_end
-        try:
-            verdict = self.hook.poll_batch(wait, self.log)
-            if verdict is not None and verdict.done and tracker.partial:
-                tracker.load_records([])
-                verdict = self.hook.poll_batch(wait, self.log)
-        finally:
-            tracker.include_outputs = wanted
-        if at_end and verdict is not None and verdict.done:
-            verdict = self.hook.poll_batch(wait, self.log)  # every record is terminal: outputs only
-        return verdict
+        verdict = self.hook.poll_batch(wait, self.log)
+        if verdict is not None and verdict.done:
+            return self.end(context, tracker, saved=saved)
+        self.push_links(context, tracker)
+        if saved is not None:
+            saved.save(wait)
+        if times_out and wait.timed_out():
+            self.end(context, tracker, timed_out=True)
+        return None
+
+    def start(
+        self, context: Context, wait: Wait, saved: SavedWait | None = None, *, abort_on_kill: bool, defer: Defer
+    ) -> list[str]:
+        """Poke once: a finished batch is concluded here; else defer to the trigger (``defer``: the task's)."""
+        ids = self.poke(context, wait, saved, times_out=False)
+        if ids is not None:
+            return ids
+        # timeout=None: the trigger owns the wall-clock deadline and reports it as an
+        # event, so that the timeout path can still abort and push XComs.
+        defer(trigger=self.trigger(wait, abort_on_kill=abort_on_kill), method_name="execute_complete", timeout=None)
+        raise AssertionError("defer() returned")
 
     def run(self, context: Context, wait: Wait) -> list[str]:
         """Poll in this process until done or ``wait.deadline``."""
         verdict = self.hook.wait_for_batch(wait, self.log)
-        self.push_links(context, wait.tracker)
-        if verdict is None:
-            self.timed_out(context, wait.tracker)
-        return self.conclude(context, verdict, wait.tracker.batch_id)
+        return self.end(context, wait.tracker, timed_out=verdict is None)
 
     def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:
         """The trigger that does :meth:`run` on the triggerer; it owns the wall-clock deadline."""
@@ -228,28 +219,37 @@ class TaskWait:
         status, batch_id = event["status"], str(event.get("batch_id"))
         if status == "error":
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
+        # A big batch's event has no room for the records: the finish step lists the batch once.
         tracker = tracker_from_event(event, self.wait_for, self.page_size)
-        if not has_records(event):  # a big batch: its event had no room for the records
-            self.relist(tracker)
-        self.push_links(context, tracker)
-        if status == "timeout":
-            self.timed_out(context, tracker)
-        verdict = tracker.verdict(self.max_failures)
-        if not verdict.done:
-            raise AirflowException(f"The ICA trigger reported {status!r} for batch {batch_id}, which is not finished")
-        if self.include_outputs:  # the trigger leaves them to us: fetched here, once
-            tracker.include_outputs = True
-            self.relist(tracker)  # every record is terminal: this fetches only the outputs
-        return self.conclude(context, verdict, batch_id)
-
-    def relist(self, tracker: BatchTracker) -> None:
-        """Refresh ``tracker`` once (a listing when it is empty); any failure fails the task."""
-        wait = self.wait(tracker)
-        wait.failures = PollFailures(limit=0)  # no "poll again later" here: raise
-        wait.progress = ProgressLog.said(tracker)  # what the wait before reported is not repeated
-        self.hook.poll_batch(wait, self.log)
+        return self.end(context, tracker, timed_out=status == "timeout", reported=status)
 
     # -- how every wait ends -----------------------------------------------------------------
+
+    def end(
+        self,
+        context: Context,
+        tracker: BatchTracker,
+        *,
+        timed_out: bool = False,
+        reported: str = "",
+        saved: SavedWait | None = None,
+    ) -> list[str]:
+        """The one ending of every wait: the finish step, the links, then the summary or the timeout.
+
+        ``saved``: a rescheduled sensor's saved wait, cleared once the finish step has succeeded.
+        """
+        self.hook.finish_batch(tracker, self.log, outputs=self.include_outputs)
+        if saved is not None:
+            saved.clear()
+        self.push_links(context, tracker)
+        if timed_out:
+            self.timed_out(context, tracker)
+        verdict = tracker.verdict(self.max_failures)
+        if not verdict.done:  # only a trigger's event can claim that
+            raise AirflowException(
+                f"The ICA trigger reported {reported!r} for batch {tracker.batch_id}, which is not finished"
+            )
+        return self.conclude(context, verdict, tracker.batch_id)
 
     def conclude(self, context: Context, verdict: Verdict, batch_id: str) -> list[str]:
         """Log one summary, push the ``analyses`` XCom; fail if too many failed; return the analysis IDs."""
@@ -303,6 +303,20 @@ class TaskWait:
     def abort_running(self, tracker: BatchTracker) -> list[str]:
         """Best effort (the task is going away, or failing): abort the batch's running analyses."""
         return self.hook.abort_running(tracker, self.log)
+
+    def on_kill(self, *, abort: bool) -> list[str]:
+        """The task is killed: abort what the wait in this process follows, or say what it leaves running.
+
+        One line either way (:func:`~.core.progress.aborted_line`, :func:`~.core.progress.left_running_line`).
+        """
+        tracker = self.current.tracker if self.current is not None else None
+        if not abort:
+            self.log.info("%s", left_running_line(tracker))
+            return []
+        if tracker is None:
+            self.log.info("Task stopped before its first poll: no analysis known to abort")
+            return []
+        return self.abort_running(tracker)
 
 
 class StateStore(Protocol):
