@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ica_airflow_provider.core.tracker import BatchTracker
 from ica_airflow_provider.core.wait import Wait
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
@@ -91,9 +90,15 @@ def test_aborted_analyses_end_aborted(batch: tuple[Any, str, list[str]], clock: 
 STOP_LOG = logging.getLogger("test.stop")
 
 
+def logged(task: Any) -> Any:
+    """``task`` logging to :data:`STOP_LOG` (set before it first logs: its task side keeps the logger)."""
+    task._log = task._cached_logger = STOP_LOG  # the task's or trigger's logger (Airflow 2, 3's triggers; 3's tasks)
+    return task
+
+
 def stop_lines(caplog: pytest.LogCaptureFixture, task: Any) -> list[str]:
     """Call the task's ``on_kill`` with its log captured; the lines it logged about aborting."""
-    task._log = task._cached_logger = STOP_LOG  # the task's or trigger's logger (Airflow 2, 3's triggers; 3's tasks)
+    logged(task)
     caplog.set_level(logging.INFO, logger=STOP_LOG.name)
     killed = task.on_kill()
     if asyncio.iscoroutine(killed):
@@ -107,7 +112,7 @@ def test_a_killed_sensor_says_what_happens_to_the_analyses(
 ) -> None:
     _, batch_id, running = batch
     sensor = IcaAnalysisBatchSensor(task_id="wait", batch_id=batch_id, project_id="proj", abort_on_kill=abort_on_kill)
-    assert sensor.poke({"ti": None}) is False
+    assert logged(sensor).poke({"ti": None}) is False
     if abort_on_kill:
         aborted = ", ".join(f"K{n}-run-long ({a})" for n, a in zip((2, 3), running, strict=True))
         expected = f"ICA batch {batch_id}: asked ICA to abort 2 running analyses: {aborted}"
@@ -124,8 +129,8 @@ def test_a_killed_operator_that_does_not_abort_says_so(
 ) -> None:
     server, batch_id, _ = batch
     op = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=ITEMS, project_id="proj", abort_on_kill=False)
-    tracker = op._tracker = BatchTracker("proj", batch_id)  # what execute() sets before waiting
-    IcaHook().poll_batch(Wait(tracker), logging.getLogger("test"))  # its wait's first poll
+    wait = logged(op).task_wait.follow("proj", batch_id)  # what execute() does before waiting
+    IcaHook().poll_batch(wait, logging.getLogger("test"))  # its wait's first poll
     assert stop_lines(caplog, op) == [
         f"ICA batch {batch_id}: task stopped; leaving 2 analyses running in ICA"
         " (abort_on_kill=True would abort them): K2-run-long, K3-run-long"

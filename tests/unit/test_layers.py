@@ -25,11 +25,11 @@ NAME = "ica_airflow_provider"
 # ("" is the package's own ``__init__``). ``_compat`` is the only door to Airflow: it sits
 # above the core, which may not reach it.
 LAYERS = [
-    ("operators", "sensors", "task_mixin"),
+    ("operators", "sensors", "task_mixin", "notifications_cli"),
     ("task_side",),
     ("triggers",),
     ("hooks",),
-    ("links", "openlineage", "exceptions", "arguments", "get_provider_info"),
+    ("links", "openlineage", "exceptions", "arguments", "forms", "get_provider_info"),
     ("_compat",),
     ("core",),
     ("models",),
