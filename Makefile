@@ -40,7 +40,7 @@ test-af2: $(VENV_AF2)/.installed
 test: lint typecheck test-af3 test-af2
 
 # Unit, dag.test end-to-end (poke and deferred) and integration tests on every supported
-# Airflow line, one kept environment each in .venvs/; checks the README's compatibility table.
+# Airflow line, one kept environment each in .venvs/; checks the table of docs/compatibility.md.
 test-matrix:
 	$(PYTHON) scripts/test_matrix.py
 
