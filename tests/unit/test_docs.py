@@ -89,9 +89,11 @@ def test_internal_links_resolve(document: Path) -> None:
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO)))
-def test_python_blocks_parse(document: Path) -> None:
+def test_python_blocks_parse_and_dags_are_example_files(document: Path) -> None:
+    """Written blocks must parse; a DAG is shown from example_dags/, which the e2e tests run."""
     for block in python_blocks(document):
         ast.parse(block)  # a SyntaxError names the line
+        assert "DAG(" not in block, f"{document.relative_to(REPO)}: include the DAG from example_dags/ instead"
 
 
 def test_every_guide_is_linked_from_the_readme() -> None:
