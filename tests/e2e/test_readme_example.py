@@ -6,33 +6,23 @@ DAGs folder (``dag.test`` here would need the DAG in the tests' own DAGs folder)
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from ica_airflow_provider.hooks.ica import IcaHook
+from tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def readme_dags() -> list[str]:
     """The example DAG files the README includes whole (scripts/docs.py keeps the copy exact)."""
-    tool = load("docs_tool", REPO / "scripts" / "docs.py")
+    tool = load_script("docs")
     return [i.path for i in tool.includes(REPO / "README.md") if i.start is None and i.path.endswith(".py")]
 
 
@@ -41,7 +31,7 @@ def readme_dags() -> list[str]:
 def test_the_readme_example_runs(
     path: str, ica_fake_server_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    demo = load("ica_demo", REPO / "scripts" / "demo.py")
+    demo = load_script("demo")
     server = ica_fake_server_factory(api_key=demo.API_KEY)
     env = demo.airflow_env(server.url)
     dag_id = Path(path).stem

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r"^```python\n(?P<body>.*?)^```\n", re.DOTALL | re.MULTILINE)
@@ -17,11 +17,7 @@ _FENCE = re.compile(r"^```python\n(?P<body>.*?)^```\n", re.DOTALL | re.MULTILINE
 
 def example_tests() -> list[tuple[str, str]]:
     """(document, block) for each Python block of the docs that defines a ``test_`` function."""
-    spec = importlib.util.spec_from_file_location("docs_tool", REPO / "scripts" / "docs.py")
-    assert spec and spec.loader
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules["docs_tool"] = tool
-    spec.loader.exec_module(tool)
+    tool = load_script("docs")
     found = []
     for document in tool.documents():
         text = document.read_text()

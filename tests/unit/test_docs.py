@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from ica_airflow_provider.testing import MARKERS
+from tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -20,16 +18,7 @@ _LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 _FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```\n", re.DOTALL | re.MULTILINE)
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-docs = _load("docs_tool", REPO / "scripts" / "docs.py")
+docs = load_script("docs")
 DOCUMENTS = docs.documents()
 
 
