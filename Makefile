@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e up down e2e-distributed clean
+.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e up down e2e-distributed screenshots release-check clean
 
 $(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ test-af2: $(VENV_AF2)/.installed
 test: lint typecheck test-af3 test-af2
 
 # Unit, dag.test end-to-end (poke and deferred) and integration tests on every supported
-# Airflow line, one kept environment each in .venvs/; checks the README's compatibility table.
+# Airflow line, one kept environment each in .venvs/; checks the table of docs/compatibility.md.
 test-matrix:
 	$(PYTHON) scripts/test_matrix.py
 
@@ -88,6 +88,21 @@ $(VENV)/.distributed-installed: $(VENV)/.e2e-installed
 # Redis from apt: root or sudo) while a worker, a triggerer and the scheduler go down, ~2-3 min.
 e2e-distributed: $(VENV)/.distributed-installed
 	ICA_E2E_DISTRIBUTED=1 $(BIN)/pytest -p no:cacheprovider tests/deployment_distributed
+
+# Maintainers: a make e2e run, then its screenshots over the ones the guides show in docs/, and
+# the connection form's (PostgreSQL and the API server alone); commit them.
+screenshots: e2e
+	$(BIN)/python -m deploy.airflow_e2e.ui_walkthrough --refresh-docs
+	$(BIN)/python deploy/screenshot_connection_form.py
+
+$(VENV)/.release-installed: $(VENV)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -c $(NEWEST_PINS) -e ".[release]"
+	touch $@
+
+# The sdist and the wheel built and checked (twine), the wheel installed into a fresh virtualenv
+# with Airflow, where the provider, its connection type and the example DAGs must show.
+release-check: $(VENV)/.release-installed
+	$(BIN)/python scripts/release_check.py
 
 clean:
 	rm -rf $(VENV) $(VENV_AF2) .venvs airflow-home .demo .e2e .pytest_cache .mypy_cache .ruff_cache

@@ -48,15 +48,9 @@ DOC_MD = """
 ignored.
 
 **Trying it against the fake ICA server** (`make demo`, `make e2e`): a sample name containing
-one of these markers behaves as described; other samples succeed.
-
-| marker | what the fake server does |
-|---|---|
-| `fail-creation` | the analysis is never created: the item fails with "Pipeline input validation failed" |
-| `fail-analysis` | the analysis runs, then ends FAILED with a reason ("Step 'main' failed ...") |
-| `fail-final` | as `fail-analysis`, but ends FAILED_FINAL |
-| `run-long` | the analysis stays IN_PROGRESS for an hour (until aborted) |
-| `awaiting-input` | the analysis pauses in AWAITING_INPUT for a moment, then succeeds |
+a marker (`fail-creation`, `fail-analysis`, `fail-final`, `run-long`, `awaiting-input`,
+`stop-job`) fails, delays or stops its analysis; other samples succeed. What each does:
+docs/fake-server.md#markers in the provider's repository.
 
 E.g. samples `NA12878` and `NA12891-fail-analysis`: the run fails at *wait_for_analyses*,
 whose error names `NA12891-fail-analysis-germline`.

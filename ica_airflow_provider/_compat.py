@@ -18,7 +18,7 @@ AIRFLOW_VERSION: tuple[int, ...] = tuple(
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 
 # Newer Airflow features the provider uses where they exist and does without elsewhere
-# (README, "Compatibility"): rescheduled sensors keep their records in the task state store,
+# (docs/compatibility.md): rescheduled sensors keep their records in the task state store,
 # the triggerer calls a deferred task's trigger ``on_kill``, the UI builds the connection form
 # from the provider info's ``conn-fields`` (before: from the hook's methods).
 HAS_TASK_STATE_STORE = AIRFLOW_VERSION >= (3, 3)

@@ -5,7 +5,7 @@ extra): the operator and the sensor import this module inside
 ``get_openlineage_facets_on_complete``, which the OpenLineage listener calls when the
 task ends, so DAG files never load it or OpenLineage.
 
-The scheme (also in the README, "OpenLineage"):
+The scheme (also in docs/openlineage.md):
 
 - A dataset is one ICA file or folder. Its namespace is ``ica://<host>``, the host (and
   port, when the URL gives one) of the connection's API base URL, e.g.

@@ -3,12 +3,12 @@
 One virtual environment per Airflow line and Python, in sequence, each installed with plain pip
 from ``constraints/airflow-X.Y.txt``. Environments live in ``.venvs/`` and are kept between
 runs: one is rebuilt only when its constraints file or pyproject.toml changed. The run writes
-``constraints/matrix-results.json`` and fails when the README's compatibility table (generated
-from it) differs; ``--write-readme`` rewrites the table instead.
+``constraints/matrix-results.json`` and fails when the compatibility table of ``docs/compatibility.md``
+(generated from it) differs; ``--write-table`` rewrites the table instead.
 
     python3 scripts/test_matrix.py                 # every line
     python3 scripts/test_matrix.py --only 3.0 3.1  # some lines (results of the others kept)
-    python3 scripts/test_matrix.py --write-readme  # no tests: README table from the last results
+    python3 scripts/test_matrix.py --write-table   # no tests: the table from the last results
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ MATRIX = [
     ("3.3", "3.13"),
 ]
 # The demo (`airflow dags test` in a subprocess, ~2 min) runs in `make test` on 3.3 and 2.10 only;
-# the README check compares the results of the previous run, which this run replaces.
-TESTS = ["tests/unit", "tests/e2e", "tests/integration", "-k", "not test_demo and not test_readme_compatibility_table"]
+# the table check compares the results of the previous run, which this run replaces.
+TESTS = ["tests/unit", "tests/e2e", "tests/integration", "-k", "not test_demo and not test_compatibility_table"]
 VENVS = REPO / ".venvs"
 RESULTS = REPO / "constraints" / "matrix-results.json"
-README = REPO / "README.md"
+TABLE_DOC = REPO / "docs" / "compatibility.md"
 TABLE_START, TABLE_END = "<!-- compat-table:start -->", "<!-- compat-table:end -->"
 PIP = ["--quiet", "--disable-pip-version-check"]
 # What this environment has: versions, optional features, and the ica connection form the UI gets.
@@ -150,8 +150,8 @@ def _all_passed(tests: dict[str, str], prefix: str, marker: str) -> bool:
     return bool(chosen) and all(status == "passed" for status in chosen)
 
 
-def readme_table(cells: list[dict[str, Any]]) -> str:
-    """The README's compatibility table: what CI ran and what works on each cell."""
+def compat_table(cells: list[dict[str, Any]]) -> str:
+    """The compatibility table: what CI ran and what works on each cell."""
     rows = [
         "| Airflow | Python | tests (unit, dag.test e2e, integration) | poke / deferral "
         "| reschedule with the state store | on-kill abort when deferred | connection form |",
@@ -181,7 +181,7 @@ def _form(cell: dict[str, Any]) -> str:
     return f"{len(cell['form_fields'])} ICA fields, {source}"
 
 
-def readme_section(text: str) -> str:
+def table_section(text: str) -> str:
     start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
     return text[start:end].strip()
 
@@ -190,26 +190,26 @@ def load_results() -> list[dict[str, Any]]:
     return json.loads(RESULTS.read_text())["cells"] if RESULTS.exists() else []
 
 
-def sync_readme(cells: list[dict[str, Any]], write: bool) -> bool:
-    """True when the README's table matches ``cells`` (after rewriting it, with ``write``)."""
-    text, table = README.read_text(), readme_table(cells)
-    if readme_section(text) == table:
+def sync_table(cells: list[dict[str, Any]], write: bool) -> bool:
+    """True when the docs' table matches ``cells`` (after rewriting it, with ``write``)."""
+    text, table = TABLE_DOC.read_text(), compat_table(cells)
+    if table_section(text) == table:
         return True
     if write:
         start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-        README.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
+        TABLE_DOC.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
         return True
-    print(f"README.md's compatibility table differs from this run; expected:\n{table}", file=sys.stderr)
+    print(f"docs/compatibility.md's table differs from this run; expected:\n{table}", file=sys.stderr)
     return False
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="LINE", help="Airflow lines to run (default: all)")
-    parser.add_argument("--write-readme", action="store_true", help="rewrite the README table, run nothing")
+    parser.add_argument("--write-table", action="store_true", help="rewrite the docs' table, run nothing")
     args = parser.parse_args()
-    if args.write_readme:
-        return 0 if sync_readme(load_results(), write=True) else 1
+    if args.write_table:
+        return 0 if sync_table(load_results(), write=True) else 1
     chosen = [(line, py) for line, py in MATRIX if not args.only or line in args.only]
     cells = {cell["line"]: cell for cell in load_results() if cell["line"] in dict(MATRIX)}
     started = time.monotonic()
@@ -226,7 +226,7 @@ def main() -> int:
     whole = total if len(chosen) == len(MATRIX) else previous.get("total_seconds")
     RESULTS.write_text(json.dumps({"total_seconds": whole, "cells": ordered}, indent=2) + "\n")
     print(f"== test-matrix: {total} s; results in {RESULTS.relative_to(REPO)}")
-    in_sync = sync_readme(ordered, write=False)
+    in_sync = sync_table(ordered, write=False)
     return 0 if in_sync and all(cells[line]["ok"] for line, _ in chosen) else 1
 
 

@@ -3,7 +3,8 @@
 Opens the DAG, fills the trigger form with two samples (one failing, and the trailing blank
 line a textarea easily gets), triggers, waits for the run in the grid, opens the failed sensor
 task (its error, then its extra links), and tests and opens ``ica_default``. Screenshots go to
-``.e2e/screenshots/``; the ones the README shows are copied to ``docs/``.
+``.e2e/screenshots/`` only, so a run leaves the clone clean; ``make screenshots`` (maintainers)
+copies the ones the guides show to ``docs/`` (``--refresh-docs``).
 
 Selectors are what the Airflow 3.3 UI exposes for people and tests: roles with accessible
 names, ``data-testid`` attributes, and the form fields' ``name`` (``element_<param>``).
@@ -23,7 +24,7 @@ from deploy.airflow_e2e.deployment import CONN_ID, DAG_ID, E2E_DIR, PROJECT_ID, 
 
 SCREENSHOTS = E2E_DIR / "screenshots"
 DOCS = REPO / "docs"
-# Shown in the README: refreshed by every run of this walkthrough.
+# Shown in the guides: copied to docs/ by `make screenshots` (refresh_docs), never by a test run.
 DOC_SHOTS = (
     "ui-trigger-form.png",
     "ui-grid.png",
@@ -212,12 +213,28 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
         assert links == expected, f"extra links {links}, expected {expected}"
         assert [item.user_reference for item in batch.items] == ["UI1-germline", FAILED_REFERENCE]
         opened = walk.link_page(links["ICA analysis"], failed)
-    for name in DOC_SHOTS:
-        if (SCREENSHOTS / name).exists():
-            shutil.copyfile(SCREENSHOTS / name, DOCS / name)
     return (
         f"in {time.monotonic() - started:.0f} s: run {RUN_ID} from the form failed; the task shows "
         f"{message[:100]!r}; links {sorted(links)} right; {opened}; "
         f"Test connection: {tested}; " + (f"stopped run's log shows {stopped[:120]!r}; " if stopped else "")
         + f"{len(walk.shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}"
     )
+
+
+def refresh_docs() -> list[str]:
+    """Copy the last run's screenshots that the guides show over the ones in ``docs/``."""
+    missing = [name for name in DOC_SHOTS if not (SCREENSHOTS / name).exists()]
+    if missing:
+        raise SystemExit(f"no {', '.join(missing)} in {SCREENSHOTS}: run make e2e first")
+    for name in DOC_SHOTS:
+        shutil.copyfile(SCREENSHOTS / name, DOCS / name)
+    return list(DOC_SHOTS)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The UI walkthrough's screenshots")
+    parser.add_argument("--refresh-docs", action="store_true", help="copy the last run's screenshots to docs/")
+    if parser.parse_args().refresh_docs:
+        print("refreshed docs/" + ", docs/".join(refresh_docs()))

@@ -11,7 +11,7 @@ package, e.g. through the pytest plugin, stays cheap.
         assert server.backend.count_batches() == 1
 
 Markers (``fail-creation``, ``fail-analysis``, ``fail-final``, ``run-long``, ``stop-job``,
-``awaiting-input``) are documented in ``backend``; fault injection (``fault_rate``,
+``awaiting-input``) are documented in docs/fake-server.md; fault injection (``fault_rate``,
 ``fault_seed``, ``inject_fault("drop")``, ...) in ``faults``. Pipelines and data exist only
 if they are in the catalogue (``catalogue``; seeded by ``seed``, whose ``nextflow_item(ref)``
 builds an item it accepts): anything else fails the item's creation, as in ICA.

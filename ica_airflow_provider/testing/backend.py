@@ -19,22 +19,10 @@ Lifecycle with the default config, from the POST (all durations configurable):
   analysis that is already final (or already aborting) is a 204 no-op, like a repeated
   DELETE; every call is still recorded in ``abort_calls``.
 
-Deterministic failure markers: an item gets a marker when its ``userReference`` contains
-the marker text, or when its ``tags.technicalTags`` contains ``ica-fake:<marker>``.
-
-- ``fail-creation``: the item ends FAILED with ``additionalStatusInformation``
-  "Pipeline input validation failed: ..." and no ``createdAnalysis``.
-- ``fail-analysis``: the analysis goes FAILED after IN_PROGRESS; ``summary`` says why.
-- ``fail-final``: as ``fail-analysis`` but FAILED_FINAL.
-- ``run-long``: IN_PROGRESS lasts ``long_run_seconds`` (default an hour; abort it).
-- ``awaiting-input``: an AWAITING_INPUT phase of ``awaiting_input_seconds`` after
-  PREPARING_INPUTS, then the analysis proceeds normally.
-- ``stop-job``: the batch's job is STOPPED ("Stopped by the user") midway through creating
-  the first marked item (needs ``item_creation_seconds`` > 0): items not created by then
-  stay WAITING_RESOURCES/RUNNING for good, analyses created before go on.
-  ``stop_batch_job`` (HTTP: ``POST /_fake/...:stopJob``, see ``app``) does it on demand.
-
-Markers combine (e.g. ``run-long`` + ``fail-analysis``); ``fail-creation`` wins over all.
+Deterministic failure markers (``lifecycle.MARKERS``): an item's ``userReference`` containing
+``fail-analysis`` (or the technical tag ``ica-fake:fail-analysis``), etc. What each does is
+in one table, docs/fake-server.md ("Markers"); ``stop_batch_job`` (HTTP: ``POST
+/_fake/...:stopJob``, see ``app``) stops a batch's job on demand.
 
 Pipelines and data are records of the ``catalogue`` (seeded by ``seed``): an item naming an
 unknown pipeline or data ID, data of another project, or no value for a required input

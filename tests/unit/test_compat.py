@@ -122,13 +122,13 @@ def test_feature_flags_match_what_this_airflow_has() -> None:
     }
 
 
-def test_readme_compatibility_table_is_the_last_matrix_run() -> None:
+def test_compatibility_table_is_the_last_matrix_run() -> None:
     spec = importlib.util.spec_from_file_location("test_matrix", REPO / "scripts" / "test_matrix.py")
     assert spec and spec.loader
     matrix = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(matrix)
     cells = matrix.load_results()
     assert {cell["line"] for cell in cells} == {line for line, _ in matrix.MATRIX}, "run make test-matrix"
-    assert matrix.readme_section(matrix.README.read_text()) == matrix.readme_table(cells), (
-        "README.md differs from constraints/matrix-results.json: python3 scripts/test_matrix.py --write-readme"
+    assert matrix.table_section(matrix.TABLE_DOC.read_text()) == matrix.compat_table(cells), (
+        "docs/compatibility.md differs from constraints/matrix-results.json: python3 scripts/test_matrix.py --write-table"
     )
