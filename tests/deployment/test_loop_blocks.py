@@ -19,6 +19,7 @@ def test_the_delays_are_read_from_the_warnings() -> None:
 def test_a_busy_machine_is_tolerated_a_blocking_trigger_is_not() -> None:
     assert blocks_tolerated([])
     assert blocks_tolerated([0.39])  # once seen on 2 shared cores
+    assert blocks_tolerated([1.93])  # once seen while other suites ran on the same 2 cores
     assert blocks_tolerated([0.3] * BLOCKS_TOLERATED)
     assert not blocks_tolerated([0.3] * (BLOCKS_TOLERATED + 1))  # a trigger blocking each poll: many
-    assert not blocks_tolerated([1.2])  # one long block (a sync request in the loop)
+    assert not blocks_tolerated([6.0])  # one block longer than any starvation seen (a sync call that hangs)
