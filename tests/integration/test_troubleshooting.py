@@ -14,9 +14,10 @@ from ica_airflow_provider.core.errors import IcaApiError, IcaError
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.sensors.ica import IcaAnalysisBatchSensor
 from ica_airflow_provider.testing import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
-ITEM = {"userReference": "s1", "pipelineId": "p", "analysisInput": {"inputs": []}}
+ITEM = nextflow_item("s1")
 BATCH_ID = "0b6e1a7c-0000-4000-8000-000000000001"
 
 
