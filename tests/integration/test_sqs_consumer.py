@@ -18,8 +18,12 @@ import boto3
 import pytest
 
 from ica_airflow_provider.core.notifications import AnalysisHint, JobHint
+from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.hooks.sqs_consumer import Consumer, ConsumerRegistry, Subscription
 from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue, Received
+from ica_airflow_provider.testing import ManualClock
+from ica_airflow_provider.testing.seed import nextflow_item
+from ica_airflow_provider.testing.server import FakeIcaServer
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 
 AWS_CONN_ID = "sqs_events"
@@ -295,3 +299,37 @@ def test_an_unreadable_queue_makes_subscriptions_unavailable_and_is_logged_once(
         run(scenario)
     warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "Cannot read SQS queue" in warnings[0] and len(warnings[0]) < 600
+
+
+def test_the_fake_icas_messages_reach_the_wait_that_learns_its_analysis_ids_late(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], sqs_queue_url: str
+) -> None:
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock, batch_start_seconds=1, item_creation_seconds=1, analysis_step_seconds=1)
+    connect(server)
+    hook = IcaHook()
+    hook.ensure_notifications("project-1", sqs_queue_url)
+    batch = hook.create_analysis_creation_batch("project-1", {"nextflowItems": [nextflow_item("a"), nextflow_item("b")]})
+    assert batch.job is not None
+    analysis_ids = {item.analysis_id for item in server.backend.batches[batch.id].items}
+
+    async def scenario() -> None:
+        consumer, queue = consumer_on(sqs_queue_url)
+        wait = consumer.subscribe(job_ids=[batch.job.id])  # type: ignore[union-attr]  # all a wait knows at first
+        clock.advance(30)
+        assert server.backend.emitter.flush()
+        job_statuses: set[str] = set()
+
+        def seen() -> bool:
+            job_statuses.update(hint.status for hint in wait.take())
+            with consumer.subscribe(analysis_ids=analysis_ids) as probe:  # what a late subscription would get
+                latest = {hint.analysis_id: hint.status for hint in probe.take()}  # type: ignore[union-attr]
+            return job_statuses == {"INITIALIZED", "RUNNING", "SUCCEEDED"} and latest == dict.fromkeys(analysis_ids, "SUCCEEDED")
+
+        await until_true(seen, queue.settled)
+        wait.watch(analysis_ids=analysis_ids)
+        assert {hint.analysis_id: hint.status for hint in wait.take()} == dict.fromkeys(analysis_ids, "SUCCEEDED")  # type: ignore[union-attr]
+        assert consumer.counts["rejected"] == 0
+        await consumer.aclose()
+
+    run(scenario)
