@@ -156,8 +156,9 @@ def test_a_late_subscription_gets_the_remembered_hint_at_once(sqs: Any, sqs_queu
     async def scenario() -> None:
         consumer, queue = consumer_on(sqs_queue_url)
         early = consumer.subscribe(analysis_ids=["someone-else"])
-        sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=analysis_event("a-1", "IN_PROGRESS", modified="2026-01-01T00:00:01Z"))
+        # Reordered: the newer state first.
         sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=analysis_event("a-1", "SUCCEEDED", modified="2026-01-01T00:00:09Z"))
+        sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=analysis_event("a-1", "IN_PROGRESS", modified="2026-01-01T00:00:01Z"))
         await until_true(lambda: queue.released >= 2, queue.settled)
         early.watch(analysis_ids=["a-1"])  # the wait learns its analysis ids later
         [hint] = early.take()
