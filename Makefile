@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 
 $(VENV_AF2)/.installed: pyproject.toml $(OLDEST_PINS)
 	$(PYTHON) -m venv $(VENV_AF2)
-	$(BIN_AF2)/pip install $(PIP_FLAGS) -c $(OLDEST_PINS) apache-airflow -e ".[test]"
+	$(BIN_AF2)/pip install $(PIP_FLAGS) -c $(OLDEST_PINS) apache-airflow -e ".[test,events]"
 	touch $@
 
 lint: $(VENV)/.installed
