@@ -110,12 +110,13 @@ class Walkthrough:
         runs_before = len(client.dag_runs(DAG_ID))
         dialog = self.trigger_form()
         tolerated = dialog.locator("input[name=element_max_failures]")
-        tolerated.scroll_into_view_if_needed()
         dialog.get_by_text("Failed samples tolerated", exact=False).first.wait_for()
         dialog.get_by_text("How many samples may fail", exact=False).first.wait_for()
+        # The field and its description above the fold: the next heading in view.
+        dialog.get_by_role("button", name="Advanced Options").scroll_into_view_if_needed()
         assert tolerated.input_value() == "0", tolerated.input_value()
         self.page.mouse.move(0, 0)
-        self.shot("ui-form-max-failures.png", dialog)
+        self.shot("ui-form-max-failures.png")  # the viewport: the dialog is taller than it
         messages = []
         defaults: dict[str, str] = {}
         for param, value, rule, name in REFUSED:
@@ -131,10 +132,10 @@ class Walkthrough:
             assert sent.value.status == 400 and f"param {param}:" in detail and rule in detail, (value, detail)
             shown = dialog.get_by_text(rule, exact=False).first  # the API's refusal, shown in the form
             shown.wait_for()
-            shown.scroll_into_view_if_needed()
             message = " ".join(shown.inner_text().split())
+            dialog.get_by_text("400 Bad Request").first.scroll_into_view_if_needed()  # the message's top
             self.page.mouse.move(0, 0)
-            self.shot(name, dialog)
+            self.shot(name)
             messages.append(message)
         dialog.get_by_role("button", name="Close").click()
         dialog.wait_for(state="hidden")
@@ -164,6 +165,7 @@ class Walkthrough:
         reason = f"Pipeline with id '{UNKNOWN_PIPELINE}' not found"
         named = self.page.get_by_text(f"ICA sample failed: {UNKNOWN_SAMPLE}-germline: creation FAILED: {reason}", exact=False).first
         named.wait_for()
+        self.fold_traceback()
         named.scroll_into_view_if_needed()
         self.page.mouse.move(0, 0)
         self.shot("ui-unknown-pipeline.png")
@@ -210,11 +212,14 @@ class Walkthrough:
     def readable_log(self) -> None:
         """Long lines wrapped and the traceback folded: the error message is what a person reads."""
         self.page.keyboard.press("w")  # the log view's "toggle wrap" shortcut
+        self.fold_traceback()
+        self.page.mouse.move(0, 0)  # no tooltip over the log
+
+    def fold_traceback(self) -> None:
         folded = self.page.locator("[data-testid^=summary-IcaBatchFailedError]")
         if folded.count():
             folded.first.click()  # a <summary>: hides the frames (they name this machine's paths)
             self.page.get_by_text('File "', exact=False).first.wait_for(state="hidden")
-        self.page.mouse.move(0, 0)  # no tooltip over the log
 
     def stopped_task(self, run_id: str, failed: str, aborted: str) -> str:
         """The stopped wait's log, as a person reads it: the early failure and the stop line are there."""
