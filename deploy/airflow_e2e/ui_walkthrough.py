@@ -1,8 +1,11 @@
 """What a person does in the Airflow UI, in a real (headless) browser against the deployment.
 
-Opens the DAG, fills the trigger form with two samples (one failing, and the trailing blank
-line a textarea easily gets), triggers, waits for the run in the grid, opens the failed sensor
-task (its error, then its extra links), and tests and opens ``ica_default``. Screenshots go to
+Opens the DAG; in the trigger form sees *Failed samples tolerated* (``max_failures``) offered
+and has a malformed pipeline ID, a dotted sample name and a box of blank lines refused, each
+with the rule in words; fills it with two samples (one failing, and the trailing blank line a
+textarea easily gets), triggers, waits for the run in the grid, opens the failed sensor task
+(its error, then its extra links); triggers a well-formed pipeline ID the fake ICA does not
+know and reads the wait's log naming the sample and ICA's reason; tests and opens ``ica_default``. Screenshots go to
 ``.e2e/screenshots/`` only, so a run leaves the clone clean; ``make screenshots`` (maintainers)
 copies the ones the guides show to ``docs/`` (``--refresh-docs``).
 
@@ -38,6 +41,17 @@ WAIT_TASK = "wait_for_analyses"
 SAMPLES = ("UI1", "UI2-fail-analysis")
 FAILED_REFERENCE = "UI2-fail-analysis-germline"
 RUN_TIMEOUT_SECONDS = 240.0
+# Refused by the form (the params' rules, ica_airflow_provider.forms): the value typed, the field,
+# the rule's words the message must show, and the screenshot.
+REFUSED = (
+    ("pipeline_id", "not a pipeline id!", "an ICA pipeline ID is a UUID", "ui-form-bad-pipeline.png"),
+    ("samples", "HG002.lane1\nHG003", "a sample name has only letters", "ui-form-dotted-sample.png"),
+    ("samples", "\n \n", "only blank lines: give at least one sample name", "ui-form-blank-samples.png"),
+)
+# Well-formed, so the form and the operator accept it; not in the fake ICA's catalogue.
+UNKNOWN_PIPELINE = "0b6e1f3a-9c2d-4e8f-a1b2-c3d4e5f6a7b8"
+UNKNOWN_RUN = "e2e-browser-unknown-pipeline"
+UNKNOWN_SAMPLE = "UI3"
 
 
 class Walkthrough:
@@ -74,10 +88,88 @@ class Walkthrough:
         dialog.get_by_text("Blank lines and spaces around a name are ignored").first.wait_for()
         samples.fill("\n".join(SAMPLES) + "\n")  # the trailing newline a textarea easily gets
         self.shot("ui-trigger-form.png", dialog)
-        dialog.get_by_role("button", name="Advanced Options").click()
-        dialog.locator("input[name=dagRunId]").fill(RUN_ID)
-        dialog.get_by_test_id("trigger-dag-submit").click()
+        self.submit(dialog, RUN_ID)
         dialog.wait_for(state="hidden")
+
+    def trigger_form(self) -> Any:
+        """The DAG page's Trigger button: the params form, open."""
+        self.open(f"/dags/{DAG_ID}")
+        self.page.get_by_test_id("trigger-dag-button").click()
+        dialog = self.page.get_by_role("dialog")
+        dialog.locator("textarea[name=element_samples]").wait_for()
+        return dialog
+
+    def submit(self, dialog: Any, run_id: str) -> None:
+        dialog.get_by_role("button", name="Advanced Options").click()
+        dialog.locator("input[name=dagRunId]").fill(run_id)
+        dialog.get_by_test_id("trigger-dag-submit").click()
+
+    def form_refusals(self) -> list[str]:
+        """``max_failures`` is offered, described; bad values are refused with the rule in words, no run made."""
+        client = self.deployment.client
+        runs_before = len(client.dag_runs(DAG_ID))
+        dialog = self.trigger_form()
+        tolerated = dialog.locator("input[name=element_max_failures]")
+        dialog.get_by_text("Failed samples tolerated", exact=False).first.wait_for()
+        dialog.get_by_text("How many samples may fail", exact=False).first.wait_for()
+        # The field and its description above the fold: the next heading in view.
+        dialog.get_by_role("button", name="Advanced Options").scroll_into_view_if_needed()
+        assert tolerated.input_value() == "0", tolerated.input_value()
+        self.page.mouse.move(0, 0)
+        self.shot("ui-form-max-failures.png")  # the viewport: the dialog is taller than it
+        messages = []
+        defaults: dict[str, str] = {}
+        for param, value, rule, name in REFUSED:
+            field = dialog.locator(f"[name=element_{param}]")
+            for other, default in defaults.items():  # only this value is wrong
+                dialog.locator(f"[name=element_{other}]").fill(default)
+            defaults.setdefault(param, field.input_value())
+            field.fill(value)
+            field.blur()
+            with self.page.expect_response(lambda r: r.url.endswith(f"/dags/{DAG_ID}/dagRuns")) as sent:
+                dialog.get_by_test_id("trigger-dag-submit").click()
+            detail = str(sent.value.json().get("detail"))
+            assert sent.value.status == 400 and f"param {param}:" in detail and rule in detail, (value, detail)
+            shown = dialog.get_by_text(rule, exact=False).first  # the API's refusal, shown in the form
+            shown.wait_for()
+            message = " ".join(shown.inner_text().split())
+            dialog.get_by_text("400 Bad Request").first.scroll_into_view_if_needed()  # the message's top
+            self.page.mouse.move(0, 0)
+            self.shot(name)
+            messages.append(message)
+        dialog.get_by_role("button", name="Close").click()
+        dialog.wait_for(state="hidden")
+        assert len(client.dag_runs(DAG_ID)) == runs_before, "a refused form made a run"
+        return messages
+
+    def trigger_unknown_pipeline(self) -> None:
+        """A well-formed pipeline ID that ICA does not know: the form accepts it, ICA will not."""
+        dialog = self.trigger_form()
+        dialog.locator("textarea[name=element_samples]").fill(UNKNOWN_SAMPLE)
+        dialog.locator("input[name=element_pipeline_id]").fill(UNKNOWN_PIPELINE)
+        self.submit(dialog, UNKNOWN_RUN)
+        dialog.wait_for(state="hidden")
+
+    def unknown_pipeline_task(self) -> str:
+        """The wait's log names the sample whose creation failed, and ICA's reason."""
+        client = self.deployment.client
+
+        def ended() -> str | None:
+            self.deployment.check_alive()
+            state = str(client.dag_run(DAG_ID, UNKNOWN_RUN)["state"])
+            return state if state in ("success", "failed") else None
+
+        state = client.wait_for(f"run {UNKNOWN_RUN} ended", ended, RUN_TIMEOUT_SECONDS)
+        assert state == "failed", f"run {UNKNOWN_RUN} with an unknown pipeline ended {state}"
+        self.open(f"/dags/{DAG_ID}/runs/{UNKNOWN_RUN}/tasks/{WAIT_TASK}")  # lines wrapped: failed_task's "w"
+        reason = f"Pipeline with id '{UNKNOWN_PIPELINE}' not found"
+        named = self.page.get_by_text(f"ICA sample failed: {UNKNOWN_SAMPLE}-germline: creation FAILED: {reason}", exact=False).first
+        named.wait_for()
+        self.fold_traceback()
+        named.scroll_into_view_if_needed()
+        self.page.mouse.move(0, 0)
+        self.shot("ui-unknown-pipeline.png")
+        return " ".join(named.inner_text().split())
 
     def wait_for_run(self) -> str:
         """Until the REST API says the run ended, then until the grid shows it ended too."""
@@ -120,11 +212,14 @@ class Walkthrough:
     def readable_log(self) -> None:
         """Long lines wrapped and the traceback folded: the error message is what a person reads."""
         self.page.keyboard.press("w")  # the log view's "toggle wrap" shortcut
+        self.fold_traceback()
+        self.page.mouse.move(0, 0)  # no tooltip over the log
+
+    def fold_traceback(self) -> None:
         folded = self.page.locator("[data-testid^=summary-IcaBatchFailedError]")
         if folded.count():
             folded.first.click()  # a <summary>: hides the frames (they name this machine's paths)
             self.page.get_by_text('File "', exact=False).first.wait_for(state="hidden")
-        self.page.mouse.move(0, 0)  # no tooltip over the log
 
     def stopped_task(self, run_id: str, failed: str, aborted: str) -> str:
         """The stopped wait's log, as a person reads it: the early failure and the stop line are there."""
@@ -184,12 +279,15 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
     with browser_page() as page:
         walk = Walkthrough(deployment, page)
         try:
+            refused = walk.form_refusals()
             walk.trigger()
             run = deployment.client.dag_run(DAG_ID, RUN_ID)
             assert run["conf"]["samples"] == [*SAMPLES, ""], run["conf"]  # as typed, blank line included
             state = walk.wait_for_run()
             assert state == "failed", f"run {RUN_ID} ended {state}"
             message, links = walk.failed_task()
+            walk.trigger_unknown_pipeline()
+            unknown = walk.unknown_pipeline_task()
             tested = walk.connection()
             earlier = {run["dag_run_id"]: run for run in deployment.client.dag_runs(DAG_ID)}
             if earlier.get(SUCCESS_RUN, {}).get("state") == "success":  # not with e2e.py --only
@@ -216,6 +314,9 @@ def check_browser_walkthrough(deployment: Deployment) -> str:
     return (
         f"in {time.monotonic() - started:.0f} s: run {RUN_ID} from the form failed; the task shows "
         f"{message[:100]!r}; links {sorted(links)} right; {opened}; "
+        f"the form offers max_failures and refused {len(refused)} values: "
+        + "; ".join(repr(m[:90]) for m in refused)
+        + f"; unknown pipeline: {unknown[:120]!r}; "
         f"Test connection: {tested}; " + (f"stopped run's log shows {stopped[:120]!r}; " if stopped else "")
         + f"{len(walk.shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}"
     )
