@@ -97,7 +97,7 @@ def test_a_failed_sample_is_named_early_and_a_stopped_wait_says_what_it_aborts(c
 
 
 def test_a_person_triggers_and_inspects_the_run_in_a_browser(check: Callable[..., None]) -> None:
-    """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots and docs/."""
+    """Headless Debian chromium driven by Playwright; screenshots in .e2e/screenshots (`make screenshots` refreshes the ones docs/ shows)."""
     from deploy.airflow_e2e.checks import check_browser_walkthrough
 
     check(check_browser_walkthrough)
