@@ -43,10 +43,11 @@ def test_a_deferred_failure_names_the_failed_items(e2e_dags: dict[str, Any], ica
     logs = task_logs()
     assert "1 of 3 items failed (max_failures=0)" in logs
     assert f"F2-fail-analysis: analysis FAILED: {failed['reason'][:40]}" in logs
-    # By the trigger, and by the resumed task's listing: it had no record to know it was said.
-    # Counted against the task's one summary line: Airflow 3.0's dag.test shows each line twice
-    # (printed by structlog and captured from logging), the other lines once.
+    # Named by the trigger, and once more by the resumed task's listing (it had no record to
+    # know it was said), never at every poll. What dag.test shows differs by line: 3.0 shows
+    # each line twice (printed and captured), 3.1 none of the trigger's; so at least the task's,
+    # at most the two per copy of the task's one summary line.
     copies = logs.count("1 FAILED (max_failures=0); failing the task")
     assert copies in (1, 2)
-    assert logs.count("ICA sample failed: F2-fail-analysis") == 2 * copies
+    assert copies <= logs.count("ICA sample failed: F2-fail-analysis") <= 2 * copies
     assert f"(item {failed['item_id']}, analysis {failed['analysis_id']})" in logs
