@@ -43,11 +43,9 @@ def test_a_deferred_failure_names_the_failed_items(e2e_dags: dict[str, Any], ica
     logs = task_logs()
     assert "1 of 3 items failed (max_failures=0)" in logs
     assert f"F2-fail-analysis: analysis FAILED: {failed['reason'][:40]}" in logs
-    # Named by the trigger, and once more by the resumed task's listing (it had no record to
-    # know it was said), never at every poll. What dag.test shows differs by line: 3.0 shows
-    # each line twice (printed and captured), 3.1 none of the trigger's; so at least the task's,
-    # at most the two per copy of the task's one summary line.
-    copies = logs.count("1 FAILED (max_failures=0); failing the task")
-    assert copies in (1, 2)
-    assert copies <= logs.count("ICA sample failed: F2-fail-analysis") <= 2 * copies
+    # Named by the trigger and by the resumed task's listing. How often dag.test's captured
+    # output repeats a line differs by Airflow line (3.0 repeats the trigger's lines once per
+    # handler it has added, 3.1 shows none of them), so only its presence is checked here;
+    # "named once per wait" is tested on the progress log itself (tests/unit/test_core_progress.py).
+    assert "ICA sample failed: F2-fail-analysis: analysis FAILED" in logs
     assert f"(item {failed['item_id']}, analysis {failed['analysis_id']})" in logs
