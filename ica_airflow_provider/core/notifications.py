@@ -88,6 +88,20 @@ class _Malformed(Exception):
 
 def parse_message(body: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> AnalysisHint | JobHint | Rejected:
     """The hint an SQS message body carries, or why it carries none."""
+    event = decode_event(body, max_bytes)
+    if isinstance(event, Rejected):
+        return event
+    code = event["eventCode"]
+    if code not in HINT_EVENT_CODES:
+        return Rejected(FOREIGN, f"event code {_quote(code)} is not one a wait follows", _short(code))
+    try:
+        return _analysis_hint(event) if code == ANALYSIS_STATUS_CHANGED else _job_hint(event)
+    except _Malformed as exc:
+        return Rejected(MALFORMED, _bounded(f"{code}: {exc}"), code)
+
+
+def decode_event(body: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any] | Rejected:
+    """The ICA event an SQS message body holds (an SNS envelope unwrapped), with a string ``eventCode``."""
     size = len(body.encode() if isinstance(body, str) else body)
     if size > max_bytes:
         return Rejected(OVERSIZED, f"message of {size} bytes, more than {max_bytes}")
@@ -106,15 +120,9 @@ def parse_message(body: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Anal
             return Rejected(MALFORMED, "SNS message nested too deeply")
     if not isinstance(event, dict):
         return Rejected(MALFORMED, f"the event is a JSON {type(event).__name__}, not an object")
-    code = event.get("eventCode")
-    if not isinstance(code, str):
+    if not isinstance(event.get("eventCode"), str):
         return Rejected(MALFORMED, "no eventCode")
-    if code not in HINT_EVENT_CODES:
-        return Rejected(FOREIGN, f"event code {_quote(code)} is not one a wait follows", _short(code))
-    try:
-        return _analysis_hint(event) if code == ANALYSIS_STATUS_CHANGED else _job_hint(event)
-    except _Malformed as exc:
-        return Rejected(MALFORMED, _bounded(f"{code}: {exc}"), code)
+    return event
 
 
 def normalize_status(status: str) -> str:

@@ -78,6 +78,11 @@ class Data:
     id: str  # fil./fol. + 32 hex
     path: str  # absolute; a folder's ends with "/"
     project_id: str | None = None  # None: visible in every project
+    linked_to: tuple[str, ...] = ()  # other projects it was linked to (``data_events.link``)
+    size: int | None = None  # bytes, for uploaded files
+    user_tags: tuple[str, ...] = ()
+    technical_tags: tuple[str, ...] = ()
+    uploaded_at: float | None = None  # backend clock; None for catalogue records
 
     @property
     def data_type(self) -> str:
@@ -98,12 +103,13 @@ class Data:
 
     def visible_in(self, project_id: str) -> bool:
         """Whether a project can use this data."""
-        return self.project_id is None or self.project_id == project_id
+        return self.project_id is None or self.project_id == project_id or project_id in self.linked_to
 
 
-def data_id_for(path: str) -> str:
-    """The stable data ID of a catalogue path: ``fol.`` for a folder (``/`` at the end), else ``fil.``."""
-    digest = hashlib.sha256(f"catalogue:{path}".encode()).hexdigest()[:32]
+def data_id_for(path: str, project_id: str | None = None) -> str:
+    """The stable data ID of a catalogue path (of a project's upload): ``fol.`` for a folder (``/`` at the end), else ``fil.``."""
+    name = f"catalogue:{path}" if project_id is None else f"upload:{project_id}:{path}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:32]
     return f"{'fol' if path.endswith('/') else 'fil'}.{digest}"
 
 

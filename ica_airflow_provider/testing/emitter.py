@@ -48,7 +48,7 @@ from ica_airflow_provider.testing.entities import (
     Item,
 )
 from ica_airflow_provider.testing.lifecycle import is_terminal
-from ica_airflow_provider.testing.notifications import NotificationStore, Target
+from ica_airflow_provider.testing.notifications import ANALYSIS_OUTCOME_CODES, NotificationStore, Target
 from ica_airflow_provider.testing.render import Renderer
 from ica_airflow_provider.testing.transitions import (
     Transition,
@@ -59,9 +59,13 @@ from ica_airflow_provider.testing.transitions import (
 
 log = logging.getLogger(__name__)
 
-COUNTERS = ("transitions", "messages", "sent", "dropped", "duplicated", "delayed", "v3", "failed", "overflowed")
+COUNTERS = (
+    "transitions", "data_events", "messages", "sent", "dropped", "duplicated", "delayed", "v3", "failed", "overflowed",
+)
 _JOB_TERMINAL = frozenset({JOB_SUCCEEDED, JOB_PARTIALLY_SUCCEEDED, JOB_FAILED, JOB_STOPPED})
 _STOP = object()
+# What builds one message: (payload version or None, wall time, correlation id) -> the event JSON.
+Build = Callable[[str | None, float, str], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +253,32 @@ class NotificationEmitter:
     def _publish(self, entry: tuple[float, int, Transition]) -> None:
         t, _, transition = entry
         self.counts["transitions"] += 1
+        codes = [transition.event_code]
+        if transition.item is not None and transition.status in ANALYSIS_OUTCOME_CODES:
+            codes.append(ANALYSIS_OUTCOME_CODES[transition.status])  # ICA_EXEC_002 and co., as ICA sends both
+        for code in codes:
+            self._send_event(
+                t,
+                transition.project_id,
+                code,
+                lambda version, wall, correlation, code=code: event_message(  # type: ignore[misc]
+                    transition, self._renderer, wall, correlation, version, code
+                ),
+            )
+
+    def announce(self, project_id: str, event_code: str, build: Build) -> bool:
+        """Publish one event now (the data events): the same faults, the same sender; False if no queue subscribes."""
+        with self._lock:
+            if not self._store.targets(project_id, event_code):
+                return False
+            self.counts["data_events"] += 1
+            self._send_event(self._now(), project_id, event_code, build)
+        self._start()
+        return True
+
+    def _send_event(self, t: float, project_id: str, event_code: str, build: Build) -> None:
         config = self._config
-        for target in self._store.targets(transition.project_id, transition.event_code):
+        for target in self._store.targets(project_id, event_code):
             rng = self._rng
             drop, duplicate, jitter, v3 = rng.random(), rng.random(), rng.random(), rng.random()
             correlation = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -262,7 +290,7 @@ class NotificationEmitter:
             if v3 < config.notify_v3_rate or version != "V4":
                 version = "V3" if version is not None or v3 < config.notify_v3_rate else None
                 self.counts["v3"] += 1
-            message = event_message(transition, self._renderer, self._to_wall(t), correlation, version)
+            message = build(version, self._to_wall(t), correlation)
             delay = config.notify_delay_seconds + jitter * config.notify_reorder_seconds
             if delay > 0:
                 self.counts["delayed"] += 1

@@ -1,7 +1,8 @@
 """HTTP routes of the fake's notification channels, subscriptions and event codes (records: ``notifications``).
 
 Added to ``app``'s application by ``FakeIcaServer`` (this module builds on ``app``). Also ``GET /_fake/notifications/stats``: the emitter's counters (``emitter``), for a client in
-another process.
+another process, and the admin routes that upload or link a file and announce it
+(``POST /_fake/projects/{projectId}/data:upload`` and ``data:link``, see ``data_events``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from ica_airflow_provider.testing import data_events
 from ica_airflow_provider.testing.app import ADMIN_PATH, BASE_PATH, json_response, media_type, negotiate
 from ica_airflow_provider.testing.backend import FakeIcaBackend
 from ica_airflow_provider.testing.notifications import (
@@ -131,3 +133,36 @@ def add_notification_routes(app: FastAPI, backend: FakeIcaBackend) -> None:
         """The emitter's counters (read-only); never counted, limited or faulted."""
         content = json.dumps(backend.emitter.stats(), separators=(",", ":")).encode()
         return Response(content, 200, media_type="application/json")
+
+    async def admin_body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise bad_request("Request body is not valid JSON", {"body": "must be valid JSON"}) from None
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be a JSON object", {"body": "must be an object"})
+        return body
+
+    def project_data(project_id: str, data: Any) -> Response:
+        content = json.dumps(data_events.project_data(backend, project_id, data), separators=(",", ":")).encode()
+        return Response(content, 201, media_type="application/json")
+
+    @app.post(ADMIN_PATH + "/projects/{project_id}/data:upload")
+    async def upload_data(project_id: str, request: Request) -> Response:
+        """A file uploaded into the project: a catalogue record, ICA_DATA_107/108/100 published."""
+        body = await admin_body(request)
+        data = data_events.upload(
+            backend,
+            project_id,
+            body.get("path"),  # type: ignore[arg-type]
+            size=body.get("sizeInBytes", 1024),
+            user_tags=body.get("userTags") or (),
+            technical_tags=body.get("technicalTags") or (),
+        )
+        return project_data(project_id, data)
+
+    @app.post(ADMIN_PATH + "/projects/{project_id}/data:link")
+    async def link_data(project_id: str, request: Request) -> Response:
+        """Existing data linked to the project: visible there, ICA_DATA_104 published."""
+        body = await admin_body(request)
+        return project_data(project_id, data_events.link(backend, project_id, body.get("dataId")))  # type: ignore[arg-type]

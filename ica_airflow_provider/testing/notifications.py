@@ -33,10 +33,18 @@ EVENT_CODES: dict[str, str] = {
     ANALYSIS_STATUS_CHANGED: "Analysis status changed",
     JOB_STATUS_CHANGED: "Job status changed",
     "ICA_DATA_002": "Data linked to project",
+    "ICA_DATA_100": "Project data status changed",
+    "ICA_DATA_104": "Data linked to a project",
+    "ICA_DATA_107": "Data created",
+    "ICA_DATA_108": "Data uploaded",
     "ICA_SMP_002": "Sample completed",
 }
-# The codes the fake emits (see ``emitter``); subscriptions to the others are kept, never served.
-EMITTED_CODES = frozenset({ANALYSIS_STATUS_CHANGED, JOB_STATUS_CHANGED})
+# An analysis's end, announced besides its ICA_EXEC_028 (ICA sends both to who subscribes both).
+ANALYSIS_OUTCOME_CODES = {"SUCCEEDED": "ICA_EXEC_002", "FAILED": "ICA_EXEC_001", "ABORTED": "ICA_EXEC_027"}
+# The codes a batch's records emit (see ``emitter``): a project subscribing one of them has its batches followed.
+EMITTED_CODES = frozenset({ANALYSIS_STATUS_CHANGED, JOB_STATUS_CHANGED, *ANALYSIS_OUTCOME_CODES.values()})
+# The data events, sent when a file is uploaded or linked (``data_events``). Other codes are kept, never served.
+DATA_EVENT_CODES = frozenset({"ICA_DATA_100", "ICA_DATA_104", "ICA_DATA_107", "ICA_DATA_108"})
 CHANNEL_TYPES = ("MAIL", "SQS", "SNS", "HTTP")
 PAYLOAD_VERSIONS = ("V3", "V4")
 CREATE_ADDRESS_MAX = 100  # CreateNotificationChannel.address; the read model allows 255

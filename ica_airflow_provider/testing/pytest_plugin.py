@@ -8,6 +8,10 @@ Only pytest is imported here; the server (FastAPI, uvicorn) loads when a fixture
   ``FakeIcaConfig(**overrides)``, e.g. ``factory(clock=ManualClock(), token_lifetime=5)``;
   ``catalogue={"pipelines": [...], "data": [...]}`` adds records to the seeded catalogue
   (shape in ``testing.catalogue``); all servers it started are stopped after the test.
+- ``ica_upload``: ``upload(server, project_id, path, **options)`` "uploads" a file into a
+  project of a started server (``testing.data_events.upload``: a catalogue record, then
+  ``ICA_DATA_107``/``108``/``100`` through the emitter), flushes the emitter and returns the
+  ``Data`` record (its ``id`` is usable in a batch of that project).
 - ``moto_sqs_server``: one real SQS endpoint (moto's server mode, its own process on
   loopback) for the whole session; ``sqs_queue_url``: a new empty queue on it per test.
 
@@ -56,6 +60,19 @@ def ica_fake_server_factory() -> Iterator[Callable[..., FakeIcaServer]]:
 def ica_fake_server(ica_fake_server_factory: Callable[..., FakeIcaServer]) -> FakeIcaServer:
     """A started fake ICA server with the default config."""
     return ica_fake_server_factory()
+
+
+@pytest.fixture
+def ica_upload() -> Callable[..., Any]:
+    """``upload(server, project_id, path, size=..., user_tags=..., technical_tags=...)``: the new ``Data``."""
+    from ica_airflow_provider.testing.data_events import upload as upload_data
+
+    def upload(server: FakeIcaServer, project_id: str, path: str, **options: Any) -> Any:
+        data = upload_data(server.backend, project_id, path, **options)
+        server.backend.emitter.flush()
+        return data
+
+    return upload
 
 
 @pytest.fixture(scope="session")

@@ -79,9 +79,17 @@ class Transition:
 
 
 def event_message(
-    transition: Transition, renderer: Renderer, wall_time: float, correlation_id: str, payload_version: str | None
+    transition: Transition,
+    renderer: Renderer,
+    wall_time: float,
+    correlation_id: str,
+    payload_version: str | None,
+    event_code: str | None = None,
 ) -> JSON:
-    """The event ICA publishes for ``transition``; ``payload_version`` ``"V3"``/``"V4"``/None (V3, no field)."""
+    """The event ICA publishes for ``transition``; ``payload_version`` ``"V3"``/``"V4"``/None (V3, no field).
+
+    ``event_code``: another code announcing the same transition (``ICA_EXEC_002`` for a success).
+    """
     v4 = payload_version == "V4"
     if transition.item is not None:
         item = transition.item
@@ -99,14 +107,25 @@ def event_message(
         assert transition.batch is not None
         payload = renderer.batch(transition.batch, transition.at)["job"]
         parameters = {"job": payload["id"], "jobPreviousStatus": transition.previous, "jobStatus": transition.status}
-    message: JSON = {
-        "correlationId": correlation_id,
-        "timestamp": iso(wall_time),
-        "eventCode": transition.event_code,
-        "eventParameters": parameters,
-        "description": EVENT_CODES[transition.event_code],
-        "projectId": transition.project_id,
-    }
+    code = event_code or transition.event_code
+    return envelope(code, transition.project_id, wall_time, correlation_id, payload_version, payload, parameters)
+
+
+def envelope(
+    event_code: str,
+    project_id: str,
+    wall_time: float,
+    correlation_id: str,
+    payload_version: str | None,
+    payload: JSON,
+    parameters: JSON | None = None,
+) -> JSON:
+    """An event as ICA sends it to an SQS channel (``eventParameters`` only where the fake knows them)."""
+    message: JSON = {"correlationId": correlation_id, "timestamp": iso(wall_time), "eventCode": event_code}
+    if parameters is not None:
+        message["eventParameters"] = parameters
+    message["description"] = EVENT_CODES[event_code]
+    message["projectId"] = project_id
     if payload_version is not None:
         message["payloadVersion"] = payload_version.lower()
     message["payload"] = payload
