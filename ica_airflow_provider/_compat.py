@@ -24,6 +24,8 @@ AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 HAS_TASK_STATE_STORE = AIRFLOW_VERSION >= (3, 3)
 HAS_TRIGGER_ON_KILL = AIRFLOW_VERSION >= (3, 3)
 READS_CONN_FIELDS = AIRFLOW_VERSION >= (3, 2)
+# Asset watchers (``AssetWatcher`` with a ``BaseEventTrigger``) schedule DAGs from events.
+HAS_ASSET_WATCHERS = AIRFLOW_V_3_0_PLUS
 
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
@@ -71,8 +73,8 @@ else:  # Airflow 2.10+
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
-    from airflow.sdk import Context
-    from airflow.triggers.base import BaseTrigger, TriggerEvent
+    from airflow.sdk import Asset, AssetWatcher, Context
+    from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
     if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk.execution_time.xcom import XCom
@@ -88,6 +90,18 @@ def __getattr__(name: str) -> Any:
         import airflow.triggers.base as triggers
 
         return getattr(triggers, name)
+    if name in ("BaseEventTrigger", "Asset", "AssetWatcher"):
+        if not HAS_ASSET_WATCHERS:
+            raise ImportError(
+                f"{name} needs Airflow 3.0 or later (asset watchers); this is Airflow {airflow.__version__}"
+            )
+        if name == "BaseEventTrigger":
+            from airflow.triggers.base import BaseEventTrigger
+
+            return BaseEventTrigger
+        import airflow.sdk as sdk
+
+        return getattr(sdk, name)
     if name == "XCom":
         if AIRFLOW_V_3_0_PLUS:
             from airflow.sdk.execution_time.xcom import XCom
@@ -102,12 +116,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "HAS_ASSET_WATCHERS",
     "HAS_TASK_STATE_STORE",
     "HAS_TRIGGER_ON_KILL",
     "READS_CONN_FIELDS",
     "AirflowException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetWatcher",
+    "BaseEventTrigger",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

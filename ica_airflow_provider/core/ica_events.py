@@ -190,14 +190,12 @@ def _analysis_event(event: dict[str, Any], payload: dict[str, Any], common: dict
 
 def _full_path(path: Any, name: str, data_type: Any) -> str:
     """The data's full path: ICA's ``details.path`` is the full path in practice, the spec says the parent's."""
-    if path is None:
-        path = "/"
-    path = _text(path, "payload.data.details.path", MAX_PATH)
+    given = "/" if path is None else _text(path, "payload.data.details.path", MAX_PATH)
     folder = data_type == "FOLDER"
-    if path.rstrip("/").endswith("/" + name) or path.rstrip("/") == name:
-        full = path
+    if given.rstrip("/").endswith("/" + name) or given.rstrip("/") == name:
+        full = given
     else:
-        full = path.rstrip("/") + "/" + name
+        full = given.rstrip("/") + "/" + name
     full = full if full.startswith("/") else "/" + full
     if folder and not full.endswith("/"):
         full += "/"
@@ -221,7 +219,7 @@ def _tags(tags: Any, lists: tuple[str, ...]) -> tuple[str, ...]:
 def _text(value: Any, where: str, limit: int) -> str:
     if not isinstance(value, str) or not value or len(value) > limit:
         raise _Malformed(f"{where} is missing or not a text of 1 to {limit} characters")
-    return value
+    return str(value)
 
 
 def _optional_text(value: Any, where: str) -> str | None:

@@ -6,7 +6,9 @@ and hands each hint to every :class:`Subscription` it concerns (by analysis id, 
 technical tag), then deletes it. A hint no subscription wants is remembered (bounded, the
 newest per id) for a wait that learns its ids later, and made visible again for another
 process's consumer; after ``MAX_RECEIVES`` receives it is deleted. Malformed, oversized or
-foreign messages are logged (one bounded line) and deleted. A queue that cannot be read
+foreign messages are logged (one bounded line) and deleted, except the events an asset watcher
+reads (``core/ica_events.EVENT_CODES``, the data events and analysis outcomes): those are
+left untouched for the watcher sharing the queue (they come back after the visibility timeout). A queue that cannot be read
 marks every subscription unavailable (its wait polls meanwhile), is logged once per outage,
 and is retried with backoff. ``IDLE_SECONDS`` after its last subscription closed the
 consumer stops and leaves the registry.
@@ -26,7 +28,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import Final
 
-from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint, Rejected, parse_message
+from ica_airflow_provider.core.ica_events import EVENT_CODES as WATCHER_CODES
+from ica_airflow_provider.core.notifications import (
+    FOREIGN,
+    AnalysisHint,
+    Hint,
+    JobHint,
+    Rejected,
+    parse_message,
+)
 from ica_airflow_provider.hooks.sqs_queue import MAX_WAIT_SECONDS, AwsSqsQueue, Received, SqsQueue
 
 log = logging.getLogger(__name__)
@@ -136,7 +146,8 @@ class Consumer:
         self.available = True
         self.stopped = asyncio.Event()
         self.counts: dict[str, int] = {
-            "receives": 0, "messages": 0, "delivered": 0, "released": 0, "dropped": 0, "rejected": 0, "failures": 0,
+            "receives": 0, "messages": 0, "delivered": 0, "released": 0, "dropped": 0, "rejected": 0, "left": 0,
+            "failures": 0,
         }
         self._remembered_max = remembered
         self._remembered: OrderedDict[tuple[str, str], Hint] = OrderedDict()
@@ -265,6 +276,10 @@ class Consumer:
         self.counts["messages"] += 1
         hint = parse_message(message.body)
         if isinstance(hint, Rejected):
+            if hint.kind == FOREIGN and hint.event_code in WATCHER_CODES:
+                # An asset watcher's event on a shared queue: left for it (back after the visibility timeout).
+                self.counts["left"] += 1
+                return
             self.counts["rejected"] += 1
             log.warning("Dropping SQS message %.40s from %s (%s): %s", message.message_id, self.name, hint.kind, hint.reason)
             await self._settle(self.queue.delete, message)

@@ -25,7 +25,7 @@ NAME = "ica_airflow_provider"
 # ("" is the package's own ``__init__``). ``_compat`` is the only door to Airflow: it sits
 # above the core, which may not reach it.
 LAYERS = [
-    ("operators", "sensors", "task_mixin", "notifications_cli"),
+    ("operators", "sensors", "task_mixin", "notifications_cli", "watchers"),
     ("task_side",),
     ("triggers",),
     ("hooks",),

@@ -1,0 +1,222 @@
+"""``IcaNotificationTrigger``: ICA's events from an SQS queue, for Airflow 3's asset watchers.
+
+Each matching ICA event becomes one ``TriggerEvent`` whose payload is the event's compact
+form (``core/ica_events.IcaEvent.payload``); Airflow turns it into an asset event that starts
+the DAGs scheduled on the asset. Rules (docs/asset-watchers.md):
+
+- The filters are checked in ``__init__`` (when the DAG is parsed): a bad one raises
+  ``ValueError`` naming the field. ``__init__`` makes no network call.
+- A message is deleted only after its event was yielded (the triggerer has taken it). A
+  duplicate delivery (same subject, code and ``timeModified``) is deleted without an event;
+  the last ``recent_keys`` keys are remembered, in memory.
+- The watcher owns its event codes on its queue: a message of one of them that does not pass
+  the filters is deleted. A message of another code is left alone (it reappears after the
+  queue's visibility timeout for the reader it belongs to: the waits, or another watcher).
+  Two watchers in one triggerer reading the same code on the same queue would take each
+  other's events: the second one fails at start, saying so.
+- Malformed messages are logged once per kind (bounded) and deleted; they never end the
+  watcher. An unreadable queue is logged once per outage and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, ClassVar
+
+from ica_airflow_provider import _compat
+from ica_airflow_provider.core.event_filter import EventFilter
+from ica_airflow_provider.core.ica_events import IcaEvent, RecentKeys, parse_event
+from ica_airflow_provider.core.notifications import FOREIGN, Rejected
+from ica_airflow_provider.hooks.sqs_queue import MAX_WAIT_SECONDS, AwsSqsQueue, Received, SqsQueue
+
+if not _compat.HAS_ASSET_WATCHERS:
+    raise ImportError(
+        "ica_airflow_provider.triggers.watcher needs Airflow 3.0 or later (asset watchers);"
+        f" this is Airflow {'.'.join(map(str, _compat.AIRFLOW_VERSION))}. On Airflow 2, schedule the DAG"
+        " and wait with IcaAnalysisBatchSensor instead."
+    )
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+log = logging.getLogger(__name__)
+
+RECENT_KEYS = 10_000
+FIRST_RETRY_SECONDS = 1.0
+LAST_RETRY_SECONDS = 60.0
+_LOGGED_MAX = 64  # distinct "skipped" lines per watcher; beyond, debug only
+_ERROR_MAX = 200
+
+# (queue URL, event code) -> the watcher reading it in this process
+_OWNERS: dict[tuple[str, str], int] = {}
+
+
+class IcaNotificationTrigger(BaseEventTrigger):
+    """ICA events from ``sqs_queue`` (read through ``aws_conn_id``) that pass the filters, one event each.
+
+    :param sqs_queue: URL of the SQS queue ICA's notification channel sends to.
+    :param event_codes: ICA event codes to read, e.g. ``["ICA_DATA_108"]`` (``core/ica_events.EVENT_CODES``).
+    :param aws_conn_id: Airflow AWS connection that reads the queue (endpoint, region, role, keys).
+    :param project_id: only events of this ICA project.
+    :param statuses: only these statuses (data: AVAILABLE, ...; analyses: SUCCEEDED, ...; V4 spelling).
+    :param pipeline_codes: analysis events: only analyses of these pipeline codes.
+    :param path_glob: data events: only data whose path matches, e.g. ``/runs/*/fastq/*.fastq.gz``.
+    :param data_formats: data events: only these format codes (FASTQ, BAM, ...).
+    :param tags: only events whose data or analysis carries every one of these tags.
+    :param wait_time_seconds: long poll of each receive (at most 20).
+    :param recent_keys: how many event keys are remembered to drop duplicate deliveries.
+    """
+
+    # Tests put a queue of their own here; the default reads SQS through the Amazon provider.
+    make_queue: ClassVar[Callable[[str, str | None], SqsQueue]] = AwsSqsQueue
+
+    def __init__(
+        self,
+        sqs_queue: str,
+        event_codes: Iterable[str],
+        aws_conn_id: str | None = "aws_default",
+        project_id: str | None = None,
+        statuses: Iterable[str] = (),
+        pipeline_codes: Iterable[str] = (),
+        path_glob: str | None = None,
+        data_formats: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        wait_time_seconds: int = MAX_WAIT_SECONDS,
+        recent_keys: int = RECENT_KEYS,
+    ) -> None:
+        super().__init__()
+        if not isinstance(sqs_queue, str) or not sqs_queue.startswith(("https://", "http://")) or len(sqs_queue) > 2048:
+            raise ValueError(f"sqs_queue: must be the queue's URL (https://sqs.<region>.amazonaws.com/...), got {sqs_queue!r}")
+        if aws_conn_id is not None and (not isinstance(aws_conn_id, str) or not aws_conn_id):
+            raise ValueError(f"aws_conn_id: must be an Airflow connection id or None, got {aws_conn_id!r}")
+        if not isinstance(wait_time_seconds, int) or not 0 <= wait_time_seconds <= MAX_WAIT_SECONDS:
+            raise ValueError(f"wait_time_seconds: must be 0 to {MAX_WAIT_SECONDS}, got {wait_time_seconds!r}")
+        if not isinstance(recent_keys, int) or recent_keys < 1:
+            raise ValueError(f"recent_keys: must be a positive integer, got {recent_keys!r}")
+        self.filter = EventFilter.build(
+            event_codes, project_id, statuses, pipeline_codes, path_glob, data_formats, tags
+        )
+        self.sqs_queue = sqs_queue
+        self.aws_conn_id = aws_conn_id
+        self.wait_time_seconds = wait_time_seconds
+        self.recent_keys = recent_keys
+        self._recent = RecentKeys(recent_keys)
+        self._logged: set[tuple[str, str | None]] = set()
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("received", "yielded", "duplicates", "filtered", "left", "rejected", "failures"), 0
+        )
+
+    def __repr__(self) -> str:
+        return f"IcaNotificationTrigger(sqs_queue={self.sqs_queue!r}, event_codes={list(self.filter.event_codes)!r})"
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        f = self.filter
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "sqs_queue": self.sqs_queue,
+                "event_codes": list(f.event_codes),
+                "aws_conn_id": self.aws_conn_id,
+                "project_id": f.project_id,
+                "statuses": list(f.statuses),
+                "pipeline_codes": list(f.pipeline_codes),
+                "path_glob": f.path_glob,
+                "data_formats": list(f.data_formats),
+                "tags": list(f.tags),
+                "wait_time_seconds": self.wait_time_seconds,
+                "recent_keys": self.recent_keys,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        claimed = self._claim()
+        queue = type(self).make_queue(self.sqs_queue, self.aws_conn_id)
+        retry, unreadable = FIRST_RETRY_SECONDS, False
+        try:
+            while True:
+                try:
+                    messages = await queue.receive(self.wait_time_seconds)
+                except Exception as exc:  # credentials, network, a deleted queue: retried, never the end
+                    self.counts["failures"] += 1
+                    if not unreadable:
+                        log.warning("Cannot read SQS queue %s (retrying in %g s): %s", self.sqs_queue, retry, _short(exc))
+                        unreadable = True
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, LAST_RETRY_SECONDS)
+                    continue
+                if unreadable:
+                    log.info("SQS queue %s can be read again", self.sqs_queue)
+                    retry, unreadable = FIRST_RETRY_SECONDS, False
+                for message in messages:
+                    self.counts["received"] += 1
+                    event = self._judge(message)
+                    if event is _LEAVE:
+                        self.counts["left"] += 1
+                        continue
+                    if event is not _DROP:
+                        assert isinstance(event, IcaEvent)
+                        yield TriggerEvent(event.payload())
+                        self.counts["yielded"] += 1
+                        self._recent.add(event.key)
+                    await _settle(queue, message)
+        finally:
+            for key in claimed:
+                _OWNERS.pop(key, None)
+
+    def _judge(self, message: Received) -> IcaEvent | object:
+        """The event to yield, ``_DROP`` (delete the message) or ``_LEAVE`` (another reader's)."""
+        event = parse_event(message.body)
+        if isinstance(event, Rejected):
+            if event.kind == FOREIGN and event.event_code:  # an event of a code no watcher reads: the waits'
+                return _LEAVE
+            self.counts["rejected"] += 1
+            self._log_once(event.kind, event.event_code, f"Dropping SQS message %.40s ({event.kind}): {event.reason}", message)
+            return _DROP
+        if event.event_code not in self.filter.event_codes:
+            return _LEAVE
+        if not self.filter.matches(event):
+            self.counts["filtered"] += 1
+            return _DROP
+        if event.key in self._recent:
+            self.counts["duplicates"] += 1
+            return _DROP
+        return event
+
+    def _claim(self) -> list[tuple[str, str]]:
+        keys = [(self.sqs_queue, code) for code in self.filter.event_codes]
+        for key in keys:
+            owner = _OWNERS.get(key)
+            if owner is not None and owner != id(self):
+                raise ValueError(
+                    f"another asset watcher in this triggerer already reads {key[1]} from {self.sqs_queue}: each"
+                    " would delete events the other needs. Give each watcher of a code its own queue"
+                    " (docs/asset-watchers.md)."
+                )
+        for key in keys:
+            _OWNERS[key] = id(self)
+        return keys
+
+    def _log_once(self, kind: str, code: str | None, text: str, message: Received) -> None:
+        key = (kind, code)
+        if key in self._logged or len(self._logged) >= _LOGGED_MAX:
+            log.debug(text, message.message_id)
+            return
+        self._logged.add(key)
+        log.warning(text + " (logged once per kind)", message.message_id)
+
+
+_DROP = object()
+_LEAVE = object()
+
+
+async def _settle(queue: SqsQueue, message: Received) -> None:
+    try:
+        await queue.delete(message.receipt)
+    except Exception as exc:  # it comes back after its visibility timeout: the recent keys drop it then
+        log.debug("Could not delete SQS message %.40s: %s", message.message_id, _short(exc))
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _ERROR_MAX else text[: _ERROR_MAX - 1] + "…"
