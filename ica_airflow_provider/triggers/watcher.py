@@ -169,12 +169,13 @@ class IcaNotificationTrigger(BaseEventTrigger):
         event = parse_event(message.body)
         if isinstance(event, Rejected):
             if event.kind == FOREIGN and event.event_code:  # an event of a code no watcher reads: the waits'
-                return _LEAVE
+                return self._leave(event.event_code, message)
             self.counts["rejected"] += 1
-            self._log_once(event.kind, event.event_code, f"Dropping SQS message %.40s ({event.kind}): {event.reason}", message)
+            text = f"Dropping SQS message %.40s ({event.kind}): {event.reason}"
+            self._log_once(event.kind, event.event_code, text, message, logging.WARNING)
             return _DROP
         if event.event_code not in self.filter.event_codes:
-            return _LEAVE
+            return self._leave(event.event_code, message)
         if not self.filter.matches(event):
             self.counts["filtered"] += 1
             return _DROP
@@ -197,13 +198,18 @@ class IcaNotificationTrigger(BaseEventTrigger):
             _OWNERS[key] = id(self)
         return keys
 
-    def _log_once(self, kind: str, code: str | None, text: str, message: Received) -> None:
+    def _leave(self, code: str, message: Received) -> object:
+        text = f"Leaving SQS message %.40s of {code[:40]} on the queue for its reader (not a code of this watcher)"
+        self._log_once("left", code, text, message, logging.INFO)
+        return _LEAVE
+
+    def _log_once(self, kind: str, code: str | None, text: str, message: Received, level: int) -> None:
         key = (kind, code)
         if key in self._logged or len(self._logged) >= _LOGGED_MAX:
             log.debug(text, message.message_id)
             return
         self._logged.add(key)
-        log.warning(text + " (logged once per kind)", message.message_id)
+        log.log(level, text + " (logged once per kind)", message.message_id)
 
 
 _DROP = object()
