@@ -28,10 +28,11 @@ if not _compat.HAS_ASSET_WATCHERS:
     pytest.skip("asset watchers need Airflow 3.0 or later", allow_module_level=True)
 
 from ica_airflow_provider.hooks.ica import IcaHook
-from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue, Received
+from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 from ica_airflow_provider.triggers.watcher import IcaNotificationTrigger
+from tests.recording_queue import RecordingQueue
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
@@ -52,29 +53,6 @@ def watcher_of(dag: Any) -> Any:
     (asset,) = dag.timetable.asset_condition.objects
     (watcher,) = asset.watchers
     return asset, watcher.trigger
-
-
-class RecordingQueue:
-    """The trigger's real queue, with a latch on each receive and delete."""
-
-    def __init__(self, url: str, conn: str | None) -> None:
-        self.queue = AwsSqsQueue(url, conn)
-        self.deleted = 0
-        self.changed = asyncio.Event()
-
-    async def receive(self, wait_seconds: int, max_messages: int = 10) -> list[Received]:
-        try:
-            return await self.queue.receive(wait_seconds, max_messages)
-        finally:
-            self.changed.set()
-
-    async def delete(self, receipt: str) -> None:
-        await self.queue.delete(receipt)
-        self.deleted += 1
-        self.changed.set()
-
-    async def release(self, receipt: str) -> None:
-        await self.queue.release(receipt)
 
 
 async def take(trigger: Any, count: int, messages: int, queues: list[RecordingQueue]) -> list[dict[str, Any]]:
@@ -116,7 +94,7 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     monkeypatch.setenv("AIRFLOW_CONN_ICA_DEFAULT", json.dumps(conn))
     IcaHook().ensure_notifications(PROJECT_ID, queue_url, ["ICA_DATA_108", "ICA_EXEC_002"])
     queues: list[RecordingQueue] = []
-    monkeypatch.setattr(IcaNotificationTrigger, "make_queue", lambda url, conn: queues.append(RecordingQueue(url, conn)) or queues[-1])
+    monkeypatch.setattr(IcaNotificationTrigger, "make_queue", lambda url, conn: queues.append(RecordingQueue(AwsSqsQueue(url, conn))) or queues[-1])
 
     from airflow.dag_processing.dagbag import DagBag
 

@@ -26,11 +26,12 @@ if not _compat.HAS_ASSET_WATCHERS:
 
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.hooks.sqs_consumer import Consumer
-from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue, Received
+from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 from ica_airflow_provider.triggers import watcher
 from ica_airflow_provider.triggers.watcher import IcaNotificationTrigger
+from tests.recording_queue import RecordingQueue
 
 AWS_CONN_ID = "sqs_events"
 PROJECT_ID = "7595e8f2-32d3-4c76-a324-c6a85dae87b5"
@@ -52,31 +53,6 @@ def aws_connection(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def sqs(moto_sqs_server: MotoSqsServer) -> Any:
     return boto3.client("sqs", **moto_sqs_server.client_kwargs())
-
-
-class RecordingQueue:
-    """The real queue, with a latch on each receive and delete."""
-
-    def __init__(self, queue: AwsSqsQueue) -> None:
-        self.queue = queue
-        self.receives = 0
-        self.deleted = 0
-        self.changed = asyncio.Event()
-
-    async def receive(self, wait_seconds: int, max_messages: int = 10) -> list[Received]:
-        try:
-            return await self.queue.receive(wait_seconds, max_messages)
-        finally:
-            self.receives += 1
-            self.changed.set()
-
-    async def delete(self, receipt: str) -> None:
-        await self.queue.delete(receipt)
-        self.deleted += 1
-        self.changed.set()
-
-    async def release(self, receipt: str) -> None:
-        await self.queue.release(receipt)
 
 
 @pytest.fixture
