@@ -71,6 +71,17 @@ def _watched_asset(name: str, **trigger_arguments: Any) -> Any:
     return _compat.Asset(name=name, watchers=[_compat.AssetWatcher(name=f"{name}_watcher", trigger=trigger)])
 
 
+def watched_event_codes(*assets: Any) -> list[str]:
+    """The ICA event codes the assets' ICA watchers read: what ``IcaHook.ensure_notifications`` must subscribe."""
+    codes: dict[str, None] = {}
+    for asset in assets:
+        for watcher in getattr(asset, "watchers", None) or ():
+            _, kwargs = watcher.trigger.serialize()
+            if isinstance(kwargs.get("event_codes"), list) and "sqs_queue" in kwargs:
+                codes.update(dict.fromkeys(kwargs["event_codes"]))
+    return list(codes)
+
+
 def event_payloads(triggering_asset_events: Any) -> list[dict[str, Any]]:
     """The ICA payloads of the asset events that started this run, oldest first, each event once.
 

@@ -32,6 +32,7 @@ from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 from ica_airflow_provider.triggers.watcher import IcaNotificationTrigger
+from ica_airflow_provider.watchers import watched_event_codes
 from tests.recording_queue import RecordingQueue
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +93,6 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     server = ica_fake_server_factory(clock=clock, notify_duplicate_rate=1.0, **TIMINGS)
     conn = {"conn_type": "ica", "host": server.url, "password": server.config.api_key}
     monkeypatch.setenv("AIRFLOW_CONN_ICA_DEFAULT", json.dumps(conn))
-    IcaHook().ensure_notifications(PROJECT_ID, queue_url, ["ICA_DATA_108", "ICA_EXEC_002"])
     queues: list[RecordingQueue] = []
     monkeypatch.setattr(IcaNotificationTrigger, "make_queue", lambda url, conn: queues.append(RecordingQueue(AwsSqsQueue(url, conn))) or queues[-1])
 
@@ -103,6 +103,10 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     launch, report = bag.dags["example_ica_launch_on_upload"], bag.dags["example_ica_on_analysis_succeeded"]
     uploads_asset, uploads = watcher_of(launch)
     succeeded_asset, succeeded = watcher_of(report)
+    # The setup subscribes what the parsed assets' watchers read.
+    codes = watched_event_codes(uploads_asset, succeeded_asset)
+    assert codes == ["ICA_DATA_108", "ICA_EXEC_002"]
+    IcaHook().ensure_notifications(PROJECT_ID, queue_url, codes)
 
     paths = ["/runs/r7/fastq/S1_R1.fastq.gz", "/runs/r7/fastq/S1_R2.fastq.gz", "/runs/r7/fastq/S2_R1.fastq.gz",
              "/runs/r7/bam/S1.bam"]

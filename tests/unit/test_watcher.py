@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ica_airflow_provider import _compat
-from ica_airflow_provider.watchers import event_payloads, fastq_batch_items
+from ica_airflow_provider.watchers import event_payloads, fastq_batch_items, watched_event_codes
 
 QUEUE = "https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events"
 PROJECT = "7595e8f2-32d3-4c76-a324-c6a85dae87b5"
@@ -78,6 +78,8 @@ def test_the_asset_helpers_declare_a_watched_asset_in_one_line() -> None:
     assert succeeded.watchers[0].trigger.serialize()[1]["pipeline_codes"] == ["p"]
     with pytest.raises(ValueError, match=r"^path_glob:"):
         ica_uploads_asset("bad", sqs_queue=QUEUE, project_id=PROJECT, path_glob="runs/*")
+    # What the setup call must subscribe, from the assets themselves.
+    assert watched_event_codes(uploads, succeeded, uploads) == ["ICA_DATA_108", "ICA_EXEC_002"]
 
 
 def payload(name: str, data_id: str, t: str, code: str = "ICA_DATA_108") -> dict[str, Any]:
