@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from importlib.metadata import version
@@ -15,6 +16,10 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "tests" / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
+# One Fernet key for the session's database, shared with the `airflow` commands the tests run:
+# unit-test mode would draw one per process, and a command could not read the asset watchers'
+# trigger kwargs (encrypted in the database) that another one wrote.
+os.environ["AIRFLOW__CORE__FERNET_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
 if version("apache-airflow").startswith("2."):
     # Airflow 2 refuses SQLite with its default LocalExecutor.
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"

@@ -16,12 +16,25 @@ _timings: dict[str, float] = {}
 
 @pytest.fixture(scope="session")
 def deployment() -> Iterator[Any]:
-    from deploy.airflow_e2e.deployment import Deployment
+    import os
+    import uuid
 
-    with Deployment() as running:
-        yield running
-        _timings.update(running.timings)
-    _timings.update(running.timings)  # teardown too
+    import boto3
+
+    from deploy.airflow_e2e.deployment import Deployment
+    from deploy.airflow_e2e.watcher_checks import events_environment
+    from ica_airflow_provider.testing.sqs_server import MotoSqsServer
+
+    # The asset watchers' example reads its queue when parsed: the SQS server comes first.
+    with MotoSqsServer() as sqs:
+        queue = boto3.client("sqs", **sqs.client_kwargs()).create_queue(
+            QueueName=f"ica-e2e-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "5"}
+        )["QueueUrl"]
+        os.environ.update(events_environment(sqs.url, sqs.region, queue))
+        with Deployment() as running:
+            yield running
+            _timings.update(running.timings)
+        _timings.update(running.timings)  # teardown too
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
