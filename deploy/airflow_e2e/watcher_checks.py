@@ -75,25 +75,16 @@ def check_asset_watchers(deployment: Deployment) -> str:
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
     fastq = {data_id for data_id, path in uploaded.items() if path.endswith(".fastq.gz")}
 
-    consumed = _wait_consumed(deployment, LAUNCH, len(fastq))
-    assert sorted(consumed) == sorted(fastq), f"each FASTQ once: {consumed} vs {fastq}"
-    sent = [
-        data_id
-        for run in client.dag_runs(LAUNCH)
-        for item in client.xcom(LAUNCH, run["dag_run_id"], "batch_items")
-        for data_id in item["analysisInput"]["inputs"][0]["dataIds"]
-    ]
-    assert sorted(sent) == sorted(fastq), f"the batches name the uploaded FASTQs once each: {sent}"
-    batches = [b for b in backend.batches.values() if b.project_id == PROJECT_ID]
-    assert len(batches) == len(client.dag_runs(LAUNCH)), "one batch per launch run"
-    created = [item for b in batches for item in b.items]
-    assert all(item.plan.creation_error is None for item in created), [i.plan.creation_error for i in created]
-    analyses = len(created)
+    # The watcher: one asset event per FASTQ, none for the BAM or the redelivery.
+    assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq))) == sorted(fastq)
+    first_runs = _runs_consumed(deployment, LAUNCH, minimum=1)
+    analyses = _check_batches(deployment, first_runs)
+    assert sorted(_asset_events(deployment, "ica_germline_succeeded", analyses)) == sorted(
+        item.analysis_id for b in _batches(deployment) for item in b.items
+    ), "one asset event per succeeded analysis"
 
-    succeeded = _wait_consumed(deployment, REPORT, analyses)
-    assert len(set(succeeded)) == analyses, f"each succeeded analysis once: {succeeded}"
-
-    # A triggerer restart: a file uploaded while it is down starts a run once it is back.
+    # A triggerer restart: a file uploaded while it is down is one asset event once it is back, and
+    # the launch run it starts also takes any event an earlier run left (see docs/asset-watchers.md).
     triggerer = next(c for c in deployment.components if c.name == "triggerer")
     triggerer.terminate()
     triggerer.finish()
@@ -103,35 +94,77 @@ def check_asset_watchers(deployment: Deployment) -> str:
                           deployment.env, LOG_DIR, REPO)
     restarted.start()
     deployment.components[deployment.components.index(triggerer)] = restarted
-    consumed = _wait_consumed(deployment, LAUNCH, len(fastq) + 1)
-    assert sorted(consumed) == sorted([*fastq, late]), consumed
-    runs = len(deployment.client.dag_runs(LAUNCH))
+    assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq) + 1)) == sorted([*fastq, late])
+    runs = _runs_consumed(deployment, LAUNCH, minimum=len(first_runs) + 1)
+    consumed = [data_id for ids in runs.values() for data_id in ids]
+    assert sorted(consumed) == sorted([*fastq, late]), f"every FASTQ consumed by exactly one run: {runs}"
+    analyses = _check_batches(deployment, runs)
+    succeeded = _asset_events(deployment, "ica_germline_succeeded", analyses)
+    assert len(set(succeeded)) == len(succeeded) == analyses
+    reported = _runs_consumed(deployment, REPORT, minimum=1)
+    reported_ids = [i for ids in reported.values() for i in ids]
+    assert len(set(reported_ids)) == len(reported_ids), f"no succeeded analysis reported twice: {reported}"
     return (
-        f"{len(fastq)} uploaded FASTQs (one redelivered) started {LAUNCH} for each once, in batches of"
-        f" {analyses} analyses; their successes started {REPORT} once each; a file uploaded while the"
-        f" triggerer was down started a run after its restart ({runs} launch runs in all)"
+        f"{len(fastq) + 1} uploaded FASTQs (one redelivered, one while the triggerer was down) were"
+        f" {len(fastq) + 1} asset events, consumed once each by {len(runs)} {LAUNCH} runs whose batches name"
+        f" exactly their files; {analyses} succeeded analyses were {analyses} asset events"
+        f" ({len(reported_ids)} consumed by {len(reported)} {REPORT} runs so far)"
     )
 
 
-def _wait_consumed(deployment: Deployment, dag_id: str, count: int) -> list[str]:
-    """The subject ids of the asset events the DAG's successful runs consumed, once ``count`` of them are."""
+def _asset_events(deployment: Deployment, asset_name: str, count: int) -> list[str]:
+    """The subject ids of the asset's events, once there are ``count`` (more fail at once)."""
     client = deployment.client
 
-    def consumed() -> list[str] | None:
+    def events() -> list[str] | None:
+        (asset,) = [a for a in client.get("/api/v2/assets", params={"name_pattern": asset_name})["assets"]
+                    if a["name"] == asset_name]
+        found = client.get("/api/v2/assets/events", params={"asset_id": asset["id"], "limit": 100})["asset_events"]
+        ids = [(event.get("extra") or {}).get("payload", {}).get("id") for event in found]
+        assert len(ids) <= count, f"{asset_name}: more asset events than ICA events: {ids}"
+        return ids if len(ids) == count else None
+
+    found: list[str] = deployment._wait(f"{asset_name}: {count} asset events", events, TIMEOUT)
+    return found
+
+
+def _runs_consumed(deployment: Deployment, dag_id: str, minimum: int) -> dict[str, list[str]]:
+    """Run id -> the subject ids of the asset events it consumed, once ``minimum`` runs ended and none runs."""
+    client = deployment.client
+
+    def consumed() -> dict[str, list[str]] | None:
         runs = client.dag_runs(dag_id)
         if any(run["state"] == "failed" for run in runs):
             raise AssertionError(f"{dag_id}: a run failed: {runs}")
-        if not runs or any(run["state"] != "success" for run in runs):
+        if len(runs) < minimum or any(run["state"] != "success" for run in runs):
             return None
-        ids = []
+        found = {}
         for run in runs:
             path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents"
-            for event in client.get(path)["asset_events"]:
-                ids.append((event.get("extra") or {}).get("payload", {}).get("id"))
-        return ids if len(ids) >= count else None
+            events = client.get(path)["asset_events"]
+            found[run["dag_run_id"]] = [(e.get("extra") or {}).get("payload", {}).get("id") for e in events]
+        return found
 
-    found: list[str] = deployment._wait(f"{dag_id}: {count} asset events consumed", consumed, TIMEOUT)
-    return found
+    runs: dict[str, list[str]] = deployment._wait(f"{dag_id}: {minimum} runs ended", consumed, TIMEOUT)
+    return runs
+
+
+def _batches(deployment: Deployment) -> list[Any]:
+    return [b for b in deployment.ica.backend.batches.values() if b.project_id == PROJECT_ID]
+
+
+def _check_batches(deployment: Deployment, runs: dict[str, list[str]]) -> int:
+    """Each launch run's batch names exactly the files it consumed; every analysis created. How many analyses."""
+    client = deployment.client
+    for run_id, consumed in runs.items():
+        items = client.xcom(LAUNCH, run_id, "batch_items")
+        sent = [data_id for item in items for data_id in item["analysisInput"]["inputs"][0]["dataIds"]]
+        assert sorted(sent) == sorted(consumed), f"{run_id}: the batch names {sent}, the run consumed {consumed}"
+    batches = _batches(deployment)
+    assert len(batches) == len(runs), f"one batch per launch run: {len(batches)} batches, {len(runs)} runs"
+    created = [item for b in batches for item in b.items]
+    assert all(item.plan.creation_error is None for item in created), [i.plan.creation_error for i in created]
+    return len(created)
 
 
 def _load(path: Path) -> Any:
