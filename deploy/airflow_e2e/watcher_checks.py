@@ -44,6 +44,7 @@ def check_asset_watchers(deployment: Deployment) -> str:
     from ica_airflow_provider.watchers import watched_event_codes
 
     client, backend = deployment.client, deployment.ica.backend
+    earlier = set(backend.batches)  # the other checks' batches, in the same project
     queue_url, sqs_url, region = (os.environ[f"ICA_{name}"] for name in ("EVENTS_QUEUE_URL", "E2E_SQS_URL", "E2E_SQS_REGION"))
     sqs = boto3.client("sqs", endpoint_url=sqs_url, region_name=region, aws_access_key_id="testing",
                        aws_secret_access_key="testing")
@@ -78,9 +79,9 @@ def check_asset_watchers(deployment: Deployment) -> str:
     # The watcher: one asset event per FASTQ, none for the BAM or the redelivery.
     assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq))) == sorted(fastq)
     first_runs = _runs_consumed(deployment, LAUNCH, minimum=1)
-    analyses = _check_batches(deployment, first_runs)
+    analyses = _check_batches(deployment, first_runs, earlier)
     assert sorted(_asset_events(deployment, "ica_germline_succeeded", analyses)) == sorted(
-        item.analysis_id for b in _batches(deployment) for item in b.items
+        item.analysis_id for b in _batches(deployment, earlier) for item in b.items
     ), "one asset event per succeeded analysis"
 
     # A triggerer restart: a file uploaded while it is down is one asset event once it is back, and
@@ -98,7 +99,7 @@ def check_asset_watchers(deployment: Deployment) -> str:
     runs = _runs_consumed(deployment, LAUNCH, minimum=len(first_runs) + 1)
     consumed = [data_id for ids in runs.values() for data_id in ids]
     assert sorted(consumed) == sorted([*fastq, late]), f"every FASTQ consumed by exactly one run: {runs}"
-    analyses = _check_batches(deployment, runs)
+    analyses = _check_batches(deployment, runs, earlier)
     succeeded = _asset_events(deployment, "ica_germline_succeeded", analyses)
     assert len(set(succeeded)) == len(succeeded) == analyses
     reported = _runs_consumed(deployment, REPORT, minimum=1)
@@ -149,18 +150,19 @@ def _runs_consumed(deployment: Deployment, dag_id: str, minimum: int) -> dict[st
     return runs
 
 
-def _batches(deployment: Deployment) -> list[Any]:
-    return [b for b in deployment.ica.backend.batches.values() if b.project_id == PROJECT_ID]
+def _batches(deployment: Deployment, earlier: set[str]) -> list[Any]:
+    """The batches made since the check began (the launch runs')."""
+    return [b for key, b in deployment.ica.backend.batches.items() if key not in earlier]
 
 
-def _check_batches(deployment: Deployment, runs: dict[str, list[str]]) -> int:
+def _check_batches(deployment: Deployment, runs: dict[str, list[str]], earlier: set[str]) -> int:
     """Each launch run's batch names exactly the files it consumed; every analysis created. How many analyses."""
     client = deployment.client
     for run_id, consumed in runs.items():
         items = client.xcom(LAUNCH, run_id, "batch_items")
         sent = [data_id for item in items for data_id in item["analysisInput"]["inputs"][0]["dataIds"]]
         assert sorted(sent) == sorted(consumed), f"{run_id}: the batch names {sent}, the run consumed {consumed}"
-    batches = _batches(deployment)
+    batches = _batches(deployment, earlier)
     assert len(batches) == len(runs), f"one batch per launch run: {len(batches)} batches, {len(runs)} runs"
     created = [item for b in batches for item in b.items]
     assert all(item.plan.creation_error is None for item in created), [i.plan.creation_error for i in created]
