@@ -16,6 +16,11 @@ class RecordingQueue:
         self.deleted = 0
         self.changed = asyncio.Event()
 
+    async def connect(self) -> None:
+        connect = getattr(self.queue, "connect", None)
+        if connect is not None:
+            await connect()
+
     async def receive(self, wait_seconds: int, max_messages: int = 10) -> list[Received]:
         try:
             return await self.queue.receive(wait_seconds, max_messages)

@@ -75,6 +75,17 @@ class AwsSqsQueue:
             for message in answer.get("Messages", [])
         ]
 
+    async def connect(self) -> None:
+        """Make the client (reading the AWS connection) on asgiref's one thread for sync Airflow calls.
+
+        In a triggerer, connection lookups from several threads at once can hang; asgiref's
+        thread-sensitive thread runs them one at a time (as ``_compat.aget_connection`` does).
+        """
+        if self._client is None:
+            from asgiref.sync import sync_to_async
+
+            await sync_to_async(self._sqs)()
+
     async def receive(self, wait_seconds: int, max_messages: int = MAX_MESSAGES) -> list[Received]:
         return await asyncio.to_thread(self._receive, wait_seconds, max_messages)
 

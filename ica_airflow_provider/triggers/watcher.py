@@ -136,6 +136,9 @@ class IcaNotificationTrigger(BaseEventTrigger):
         try:
             while True:
                 try:
+                    connect = getattr(queue, "connect", None)
+                    if connect is not None:  # the AWS connection read one lookup at a time (see AwsSqsQueue.connect)
+                        await connect()
                     messages = await queue.receive(self.wait_time_seconds)
                 except Exception as exc:  # credentials, network, a deleted queue: retried, never the end
                     self.counts["failures"] += 1
