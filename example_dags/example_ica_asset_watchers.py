@@ -4,11 +4,14 @@
 of the project: one Nextflow analysis per sample of the uploaded files. When those analyses
 succeed, ICA's ``ICA_EXEC_002`` events start ``example_ica_on_analysis_succeeded``.
 
-The queue and project come from the environment when the file is parsed (no connection or
-network at parse time): ``ICA_EVENTS_QUEUE_URL``, ``ICA_EVENTS_PROJECT_ID``, and the AWS
-connection ``ICA_EVENTS_AWS_CONN_ID`` (default ``aws_default``). Subscribe the project once:
-``ica-notifications-setup --project <id> --queue-url <url> --event-code ICA_DATA_108
---event-code ICA_EXEC_002`` (docs/asset-watchers.md). On Airflow 2 this file defines no DAG.
+Each watcher reads its own queue (docs/asset-watchers.md#sharing-a-queue). The queues and
+project come from the environment when the file is parsed (no connection or network at parse
+time): ``ICA_EVENTS_UPLOADS_QUEUE_URL``, ``ICA_EVENTS_ANALYSES_QUEUE_URL``,
+``ICA_EVENTS_PROJECT_ID``, and the AWS connection ``ICA_EVENTS_AWS_CONN_ID`` (default
+``aws_default``). Subscribe the project once per queue, with that queue's watcher's code:
+``ica-notifications-setup --project <id> --queue-url <uploads queue> --event-code ICA_DATA_108``
+and ``... --queue-url <analyses queue> --event-code ICA_EXEC_002``. On Airflow 2 this file
+defines no DAG.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from typing import Any
 
 from ica_airflow_provider import _compat
 
-QUEUE_URL = os.environ.get("ICA_EVENTS_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events")
+# One queue per watcher: a message one watcher leaves for another on a shared queue may come back late.
+SQS = "https://sqs.eu-central-1.amazonaws.com/123456789012/"
+UPLOADS_QUEUE_URL = os.environ.get("ICA_EVENTS_UPLOADS_QUEUE_URL", SQS + "ica-uploads")
+ANALYSES_QUEUE_URL = os.environ.get("ICA_EVENTS_ANALYSES_QUEUE_URL", SQS + "ica-analyses")
 PROJECT_ID = os.environ.get("ICA_EVENTS_PROJECT_ID", "7595e8f2-32d3-4c76-a324-c6a85dae87b5")
 AWS_CONN_ID = os.environ.get("ICA_EVENTS_AWS_CONN_ID", "aws_default")
 PIPELINE_CODE = "dragen-germline-nf"  # the pipeline launch_on_upload runs by default (its code, for the second asset)
@@ -30,7 +36,7 @@ DOC_MD = """
 ### Launch analyses when a sequencing run's FASTQs land in ICA
 
 Scheduled on the asset **ica_run_fastq**, whose watcher reads ICA's `ICA_DATA_108` (data
-uploaded) events from the SQS queue and keeps the files whose path matches
+uploaded) events from its SQS queue and keeps the files whose path matches
 `/runs/*/fastq/*.fastq.gz`: each uploaded file is one asset event.
 
 1. **batch_items** groups the files of the events that started this run by sample (Illumina
@@ -56,8 +62,8 @@ REPORT_DOC_MD = """
 ### React to analyses that succeeded in ICA
 
 Scheduled on the asset **ica_germline_succeeded**, whose watcher reads ICA's `ICA_EXEC_002`
-(analysis succeeded) events of the `dragen-germline-nf` pipeline: each succeeded analysis is
-one asset event (a duplicate delivery is not).
+(analysis succeeded) events from a queue of its own, those of the `dragen-germline-nf`
+pipeline: each succeeded analysis is one asset event (a duplicate delivery is not).
 
 **succeeded_analyses** lists the analyses of the events that started this run (id,
 userReference, time): where a real DAG would fetch outputs or start the next step.
@@ -76,11 +82,11 @@ if _compat.HAS_ASSET_WATCHERS:
     )
 
     run_fastq = ica_uploads_asset(
-        "ica_run_fastq", sqs_queue=QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
+        "ica_run_fastq", sqs_queue=UPLOADS_QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
         path_glob="/runs/*/fastq/*.fastq.gz",
     )
     germline_succeeded = ica_analyses_succeeded_asset(
-        "ica_germline_succeeded", sqs_queue=QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
+        "ica_germline_succeeded", sqs_queue=ANALYSES_QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
         pipeline_codes=[PIPELINE_CODE],
     )
 

@@ -1,9 +1,9 @@
 """The asset watchers' example on the real scheduler and triggerer, against the fake ICA and moto's SQS.
 
-``tests/deployment/conftest.py`` starts the SQS server and names the queue in the environment
-(``ICA_EVENTS_*``) before the deployment starts, so the dag-processor parses the example's
-assets on it. The check creates the AWS connection, subscribes the project with the codes the
-assets' watchers read, unpauses both DAGs, uploads files into the fake ICA (one message also
+``tests/deployment/conftest.py`` starts the SQS server and names the two queues (one per
+watcher) in the environment (``ICA_EVENTS_*``) before the deployment starts, so the
+dag-processor parses the example's assets on them. The check creates the AWS connection,
+subscribes the project on each queue with the codes of that queue's watcher, unpauses both DAGs, uploads files into the fake ICA (one message also
 sent a second time, as SQS may), and follows what Airflow does: every uploaded FASTQ reaches
 the launch DAG exactly once, the batches hold exactly those data ids, every succeeded
 analysis reaches the second DAG exactly once, and a file uploaded while the triggerer is
@@ -29,9 +29,10 @@ EXAMPLE = REPO / "example_dags" / "example_ica_asset_watchers.py"
 TIMEOUT = 240.0
 
 
-def events_environment(sqs_url: str, region: str, queue_url: str) -> dict[str, str]:
+def events_environment(sqs_url: str, region: str, uploads_queue: str, analyses_queue: str) -> dict[str, str]:
     """What the example DAG file reads when it is parsed (no AIRFLOW_ variable: those do not reach the components)."""
-    return {"ICA_EVENTS_QUEUE_URL": queue_url, "ICA_EVENTS_PROJECT_ID": PROJECT_ID, "ICA_EVENTS_AWS_CONN_ID": AWS_CONN_ID,
+    return {"ICA_EVENTS_UPLOADS_QUEUE_URL": uploads_queue, "ICA_EVENTS_ANALYSES_QUEUE_URL": analyses_queue,
+            "ICA_EVENTS_PROJECT_ID": PROJECT_ID, "ICA_EVENTS_AWS_CONN_ID": AWS_CONN_ID,
             "ICA_E2E_SQS_URL": sqs_url, "ICA_E2E_SQS_REGION": region}
 
 
@@ -45,7 +46,7 @@ def check_asset_watchers(deployment: Deployment) -> str:
 
     client, backend = deployment.client, deployment.ica.backend
     earlier = set(backend.batches)  # the other checks' batches, in the same project
-    queue_url, sqs_url, region = (os.environ[f"ICA_{name}"] for name in ("EVENTS_QUEUE_URL", "E2E_SQS_URL", "E2E_SQS_REGION"))
+    sqs_url, region = (os.environ[f"ICA_E2E_SQS_{name}"] for name in ("URL", "REGION"))
     sqs = boto3.client("sqs", endpoint_url=sqs_url, region_name=region, aws_access_key_id="testing",
                        aws_secret_access_key="testing")
     client.create_connection({
@@ -53,12 +54,13 @@ def check_asset_watchers(deployment: Deployment) -> str:
         "extra": json.dumps({"endpoint_url": sqs_url, "region_name": region}),
     })
     example = _load(EXAMPLE)
-    codes = watched_event_codes(example.run_fastq, example.germline_succeeded)
     os.environ["AIRFLOW_CONN_ICA_DEFAULT"] = json.dumps(
         {"conn_type": "ica", "host": deployment.ica.url, "password": deployment.ica.config.api_key}
     )
-    try:
-        IcaHook().ensure_notifications(PROJECT_ID, queue_url, codes)
+    try:  # one queue per watcher, each subscribed to its watcher's codes
+        for asset, queue in ((example.run_fastq, example.UPLOADS_QUEUE_URL),
+                             (example.germline_succeeded, example.ANALYSES_QUEUE_URL)):
+            IcaHook().ensure_notifications(PROJECT_ID, queue, watched_event_codes(asset))
     finally:
         del os.environ["AIRFLOW_CONN_ICA_DEFAULT"]
     for dag_id in (LAUNCH, REPORT):
@@ -73,7 +75,7 @@ def check_asset_watchers(deployment: Deployment) -> str:
     first = backend.catalogue.data[next(iter(uploaded))]
     body = envelope("ICA_DATA_108", PROJECT_ID, 0.0, "redelivered", "V4",
                     data_events.project_data(backend, PROJECT_ID, first))
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+    sqs.send_message(QueueUrl=example.UPLOADS_QUEUE_URL, MessageBody=json.dumps(body))
     fastq = {data_id for data_id, path in uploaded.items() if path.endswith(".fastq.gz")}
 
     # The watcher: one asset event per FASTQ, none for the BAM or the redelivery.

@@ -27,10 +27,12 @@ def deployment() -> Iterator[Any]:
 
     # The asset watchers' example reads its queue when parsed: the SQS server comes first.
     with MotoSqsServer() as sqs:
-        queue = boto3.client("sqs", **sqs.client_kwargs()).create_queue(
-            QueueName=f"ica-e2e-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "5"}
-        )["QueueUrl"]
-        os.environ.update(events_environment(sqs.url, sqs.region, queue))
+        client, run = boto3.client("sqs", **sqs.client_kwargs()), uuid.uuid4().hex[:8]
+        uploads, analyses = (
+            client.create_queue(QueueName=f"ica-e2e-{name}-{run}", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+            for name in ("uploads", "analyses")
+        )
+        os.environ.update(events_environment(sqs.url, sqs.region, uploads, analyses))
         with Deployment() as running:
             yield running
             _timings.update(running.timings)

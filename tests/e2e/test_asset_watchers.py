@@ -1,7 +1,7 @@
 """The asset watchers' example as parsed by Airflow, against the fake ICA and a real SQS server (moto).
 
-Files uploaded into the fake ICA (every message delivered twice) reach the upload asset's
-watcher once each; the launch DAG's ``batch_items`` groups them by sample; the batch they make
+Each watcher reads its own queue. Files uploaded into the fake ICA (every message delivered
+twice) reach the upload asset's watcher once each; the launch DAG's ``batch_items`` groups them by sample; the batch they make
 runs in the fake; its analyses' success reaches the second DAG's watcher, once each. The
 scheduler's part (an asset event starting a DAG run) is Airflow's own and runs in ``make e2e``'s
 deployment only. No test sleeps: the fake's clock is manual and the triggers' runs are awaited.
@@ -83,11 +83,15 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sqs = boto3.client("sqs", **moto_sqs_server.client_kwargs())
-    queue_url = sqs.create_queue(QueueName=f"ica-watchers-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    run = uuid.uuid4().hex[:8]
+    uploads_queue, analyses_queue = (
+        sqs.create_queue(QueueName=f"ica-{name}-{run}")["QueueUrl"] for name in ("uploads", "analyses")
+    )
     aws = {"conn_type": "aws", "login": "testing", "password": "testing",
            "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region}}
     monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(aws))
-    for name, value in (("QUEUE_URL", queue_url), ("PROJECT_ID", PROJECT_ID), ("AWS_CONN_ID", AWS_CONN_ID)):
+    for name, value in (("UPLOADS_QUEUE_URL", uploads_queue), ("ANALYSES_QUEUE_URL", analyses_queue),
+                        ("PROJECT_ID", PROJECT_ID), ("AWS_CONN_ID", AWS_CONN_ID)):
         monkeypatch.setenv(f"ICA_EVENTS_{name}", value)
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, notify_duplicate_rate=1.0, **TIMINGS)
@@ -103,10 +107,12 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     launch, report = bag.dags["example_ica_launch_on_upload"], bag.dags["example_ica_on_analysis_succeeded"]
     uploads_asset, uploads = watcher_of(launch)
     succeeded_asset, succeeded = watcher_of(report)
-    # The setup subscribes what the parsed assets' watchers read.
-    codes = watched_event_codes(uploads_asset, succeeded_asset)
-    assert codes == ["ICA_DATA_108", "ICA_EXEC_002"]
-    IcaHook().ensure_notifications(PROJECT_ID, queue_url, codes)
+    # One queue per watcher; the setup subscribes each queue to what its parsed asset's watcher reads.
+    assert (uploads.sqs_queue, succeeded.sqs_queue) == (uploads_queue, analyses_queue)
+    for asset, queue, codes in ((uploads_asset, uploads_queue, ["ICA_DATA_108"]),
+                                (succeeded_asset, analyses_queue, ["ICA_EXEC_002"])):
+        assert watched_event_codes(asset) == codes
+        IcaHook().ensure_notifications(PROJECT_ID, queue, codes)
 
     paths = ["/runs/r7/fastq/S1_R1.fastq.gz", "/runs/r7/fastq/S1_R2.fastq.gz", "/runs/r7/fastq/S2_R1.fastq.gz",
              "/runs/r7/bam/S1.bam"]
