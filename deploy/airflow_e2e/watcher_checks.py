@@ -3,11 +3,12 @@
 ``tests/deployment/conftest.py`` starts the SQS server and names the two queues (one per
 watcher) in the environment (``ICA_EVENTS_*``) before the deployment starts, so the
 dag-processor parses the example's assets on them. The check creates the AWS connection,
-subscribes the project on each queue with the codes of that queue's watcher, unpauses both DAGs, uploads files into the fake ICA (one message also
-sent a second time, as SQS may), and follows what Airflow does: every uploaded FASTQ reaches
-the launch DAG exactly once, the batches hold exactly those data ids, every succeeded
-analysis reaches the second DAG exactly once, and a file uploaded while the triggerer is
-down starts a run once it is back.
+subscribes the project on each queue with the codes of that queue's watcher, unpauses both
+DAGs, uploads files into the fake ICA (one message also sent a second time, as SQS may), and
+follows what Airflow does: every uploaded FASTQ reaches the launch DAG exactly once, the
+batches hold exactly those data ids; then the triggerer is restarted while the analyses run,
+and a file uploaded while it is down starts a run once it is back; every succeeded analysis
+reaches the second DAG exactly once.
 """
 
 from __future__ import annotations
@@ -81,13 +82,11 @@ def check_asset_watchers(deployment: Deployment) -> str:
     # The watcher: one asset event per FASTQ, none for the BAM or the redelivery.
     assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq))) == sorted(fastq)
     first_runs = _runs_consumed(deployment, LAUNCH, minimum=1)
-    analyses = _check_batches(deployment, first_runs, earlier)
-    assert sorted(_asset_events(deployment, "ica_germline_succeeded", analyses)) == sorted(
-        item.analysis_id for b in _batches(deployment, earlier) for item in b.items
-    ), "one asset event per succeeded analysis"
+    _check_batches(deployment, first_runs, earlier)
 
-    # A triggerer restart: a file uploaded while it is down is one asset event once it is back, and
-    # the launch run it starts also takes any event an earlier run left (see docs/asset-watchers.md).
+    # A triggerer restart while the first analyses run (their successes may land while it is down):
+    # a file uploaded while it is down is one asset event once it is back, and the launch run it
+    # starts also takes any event an earlier run left (see docs/asset-watchers.md).
     triggerer = next(c for c in deployment.components if c.name == "triggerer")
     triggerer.terminate()
     triggerer.finish()
@@ -102,8 +101,9 @@ def check_asset_watchers(deployment: Deployment) -> str:
     consumed = [data_id for ids in runs.values() for data_id in ids]
     assert sorted(consumed) == sorted([*fastq, late]), f"every FASTQ consumed by exactly one run: {runs}"
     analyses = _check_batches(deployment, runs, earlier)
-    succeeded = _asset_events(deployment, "ica_germline_succeeded", analyses)
-    assert len(set(succeeded)) == len(succeeded) == analyses
+    assert sorted(_asset_events(deployment, "ica_germline_succeeded", analyses)) == sorted(
+        item.analysis_id for b in _batches(deployment, earlier) for item in b.items
+    ), "one asset event per succeeded analysis"
     reported = _runs_consumed(deployment, REPORT, minimum=1)
     reported_ids = [i for ids in reported.values() for i in ids]
     assert len(set(reported_ids)) == len(reported_ids), f"no succeeded analysis reported twice: {reported}"
