@@ -201,6 +201,7 @@ class BatchTracker:
     records: dict[str, ItemRecord] = field(default_factory=dict)
     # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
     item_count: int = 0
+    job_id: str | None = None  # the batch's job, once read: notifications of it concern this batch
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
     _polls: int = field(default=0, repr=False)
     # item id -> (held status, poll it was first seen in): only the items held now.
@@ -402,6 +403,7 @@ class BatchTracker:
     def _read_job(self, protocol: IcaProtocol) -> Call[Job | None]:
         batch = yield from protocol.get_analysis_creation_batch(self.project_id, self.batch_id)
         if batch.job is not None:
+            self.job_id = batch.job.id
             self._check_known("job", batch.job.status, is_known_job_status(batch.job.status))
         return batch.job
 
