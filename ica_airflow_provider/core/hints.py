@@ -2,8 +2,8 @@
 
 A hint (``core/notifications.py``) may be lost, repeated, reordered, forged or misrouted, so
 it only ever moves an open record forward: a terminal status never changes, an analysis
-state older than one already applied (by the analysis's ``timeModified``) is dropped, a
-duplicate changes nothing, and a hint for another project is ignored. A job hint, or an
+state older than one already applied (by the analysis's ``timeModified``), or behind the
+known one in the run (``core/status.moves_back``), is dropped, a duplicate changes nothing, and a hint for another project is ignored. A job hint, or an
 analysis the wait does not know, asks for a listing instead. The wait (``core/wait.py``)
 confirms with a listing before it reports a batch done on hints: only ICA's REST API
 decides that.
@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint
-from ica_airflow_provider.core.status import Phase, analysis_phase, is_known_analysis_status, item_phase
+from ica_airflow_provider.core.status import (
+    Phase,
+    analysis_phase,
+    is_known_analysis_status,
+    item_phase,
+    moves_back,
+)
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, Log
 
 
@@ -116,6 +122,8 @@ class HintLedger:
             return False  # terminal statuses never change; a repeat changes nothing
         if not is_known_analysis_status(hint.status):
             return False  # what an unknown status means, only a poll decides (and warns of)
+        if moves_back(record.analysis_status, hint.status):
+            return False  # older than the state a listing showed (messages wait in the queue)
         applied.changes.append(f"{record.user_reference}: analysis {record.analysis_status} -> {hint.status}")
         self.unconfirmed = True
         record.analysis_status = hint.status

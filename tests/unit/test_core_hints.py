@@ -82,6 +82,22 @@ def test_an_older_message_never_overwrites_newer_state() -> None:
     assert ledger.counts == {"woken": 0, "applied": 1, "ignored": 1, "listings": 0}
 
 
+def test_a_hint_behind_the_state_a_listing_showed_is_dropped() -> None:
+    """A remembered message older than the first listing (no timeModified known yet for it)."""
+    tracker = tracker_with(("i1", "SUCCEEDED", "a1", "GENERATING_OUTPUTS"))
+    ledger = ledger_for(tracker)
+    assert not ledger.apply(tracker, [hint("a1", "IN_PROGRESS", 1)]).changes
+    assert ledger.apply(tracker, [hint("a1", "ABORTING", 2)]).changes
+    assert tracker.records["i1"].analysis_status == "ABORTING"
+
+
+def test_an_analysis_may_go_back_and_forth_between_in_progress_and_awaiting_input() -> None:
+    tracker = tracker_with(("i1", "SUCCEEDED", "a1", "AWAITING_INPUT"))
+    ledger = ledger_for(tracker)
+    assert ledger.apply(tracker, [hint("a1", "IN_PROGRESS", 1)]).changes
+    assert ledger.apply(tracker, [hint("a1", "AWAITING_INPUT", 2)]).changes
+
+
 def test_duplicates_change_nothing() -> None:
     tracker = tracker_with(("i1", "SUCCEEDED", "a1", "QUEUED"))
     ledger = ledger_for(tracker)
