@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ica_airflow_provider.core.messages import AwaitHints, Woken
 from ica_airflow_provider.core.tracker import Log
@@ -21,6 +22,8 @@ from ica_airflow_provider.core.wake import WakeOptions
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.sqs_consumer import ConsumerRegistry, Subscription
+
+T = TypeVar("T")
 
 
 class SubscriptionHints:
@@ -79,6 +82,32 @@ class BlockingHints:
         return asyncio.run_coroutine_threadsafe(self.hints.await_hints(action), self.loop).result()
 
 
+class DaemonCalls(ThreadPoolExecutor):
+    """The hint loop's executor: each blocking call (a 20 s long poll) in a daemon thread of its own.
+
+    The default executor's threads are joined when the interpreter exits, so a worker that ran
+    a woken wait would wait for the consumer's last long poll, then log that the queue cannot
+    be read (no new call is accepted after shutdown). Daemon threads end with the process.
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+
+        def call() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting coroutine, as an executor does
+                future.set_exception(exc)
+
+        threading.Thread(target=call, name="ica-notifications-call", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None  # nothing pooled; calls in flight end with the process
+
+
 _LOOP_LOCK = threading.Lock()
 _LOOP: asyncio.AbstractEventLoop | None = None
 
@@ -89,6 +118,7 @@ def hint_loop() -> asyncio.AbstractEventLoop:
     with _LOOP_LOCK:
         if _LOOP is None or _LOOP.is_closed():
             loop = asyncio.new_event_loop()
+            loop.set_default_executor(DaemonCalls(max_workers=1))
             threading.Thread(target=loop.run_forever, name="ica-notifications", daemon=True).start()
             _LOOP = loop
         return _LOOP

@@ -12,6 +12,12 @@ from ica_airflow_provider.get_provider_info import get_provider_info
 from ica_airflow_provider.hooks.ica import IcaHook
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+# The notification settings' fields: label, and the placeholder the form shows.
+NOTIFICATION_FIELDS = {
+    "sqs_queue": ("Notifications SQS queue URL", "https://sqs.<region>.amazonaws.com/<account>/<queue>"),
+    "aws_conn_id": ("AWS connection ID", "aws_default"),
+    "reconcile_interval": ("Reconcile interval (seconds)", "900"),
+}
 
 
 def airflow_json(*args: str) -> Any:
@@ -54,6 +60,25 @@ def test_connection_form_is_declared_for_airflow_3_and_2() -> None:
     behaviour = IcaHook.get_ui_field_behaviour()  # Airflow 2 reads it from the hook
     assert behaviour["relabeling"] == {"host": "ICA API base URL", "password": "API key"}
     assert "login" in behaviour["hidden_fields"]
+
+
+def test_airflow_renders_the_notification_fields_in_the_form() -> None:
+    """Through Airflow's own ProvidersManager: 3.2+ builds the form from conn-fields, 2.x from the hook's widgets."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    widgets, behaviour = manager.connection_form_widgets, manager.field_behaviours["ica"]
+    for name, (label, placeholder) in NOTIFICATION_FIELDS.items():
+        widget = widgets[f"extra__ica__{name}"]
+        assert widget.hook_class_name.rsplit(".", 1)[-1] == "IcaHook"  # Airflow 2 gives the class name alone
+        field = widget.field
+        shown = field["schema"]["title"] if isinstance(field, dict) else str(field.args[0])  # a wtforms field
+        assert shown == label, (name, field)
+        assert behaviour["placeholders"][f"extra__ica__{name}"] == placeholder
+    # A number the form checks before it saves: more than 0 seconds.
+    assert get_provider_info()["connection-types"][0]["conn-fields"]["reconcile_interval"]["schema"] == {
+        "type": ["number", "null"], "exclusiveMinimum": 0,
+    }
 
 
 def test_connections_test_command_mints_a_token(ica_fake_server: Any, tmp_path: Path) -> None:
