@@ -112,8 +112,9 @@ class HintLedger:
             item_phase(record.item_status) is not Phase.SUCCEEDED
             or analysis_phase(record.analysis_status or "") is not Phase.RUNNING
             or record.analysis_status == hint.status
+            or _earlier(hint.status, record.analysis_status or "")
         ):
-            return False  # terminal statuses never change; a repeat changes nothing
+            return False  # terminal statuses never change; a repeat, or a state a listing already passed, neither
         if not is_known_analysis_status(hint.status):
             return False  # what an unknown status means, only a poll decides (and warns of)
         applied.changes.append(f"{record.user_reference}: analysis {record.analysis_status} -> {hint.status}")
@@ -122,6 +123,23 @@ class HintLedger:
         if analysis_phase(hint.status) is Phase.FAILED:
             record.reason = hint.summary
         return True
+
+
+# An analysis's running statuses in the order ICA moves through them (v3 spellings beside v4):
+# a hint older than what a listing showed (a listing carries no timeModified) moves nothing back.
+_RUNNING_ORDER = {
+    status: rank
+    for rank, statuses in enumerate(
+        (("REQUESTED",), ("QUEUED",), ("INITIALIZING",), ("PREPARING_INPUTS",), ("AWAITING_INPUT", "AWAITINGINPUT"),
+         ("IN_PROGRESS", "INPROGRESS"), ("GENERATING_OUTPUTS",), ("ABORTING",))
+    )
+    for status in statuses
+}
+
+
+def _earlier(status: str, than: str) -> bool:
+    rank, known = _RUNNING_ORDER.get(status), _RUNNING_ORDER.get(than)
+    return rank is not None and known is not None and rank < known
 
 
 def hints_line(batch_id: str, counts: Mapping[str, int]) -> str:

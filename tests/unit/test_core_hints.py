@@ -82,6 +82,16 @@ def test_an_older_message_never_overwrites_newer_state() -> None:
     assert ledger.counts == {"woken": 0, "applied": 1, "ignored": 1, "listings": 0}
 
 
+def test_a_message_older_than_what_a_listing_showed_moves_nothing_back() -> None:
+    # The listing showed INITIALIZING (no timeModified to compare); the creation's REQUESTED arrives late.
+    tracker = tracker_with(("i1", "SUCCEEDED", "a1", "INITIALIZING"))
+    ledger = ledger_for(tracker)
+    assert not ledger.apply(tracker, [hint("a1", "REQUESTED", 1), hint("a1", "QUEUED", 2)]).changes
+    assert tracker.records["i1"].analysis_status == "INITIALIZING" and not ledger.unconfirmed
+    applied = ledger.apply(tracker, [hint("a1", "IN_PROGRESS", 4)])
+    assert applied.changes == ["ref-i1: analysis INITIALIZING -> IN_PROGRESS"]
+
+
 def test_duplicates_change_nothing() -> None:
     tracker = tracker_with(("i1", "SUCCEEDED", "a1", "QUEUED"))
     ledger = ledger_for(tracker)
