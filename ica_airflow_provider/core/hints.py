@@ -3,8 +3,8 @@
 A hint (``core/notifications.py``) may be lost, repeated, reordered, forged or misrouted, so
 it only ever moves an open record forward: a terminal status never changes, an analysis
 state older than one already applied (by the analysis's ``timeModified``) is dropped, a
-duplicate changes nothing, and a hint for another project is ignored. A job hint, or an
-analysis the wait does not know, asks for a listing instead. The wait (``core/wait.py``)
+duplicate changes nothing, and a hint for another project is ignored. A job hint that ends the
+items' creation, or an analysis the wait does not know, asks for a listing instead. The wait (``core/wait.py``)
 confirms with a listing before it reports a batch done on hints: only ICA's REST API
 decides that.
 """
@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint
-from ica_airflow_provider.core.status import Phase, analysis_phase, is_known_analysis_status, item_phase
+from ica_airflow_provider.core.status import (
+    JOB_TERMINAL,
+    Phase,
+    analysis_phase,
+    is_known_analysis_status,
+    item_phase,
+)
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord, Log
 
 
@@ -94,6 +100,8 @@ class HintLedger:
     def _job(self, tracker: BatchTracker, hint: JobHint, applied: Applied) -> bool:
         if self._job_status.get(hint.job_id) == hint.status or not tracker.creating():
             return False  # a duplicate, or creation is over: the job has nothing left to say
+        if hint.status not in JOB_TERMINAL:
+            return False  # still creating: a listing now would learn less than the one at its end
         self._job_status[hint.job_id] = hint.status
         applied.listing = True  # which items it created, or left uncreated, only a listing says
         return True

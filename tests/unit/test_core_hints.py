@@ -120,10 +120,11 @@ def test_a_failure_carries_icas_summary_as_its_reason() -> None:
     assert tracker.records["i1"].reason == "Out of memory in step align"
 
 
-def test_a_job_hint_asks_for_a_listing_only_while_items_are_created() -> None:
+def test_a_job_hint_asks_for_a_listing_only_when_it_ends_the_creation() -> None:
     creating = tracker_with(("i1", "RUNNING", None, None))
     creating.job_id = "job-1"
     ledger = ledger_for(creating)
+    assert not ledger.apply(creating, [job_hint("RUNNING")]).listing  # still creating: nothing to learn yet
     assert ledger.apply(creating, [job_hint("SUCCEEDED")]).listing
     assert not ledger.apply(creating, [job_hint("SUCCEEDED")]).listing  # a duplicate
     created = tracker_with(("i1", "SUCCEEDED", "a1", "IN_PROGRESS"))
