@@ -256,6 +256,7 @@ async def waits(spec: dict[str, Any]) -> dict[str, Any]:
     started, started_wall = time.monotonic(), time.time()
     receives_before = len(traffic.receives)
     cpu0 = time.process_time()
+    gc.callbacks.append(probes.count_collections)  # a full collection is what a long stall is made of
     watchdogs = [asyncio.create_task(probes.watchdog(started)), asyncio.create_task(probes.airflow_watchdog())]
     tasks = []
     spread = float(spec.get("spread", 0.0))
@@ -273,8 +274,10 @@ async def waits(spec: dict[str, Any]) -> dict[str, Any]:
     wall = time.monotonic() - started
     cpu = time.process_time() - cpu0
     probes.running = False
+    gc.callbacks.remove(probes.count_collections)
     await asyncio.gather(*watchdogs)
     rss_peak = rss_kib()[1]
+    full_collections, longest_full = probes.longest_collection(2)
     counts = [dict(c.counts) for c in consumers()]
     return {
         "n": n,
@@ -289,6 +292,8 @@ async def waits(spec: dict[str, Any]) -> dict[str, Any]:
         "stall": probes.longest_stall,
         "stall_at": probes.stall_at,
         "airflow_warnings": probes.airflow_warnings,
+        "full_collections": full_collections,
+        "longest_full_collection": longest_full,
         "by_batch": {b: traffic.by_batch.get(b, 0) for b in batch_ids},
         "other_requests": traffic.by_batch.get("other", 0),
         "receives": [(s - started, e - started, c) for s, e, c in traffic.receives[receives_before:]],
@@ -465,7 +470,8 @@ def summary(result: dict[str, Any]) -> str:
         f" p95 {percentile(lat, 0.95):.2f} s, max {max(lat, default=math.nan):.2f} s;"
         f" from SQS's SentTimestamp p95 {percentile(sent_latencies(result), 0.95):.2f} s;"
         f" messages reaching the loop in its busiest second {busiest_second(result['arrivals'])};"
-        f" stall {result['stall']:.3f} s at +{result['stall_at']:.1f} s;"
+        f" stall {result['stall']:.3f} s at +{result['stall_at']:.1f} s (longest full garbage collection"
+        f" {result.get('longest_full_collection', math.nan):.3f} s of {result.get('full_collections', 0)});"
         f" RSS peak +{(result['rss_peak'] - result['rss_before']) / result['n']:.1f} KiB per wait;"
         f" {len(result['receives'])} SQS receives ({per_minute(result):.1f}/min); consumer {result['consumer']};"
         f" emitter {result['emitter']}; errors {result['errors']}"
@@ -610,7 +616,9 @@ def rows(report: Report, args: argparse.Namespace, results: dict[str, dict[str, 
     label_n = f"6 event wait N={n:,}"
     for name, result in (("polled", polled), ("woken", quiet)):
         report.add(label_n, f"longest event-loop stall, {name}", f"{result['stall']:.3f} s", f"<= {TARGET_STALL:g} s",
-                   result["stall"] <= TARGET_STALL, note=f"Airflow would have warned {result['airflow_warnings']} times")
+                   result["stall"] <= TARGET_STALL,
+                   note=f"longest full garbage collection {result.get('longest_full_collection', math.nan):.3f} s;"
+                   f" Airflow would have warned {result['airflow_warnings']} times")
     per_wait = {name: (r["rss_peak"] - r["rss_before"]) / r["n"] for name, r in (("polled", polled), ("woken", quiet))}
     extra = per_wait["woken"] - per_wait["polled"]
     report.add(label_n, "resident memory per wait, woken - polled", fmt_kib(extra), f"<= {TARGET_EXTRA_KIB} KiB",
