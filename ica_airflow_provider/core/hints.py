@@ -3,7 +3,8 @@
 A hint (``core/notifications.py``) may be lost, repeated, reordered, forged or misrouted, so
 it only ever moves an open record forward: a terminal status never changes, an analysis
 state older than one already applied (by the analysis's ``timeModified``), or behind the
-known one in the run (``core/status.moves_back``), is dropped, a duplicate changes nothing, and a hint for another project is ignored. A job hint, or an
+known one in the run (``core/status.moves_back``), is dropped, a duplicate changes nothing,
+and a hint for another project is ignored. A job hint that ends the items' creation, or an
 analysis the wait does not know, asks for a listing instead. The wait (``core/wait.py``)
 confirms with a listing before it reports a batch done on hints: only ICA's REST API
 decides that.
@@ -17,6 +18,7 @@ from datetime import datetime
 
 from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint
 from ica_airflow_provider.core.status import (
+    JOB_TERMINAL,
     Phase,
     analysis_phase,
     is_known_analysis_status,
@@ -100,6 +102,8 @@ class HintLedger:
     def _job(self, tracker: BatchTracker, hint: JobHint, applied: Applied) -> bool:
         if self._job_status.get(hint.job_id) == hint.status or not tracker.creating():
             return False  # a duplicate, or creation is over: the job has nothing left to say
+        if hint.status not in JOB_TERMINAL:
+            return False  # still creating: a listing now would learn less than the one at its end
         self._job_status[hint.job_id] = hint.status
         applied.listing = True  # which items it created, or left uncreated, only a listing says
         return True
@@ -132,6 +136,8 @@ class HintLedger:
         return True
 
 
+# An analysis's running statuses in the order ICA moves through them (v3 spellings beside v4):
+# a hint older than what a listing showed (a listing carries no timeModified) moves nothing back.
 def hints_line(batch_id: str, counts: Mapping[str, int]) -> str:
     """``ICA batch b: woken 4 times by notifications (9 applied, 2 ignored); 1 listing asked by them``."""
     woken, listings = int(counts.get("woken", 0)), int(counts.get("listings", 0))

@@ -98,6 +98,16 @@ def test_an_analysis_may_go_back_and_forth_between_in_progress_and_awaiting_inpu
     assert ledger.apply(tracker, [hint("a1", "AWAITING_INPUT", 2)]).changes
 
 
+def test_a_message_older_than_what_a_listing_showed_moves_nothing_back() -> None:
+    # The listing showed INITIALIZING (no timeModified to compare); the creation's REQUESTED arrives late.
+    tracker = tracker_with(("i1", "SUCCEEDED", "a1", "INITIALIZING"))
+    ledger = ledger_for(tracker)
+    assert not ledger.apply(tracker, [hint("a1", "REQUESTED", 1), hint("a1", "QUEUED", 2)]).changes
+    assert tracker.records["i1"].analysis_status == "INITIALIZING" and not ledger.unconfirmed
+    applied = ledger.apply(tracker, [hint("a1", "IN_PROGRESS", 4)])
+    assert applied.changes == ["ref-i1: analysis INITIALIZING -> IN_PROGRESS"]
+
+
 def test_duplicates_change_nothing() -> None:
     tracker = tracker_with(("i1", "SUCCEEDED", "a1", "QUEUED"))
     ledger = ledger_for(tracker)
@@ -126,10 +136,11 @@ def test_a_failure_carries_icas_summary_as_its_reason() -> None:
     assert tracker.records["i1"].reason == "Out of memory in step align"
 
 
-def test_a_job_hint_asks_for_a_listing_only_while_items_are_created() -> None:
+def test_a_job_hint_asks_for_a_listing_only_when_it_ends_the_creation() -> None:
     creating = tracker_with(("i1", "RUNNING", None, None))
     creating.job_id = "job-1"
     ledger = ledger_for(creating)
+    assert not ledger.apply(creating, [job_hint("RUNNING")]).listing  # still creating: nothing to learn yet
     assert ledger.apply(creating, [job_hint("SUCCEEDED")]).listing
     assert not ledger.apply(creating, [job_hint("SUCCEEDED")]).listing  # a duplicate
     created = tracker_with(("i1", "SUCCEEDED", "a1", "IN_PROGRESS"))
