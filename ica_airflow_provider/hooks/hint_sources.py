@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ica_airflow_provider.core.messages import AwaitHints, Woken
 from ica_airflow_provider.core.tracker import Log
@@ -21,6 +22,8 @@ from ica_airflow_provider.core.wake import WakeOptions
 
 if TYPE_CHECKING:
     from ica_airflow_provider.hooks.sqs_consumer import ConsumerRegistry, Subscription
+
+T = TypeVar("T")
 
 
 class SubscriptionHints:
@@ -76,7 +79,17 @@ class BlockingHints:
         self.hints = hints
 
     def wait(self, action: AwaitHints) -> Woken:
-        return asyncio.run_coroutine_threadsafe(self.hints.await_hints(action), self.loop).result()
+        return _on_loop(self.hints.await_hints(action), self.loop)
+
+
+def _on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
+    """``coroutine``'s result, run on ``loop``; cancelled there if this thread is interrupted (a kill)."""
+    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # else it would sleep on, up to a reconcile interval, for a wait that is gone
+        raise
 
 
 _LOOP_LOCK = threading.Lock()
@@ -94,6 +107,15 @@ def hint_loop() -> asyncio.AbstractEventLoop:
         return _LOOP
 
 
+def _forget_loop() -> None:
+    """In a forked child: the parent's loop thread did not come along (a wait on it would hang forever)."""
+    global _LOOP, _LOOP_LOCK
+    _LOOP, _LOOP_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop)
+
+
 @contextlib.contextmanager
 def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[BlockingHints | None]:
     """:func:`subscribed` for a wait that blocks its thread."""
@@ -106,7 +128,7 @@ def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[Block
     async def subscribe() -> Subscription:
         return registry.subscribe(options.sqs_queue, options.aws_conn_id)
 
-    subscription = asyncio.run_coroutine_threadsafe(subscribe(), loop).result()
+    subscription = _on_loop(subscribe(), loop)
     try:
         yield BlockingHints(loop, SubscriptionHints(subscription))
     finally:
