@@ -10,10 +10,11 @@ Without the Amazon provider (the ``events`` extra) a wait polls, and says why on
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ica_airflow_provider.core.messages import AwaitHints, Woken
@@ -84,11 +85,13 @@ class BlockingHints:
 
 def _on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
     """``coroutine``'s result, run on ``loop``; cancelled there if this thread is interrupted (a kill)."""
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    future = None
     try:
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         return future.result()
     except BaseException:
-        future.cancel()  # else it would sleep on, up to a reconcile interval, for a wait that is gone
+        if future is not None:
+            future.cancel()  # else it would sleep on, up to a reconcile interval, for a wait that is gone
         raise
 
 
@@ -102,9 +105,34 @@ def hint_loop() -> asyncio.AbstractEventLoop:
     with _LOOP_LOCK:
         if _LOOP is None or _LOOP.is_closed():
             loop = asyncio.new_event_loop()
+            loop.set_default_executor(_DaemonThreads())
             threading.Thread(target=loop.run_forever, name="ica-notifications", daemon=True).start()
             _LOOP = loop
         return _LOOP
+
+
+class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
+    """Each blocking call of the hint loop (an SQS long poll) in a daemon thread of its own.
+
+    A pool's threads are joined when the interpreter exits: a worker would linger for the
+    long poll in flight, then log the queue as unreadable. The consumer makes one call at a time.
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def call() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the awaiting coroutine, as a pool's thread would
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=call, name="ica-notifications-call", daemon=True).start()
+        return future
 
 
 def _forget_loop() -> None:

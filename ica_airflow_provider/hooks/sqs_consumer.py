@@ -90,6 +90,7 @@ class Subscription:
         if not self.closed:
             self.closed = True
             self.consumer._unsubscribe(self)
+            self.woken.set()  # a sleep still on it (its wait was interrupted) ends now
 
     def __enter__(self) -> Subscription:
         return self

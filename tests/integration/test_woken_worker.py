@@ -209,7 +209,8 @@ def test_killing_a_woken_poke_sensor_aborts_its_analyses_and_ends_its_subscripti
 
     async def left_on_the_loop() -> list[asyncio.Task[Any]]:
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "consumer" not in t.get_name()]
-        await asyncio.wait(others, timeout=PATIENCE)
+        if others:
+            await asyncio.wait(others, timeout=PATIENCE)
         return [t for t in others if not t.done()]
 
     # The wait's sleep on the hint loop was cancelled with it, and its subscription closed;
@@ -240,3 +241,43 @@ def test_a_forked_worker_starts_its_own_hint_loop() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert hint_sources.hint_loop() is parents
+
+
+# A worker's task ends while the hint loop's long poll is in flight (one that never returns here).
+EXIT_AFTER_A_WAIT = """
+import asyncio, logging, threading
+from ica_airflow_provider.core.messages import AwaitHints
+from ica_airflow_provider.core.wake import WakeOptions
+from ica_airflow_provider.hooks import hint_sources
+from ica_airflow_provider.hooks.sqs_consumer import CONSUMERS
+
+in_flight = threading.Event()
+
+def unanswered() -> None:
+    in_flight.set()
+    threading.Event().wait()
+
+class Queue:
+    async def receive(self, wait_seconds, max_messages=10):
+        await asyncio.to_thread(unanswered)
+    async def delete(self, receipt): ...
+    async def release(self, receipt): ...
+
+CONSUMERS.make_queue = lambda url, conn_id: Queue()
+options = WakeOptions("https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events")
+with hint_sources.blocking_subscribed(options, logging.getLogger()) as hints:
+    hints.wait(AwaitHints(0.0, ("analysis-1",), ()))
+assert in_flight.wait(60)
+print("task done", flush=True)
+"""
+
+
+def test_a_worker_process_exits_with_its_long_poll_in_flight() -> None:
+    pytest.importorskip("airflow.providers.amazon", reason="the 'events' extra is not installed")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_AFTER_A_WAIT], capture_output=True, text=True, timeout=PATIENCE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("task done")
+    assert "Cannot read SQS queue" not in done.stderr  # no warning from a consumer torn down with the process
