@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -79,7 +80,19 @@ class BlockingHints:
         self.hints = hints
 
     def wait(self, action: AwaitHints) -> Woken:
-        return asyncio.run_coroutine_threadsafe(self.hints.await_hints(action), self.loop).result()
+        return _on_loop(self.hints.await_hints(action), self.loop)
+
+
+def _on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
+    """``coroutine``'s result, run on ``loop``; cancelled there if this thread is interrupted (a kill)."""
+    future = None
+    try:
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        return future.result()
+    except BaseException:
+        if future is not None:
+            future.cancel()  # else it would sleep on, up to a reconcile interval, for a wait that is gone
+        raise
 
 
 class DaemonCalls(ThreadPoolExecutor):
@@ -124,6 +137,15 @@ def hint_loop() -> asyncio.AbstractEventLoop:
         return _LOOP
 
 
+def _forget_loop() -> None:
+    """In a forked child: the parent's loop thread did not come along (a wait on it would hang forever)."""
+    global _LOOP, _LOOP_LOCK
+    _LOOP, _LOOP_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop)
+
+
 @contextlib.contextmanager
 def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[BlockingHints | None]:
     """:func:`subscribed` for a wait that blocks its thread."""
@@ -136,7 +158,7 @@ def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[Block
     async def subscribe() -> Subscription:
         return registry.subscribe(options.sqs_queue, options.aws_conn_id)
 
-    subscription = asyncio.run_coroutine_threadsafe(subscribe(), loop).result()
+    subscription = _on_loop(subscribe(), loop)
     try:
         yield BlockingHints(loop, SubscriptionHints(subscription))
     finally:

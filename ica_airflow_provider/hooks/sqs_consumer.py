@@ -9,9 +9,7 @@ process's consumer; after ``MAX_RECEIVES`` receives it is deleted. Malformed, ov
 foreign messages are logged (one bounded line) and deleted. A queue that cannot be read
 marks every subscription unavailable (its wait polls meanwhile), is logged once per outage,
 and is retried with backoff. ``IDLE_SECONDS`` after its last subscription closed the
-consumer stops and leaves the registry.
-
-Not used by any wait yet (issue 22, "The wait" comes next).
+consumer stops and leaves the registry. The waits subscribe through ``hooks/hint_sources.py``.
 """
 
 from __future__ import annotations
@@ -66,6 +64,8 @@ class Subscription:
         self.overflowed = False
         self.closed = False
         self._pending: deque[Hint] = deque(maxlen=buffer)
+        if not self.available:
+            self.woken.set()  # its wait must hear it at once, and poll, not sleep a reconcile interval
 
     def __repr__(self) -> str:
         return (
@@ -92,6 +92,7 @@ class Subscription:
         if not self.closed:
             self.closed = True
             self.consumer._unsubscribe(self)
+            self.woken.set()  # a sleep still on it (its wait was interrupted) ends now
 
     def __enter__(self) -> Subscription:
         return self

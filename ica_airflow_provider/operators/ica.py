@@ -173,6 +173,8 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
+        if self.wait_for_completion:
+            task_wait.wake_options()  # a bad notification setting fails before the batch is created
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         requested = plural(total, "analysis", "analyses")

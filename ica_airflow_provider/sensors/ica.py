@@ -125,6 +125,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         # Each run (try or reschedule) starts with the task's XComs cleared, the links included,
         # even where it reuses this object (dag.test): push them afresh.
         self._pushed_links.last = None
+        woken = self.task_wait.woken()  # before any request: a bad notification setting fails here, named
         if self.deferrable:  # finished batches are not deferred
             self.task_wait.begin()
             saved = self._saved(context)
@@ -135,7 +136,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         # counts from the run's first poke, as Airflow's own sensor timeout reads it.
         first_poke = first_reschedule_date(context, self.retries) if self.mode == "reschedule" else None
         self.task_wait.begin(first_poke.timestamp() if first_poke is not None else None)
-        if self.mode == "poke" and self.task_wait.woken():
+        if self.mode == "poke" and woken:
             return self._wait_woken(context)
         return super().execute(context)
 

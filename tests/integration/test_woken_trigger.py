@@ -121,3 +121,39 @@ def test_the_trigger_round_trips_its_notification_arguments() -> None:
     assert (again.sqs_queue, again.aws_conn_id, again.reconcile_interval) == (
         "https://sqs.eu-central-1.amazonaws.com/1/q", "aws_x", 120.0,
     )
+
+
+def test_a_cancelled_trigger_closes_its_subscription_and_the_consumer_serves_the_others(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], sqs_queue_url: str
+) -> None:
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock, batch_start_seconds=0, item_creation_seconds=0, analysis_step_seconds=5)
+    connect(server)
+    hook = IcaHook()
+    hook.ensure_notifications("project-1", sqs_queue_url)
+    batch = hook.create_analysis_creation_batch("project-1", {"nextflowItems": [nextflow_item("c1"), nextflow_item("c2")]})
+    analysis_ids = {item.analysis_id for item in server.backend.batches[batch.id].items}
+
+    def trigger() -> IcaAnalysisBatchTrigger:
+        return IcaAnalysisBatchTrigger(
+            project_id="project-1", batch_id=batch.id, poll_interval=3600, reconcile_interval=3600,
+            sqs_queue=sqs_queue_url, aws_conn_id=AWS_CONN_ID,
+        )
+
+    async def scenario() -> tuple[dict[str, Any], int, bool]:
+        # As the triggerer runs each trigger: a task of its own, cancelled when its task is.
+        cancelled, kept = (asyncio.ensure_future(anext(trigger().run())) for _ in range(2))
+        await until(lambda: sum(analysis_ids <= s.analysis_ids for c in CONSUMERS._consumers.values() for s in c._subscriptions) == 2)
+        (consumer,) = CONSUMERS._consumers.values()
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        left, running = len(consumer._subscriptions), consumer.running
+        clock.advance(600)
+        assert server.backend.emitter.flush()
+        event = await asyncio.wait_for(kept, PATIENCE)
+        await CONSUMERS.aclose()
+        return event.payload, left, running
+
+    payload, left, running = asyncio.run(scenario())
+    assert left == 1 and running  # the cancelled wait's subscription closed; the consumer carried on
+    assert payload["status"] == "success" and payload["notifications"]["applied"] >= 2
