@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +35,9 @@ class MotoSqsServer:
         self.region = region
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        # Its stderr: werkzeug writes a line per request there. A file, not a pipe: a pipe
+        # nobody reads fills after a few hundred requests, and then every request hangs.
+        self._stderr: Any = None
 
     @property
     def url(self) -> str:
@@ -57,10 +61,11 @@ class MotoSqsServer:
             return self
         self.port = _free_port(self.host)
         env = {**os.environ, "AWS_DEFAULT_REGION": self.region, "MOTO_PORT": str(self.port)}
+        self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             env=env,
         )
         try:
@@ -81,8 +86,9 @@ class MotoSqsServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def reset(self) -> None:
         """Delete every queue and message (moto's reset API), for a clean slate between uses."""
@@ -96,7 +102,8 @@ class MotoSqsServer:
         pause = _FIRST_POLL_SECONDS
         while True:
             if self._process.poll() is not None:
-                error = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                self._stderr.seek(0)
+                error = self._stderr.read().decode(errors="replace")
                 raise RuntimeError(f"moto server exited with {self._process.returncode}: {error[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/moto-api/data.json", timeout=2):
