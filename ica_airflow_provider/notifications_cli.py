@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from ica_airflow_provider.core.notification_setup import WAIT_EVENT_CODES
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID
+
+SERVER_CONTEXT_VARIABLE = "_AIRFLOW_PROCESS_CONTEXT"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script: 0 when everything exists now, 1 when ICA or the arguments refused."""
     args = build_parser().parse_args(argv)
+    # Airflow 3 reads connections from its metadata database only in a process that says it is
+    # a server process, as its own `airflow connections get` does; else only variables and
+    # secrets backends. A command an admin runs next to Airflow is one (Airflow 2 ignores it).
+    os.environ.setdefault(SERVER_CONTEXT_VARIABLE, "server")
     from ica_airflow_provider.core.errors import IcaError
     from ica_airflow_provider.hooks.ica import IcaHook
 
