@@ -61,7 +61,7 @@ class MotoSqsServer:
             return self
         self.port = _free_port(self.host)
         env = {**os.environ, "AWS_DEFAULT_REGION": self.region, "MOTO_PORT": str(self.port)}
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (open until stop(): the process writes to it)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
