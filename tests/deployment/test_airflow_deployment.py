@@ -81,6 +81,13 @@ def test_openlineage_console_transport_logs_each_tasks_lineage(check: Callable[.
     check(check_openlineage_in_task_logs)
 
 
+def test_deferred_waits_woken_through_sqs_make_no_request_per_transition(check: Callable[..., None]) -> None:
+    """The operator's wait (queue from its connection) and the sensor's (from its arguments), on the triggerer."""
+    from deploy.airflow_e2e.checks import check_woken_waits
+
+    check(check_woken_waits)
+
+
 def test_many_waits_deferred_together_on_one_triggerer_all_succeed_unblocked(
     check: Callable[..., None],
 ) -> None:
