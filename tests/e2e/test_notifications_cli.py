@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,3 +36,4 @@ def test_the_command_line_reads_the_connection_from_the_metadata_database(
     assert main(["--project", "project-1", "--queue-url", QUEUE, "--conn-id", stored_connection]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.count(": created") == 3
     assert ica_fake_server.backend.count_requests("POST", "/notificationChannels") == 1
+    assert SERVER_CONTEXT_VARIABLE not in os.environ  # as before the call: later code in this process is not changed
