@@ -39,8 +39,9 @@ def test_a_rescheduled_poke_says_when_it_has_no_state_store(
 
 @pytest.mark.parametrize("has_on_kill", [False, True])
 def test_deferring_with_abort_on_kill_warns_where_triggers_cannot_abort(
-    monkeypatch: pytest.MonkeyPatch, has_on_kill: bool
+    monkeypatch: pytest.MonkeyPatch, has_on_kill: bool, ica_fake_server: Any, connect: Any
 ) -> None:
+    connect(ica_fake_server)  # the trigger's arguments follow the connection's notification settings
     monkeypatch.setattr(waiting, "HAS_TRIGGER_ON_KILL", has_on_kill)
     warnings: list[str] = []
     log = SimpleNamespace(warning=lambda msg, *a: warnings.append(msg % a), info=lambda *a: None)

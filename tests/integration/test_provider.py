@@ -48,7 +48,7 @@ def test_connection_form_is_declared_for_airflow_3_and_2() -> None:
     fields = conn_type["conn-fields"]
     assert set(fields) == {
         "project_id", "timeout", "max_retries", "retry_backoff", "retry_backoff_max", "verify", "allow_insecure_http",
-        "max_requests_per_second",
+        "max_requests_per_second", "sqs_queue", "aws_conn_id", "reconcile_interval",
     }
     assert all(f["label"] and f["schema"]["type"] for f in fields.values())
     behaviour = IcaHook.get_ui_field_behaviour()  # Airflow 2 reads it from the hook
