@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint
+from ica_airflow_provider.core.notifications import AnalysisHint, Hint, JobHint, parse_time
 from ica_airflow_provider.core.status import (
     JOB_TERMINAL,
     Phase,
@@ -114,9 +114,12 @@ class HintLedger:
             applied.listing = True  # an analysis of the batch not seen yet (a tag routed it)
             return True
         newest = self._newest.get(hint.analysis_id)
+        listed = parse_time(tracker.analysis_modified.get(hint.analysis_id))
+        if listed is not None and (newest is None or listed > newest):
+            newest = listed  # what ICA's REST API last said counts too: a poll may be newer than any hint
         if hint.time_modified is not None:
             if newest is not None and hint.time_modified <= newest:
-                return False  # older than, or the same as, a state already applied
+                return False  # older than, or the same as, a state already listed or applied
             self._newest[hint.analysis_id] = hint.time_modified
         if (
             item_phase(record.item_status) is not Phase.SUCCEEDED

@@ -209,6 +209,14 @@ def _status(value: Any, where: str) -> str:
     return normalize_status(value)
 
 
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 date with a time zone, as ICA writes them; ``None`` if it is not one."""
+    try:
+        return _time(value, "time")
+    except _Malformed:
+        return None
+
+
 def _time(value: Any, where: str) -> datetime | None:
     if value is None:
         return None

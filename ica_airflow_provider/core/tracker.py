@@ -206,6 +206,9 @@ class BatchTracker:
     _polls: int = field(default=0, repr=False)
     # item id -> (held status, poll it was first seen in): only the items held now.
     _held_since: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    # analysis id -> the timeModified ICA gave with its status (ISO text), as last read:
+    # notifications as old or older say nothing new (core/hints.py). Lives with this process.
+    analysis_modified: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def dump_records(self) -> list[dict[str, Any]]:
         """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
@@ -397,6 +400,8 @@ class BatchTracker:
             changes.append(f"{record.user_reference}: analysis {old} -> {analysis.status}")
         record.analysis_id = analysis.id
         record.analysis_status = analysis.status
+        if analysis.time_modified:
+            self.analysis_modified[analysis.id] = analysis.time_modified
         if analysis_phase(analysis.status) is Phase.FAILED:
             record.reason = analysis.summary
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -226,6 +227,29 @@ def test_hints_end_a_wait_after_one_confirming_listing() -> None:
     assert item_listings(fake) == 2  # the first listing and the confirmation; nothing per status change
     assert len(fake.api_requests()) == 2
     assert clock.now == 1005.0 and wait.hints.counts == {"woken": 1, "applied": 2, "ignored": 0, "listings": 1}
+
+
+def test_a_message_older_than_the_listed_state_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A backlog of notifications delivered after the first listing: only those newer than it move a record."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")  # timeModified 2025-11-03T10:05:00Z
+    listed = datetime(2025, 11, 3, 10, 5, tzinfo=timezone.utc)
+    clock = SleepingClock(1000.0)
+    backlog = (
+        replace(hint("a1", "QUEUED"), time_modified=listed - timedelta(minutes=4)),
+        replace(hint("a1", "IN_PROGRESS"), time_modified=listed),
+    )
+
+    def finish(action: AwaitHints) -> Woken:
+        fake.set_analysis("a1", "SUCCEEDED")
+        return Woken((replace(hint("a1", "SUCCEEDED"), time_modified=listed + timedelta(minutes=3)),))
+
+    hints = ScriptedHints(clock, [after(1, clock, Woken(backlog)), finish])
+    with caplog.at_level(logging.INFO, logger=log.name):
+        wait, verdict = woken_wait(fake, clock, hints)
+    assert wait.tracker.analysis_modified == {"a1": "2025-11-03T10:05:00Z"}  # from the listing
+    assert verdict.done and wait.hints.counts == {"woken": 2, "applied": 1, "ignored": 2, "listings": 1}
+    assert "IN_PROGRESS -> QUEUED" not in caplog.text and "IN_PROGRESS -> SUCCEEDED" in caplog.text
 
 
 def test_a_forged_terminal_hint_never_ends_a_wait() -> None:
