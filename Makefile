@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 BIN_AF2 := $(VENV_AF2)/bin
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo fake-server bench e2e up down e2e-distributed screenshots release-check clean
+.PHONY: test lint typecheck test-af3 test-af2 test-matrix pin-constraints demo demo-events fake-server bench e2e up down e2e-distributed screenshots release-check clean
 
 $(VENV)/.installed: pyproject.toml $(NEWEST_PINS)
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ pin-constraints:
 
 demo: $(VENV)/.installed
 	$(BIN)/python scripts/demo.py
+
+# The demo's batch waited for with ICA's notifications (moto's SQS server in its own process),
+# then the same batch polled; prints the notifications that woke the wait and each run's requests.
+# The dev extra brings what it needs: moto (test) and the Amazon provider (events).
+demo-events: $(VENV)/.installed
+	$(BIN)/python scripts/demo_events.py
 
 fake-server: $(VENV)/.installed
 	$(BIN)/ica-fake-server --host 127.0.0.1 --port 8642 --api-key fake-api-key

@@ -304,7 +304,10 @@ async def run_trigger(trigger: Any, name: str, log: TriggerLog) -> dict[str, Any
     return {"status": "no event"}
 
 
-def new_trigger(batch_id: str, poll_interval: float, end_time: float, conn_id: str = "ica_default") -> Any:
+def new_trigger(
+    batch_id: str, poll_interval: float, end_time: float, conn_id: str = "ica_default", **wake: Any
+) -> Any:
+    """The trigger a deferred wait hands the triggerer; ``wake``: its ``sqs_queue``, ``aws_conn_id``, ..."""
     from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
 
     return IcaAnalysisBatchTrigger(
@@ -313,6 +316,7 @@ def new_trigger(batch_id: str, poll_interval: float, end_time: float, conn_id: s
         ica_conn_id=conn_id,
         poll_interval=poll_interval,
         end_time=end_time,
+        **wake,
     )
 
 

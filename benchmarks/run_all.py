@@ -88,6 +88,14 @@ def main() -> None:
             ["--waits", "100" if args.quick else str(args.scale_waits)]
             + (["--no-big-event"] if args.quick else []),
         ),
+        # Waits woken by ICA's notifications (moto's SQS server) against polling.
+        (
+            "bench_event_wait.py",
+            ["--waits", "20", "--woken-waits", "10", "--burst-messages", "100", "--poll-interval", "5",
+             "--short-reconcile", "5"]
+            if args.quick
+            else [],
+        ),
         # The rate-limit scenario: a tenant limit of 50 req/s, a budget of 40.
         (
             "bench_triggerer_scale.py",

@@ -47,6 +47,24 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Allow an http:// host that is not on loopback. Default false.",
         "schema": {"type": ["boolean", "null"], "default": False},
     },
+    "sqs_queue": {
+        "label": "Notifications SQS queue URL",
+        "description": "Waits sleep until ICA's notifications on this queue wake them (REST still decides"
+        " when a batch is done). Empty: waits poll. Set up with ica-notifications-setup.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "aws_conn_id": {
+        "label": "AWS connection ID",
+        "description": "The Airflow AWS connection that reads the queue (region, role, keys, endpoint URL)."
+        " Default aws_default.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "reconcile_interval": {
+        "label": "Reconcile interval (seconds)",
+        "description": "A woken wait still lists its batch at least this often, in case a notification"
+        " was lost. Default 900.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -59,6 +77,9 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "timeout": "60",
         "max_retries": "5",
         "max_requests_per_second": "20",
+        "sqs_queue": "https://sqs.<region>.amazonaws.com/<account>/<queue>",
+        "aws_conn_id": "aws_default",
+        "reconcile_interval": "900",
     },
 }
 

@@ -8,12 +8,16 @@ exists now, what this run created, and the statement to add to the queue's acces
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ica_airflow_provider.core.notification_setup import WAIT_EVENT_CODES
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID
+
+SERVER_CONTEXT_VARIABLE = "_AIRFLOW_PROCESS_CONTEXT"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def server_process() -> Iterator[None]:
+    """Airflow 3 reads connections from its metadata database only in a process that says it is
+    a server process, as its own ``airflow connections get`` does; else only variables and
+    secrets backends. A command an admin runs next to Airflow is one (Airflow 2 ignores it).
+    A caller's own choice stands; the variable is as it was afterwards."""
+    if SERVER_CONTEXT_VARIABLE in os.environ:
+        yield
+        return
+    os.environ[SERVER_CONTEXT_VARIABLE] = "server"
+    try:
+        yield
+    finally:
+        os.environ.pop(SERVER_CONTEXT_VARIABLE, None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script: 0 when everything exists now, 1 when ICA or the arguments refused."""
     args = build_parser().parse_args(argv)
@@ -41,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ica_airflow_provider.hooks.ica import IcaHook
 
     try:
-        setup = IcaHook(args.conn_id).ensure_notifications(args.project, args.queue_url, args.event_codes)
+        with server_process():
+            setup = IcaHook(args.conn_id).ensure_notifications(args.project, args.queue_url, args.event_codes)
     except IcaError as exc:
         print(f"ica-notifications-setup: {exc}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ica_airflow_provider._compat import Context
+    from ica_airflow_provider.core.wake import WakeArgs
     from ica_airflow_provider.hooks.ica import IcaHook
     from ica_airflow_provider.task_side import TaskWait
 
@@ -23,6 +24,10 @@ class IcaWaitingTaskMixin:
     """
 
     ica_conn_id: str
+    wake_on_notifications: bool | None = None
+    sqs_queue: str | None = None
+    aws_conn_id: str | None = None
+    reconcile_interval: float | str | None = None
     _batch_id: str | None = None
     _records: list[dict[str, Any]] | None = None
 
@@ -36,6 +41,25 @@ class IcaWaitingTaskMixin:
 
         @property
         def task_wait(self) -> TaskWait: ...  # each task's own (its arguments)
+
+    def _take_wake_args(
+        self, wake_on_notifications: bool | None, sqs_queue: str | None, aws_conn_id: str | None,
+        reconcile_interval: float | str | None,
+    ) -> None:
+        """The notification arguments, checked at parse time (templates once rendered)."""
+        from ica_airflow_provider.core.wake import check_wake_args
+
+        check_wake_args(wake_on_notifications, sqs_queue, aws_conn_id, reconcile_interval)
+        self.wake_on_notifications = wake_on_notifications
+        self.sqs_queue = sqs_queue
+        self.aws_conn_id = aws_conn_id
+        self.reconcile_interval = reconcile_interval
+
+    def _wake_args(self) -> WakeArgs:
+        """The rendered notification arguments, for the task side."""
+        from ica_airflow_provider.core.wake import WakeArgs
+
+        return WakeArgs(self.wake_on_notifications, self.sqs_queue, self.aws_conn_id, self.reconcile_interval)
 
     def _ended(self, batch_id: str, records: list[dict[str, Any]]) -> None:
         """``TaskWait.on_end``: the batch and its records, as pushed when the wait ended."""

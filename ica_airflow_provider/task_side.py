@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ica_airflow_provider._compat import HAS_TRIGGER_ON_KILL, AirflowException, Context
+from ica_airflow_provider.core.hints import hints_line
 from ica_airflow_provider.core.progress import ProgressLog, left_running_line
 from ica_airflow_provider.core.status import Phase
 from ica_airflow_provider.core.tracker import (
@@ -36,6 +37,7 @@ from ica_airflow_provider.core.tracker import (
     listing,
 )
 from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.core.wake import WakeArgs, WakeOptions
 from ica_airflow_provider.exceptions import IcaBatchFailedError, IcaConfigError, IcaError, IcaWaitTimeoutError
 from ica_airflow_provider.links import PushedLinks, push_links
 from ica_airflow_provider.triggers.events import RECORDS_BUDGET, check_event, tracker_from_event
@@ -109,6 +111,8 @@ class TaskWait:
     # deferring: the trigger starts afresh; a rescheduled sensor's compact save) only the
     # finish step fetches them.
     in_memory: bool = False
+    # The task's notification arguments (rendered); resolved over the connection's when the wait starts.
+    wake: WakeArgs = field(default_factory=WakeArgs)
     deadline: Deadline = field(default_factory=Deadline)  # this run's: see begin()
     current: Wait | None = None  # the wait in this process: kept from poke to poke, and for on_kill
 
@@ -121,6 +125,17 @@ class TaskWait:
                 " project_id extra"
             )
         return str(project_id)
+
+    def wake_options(self) -> WakeOptions | None:
+        """The queue whose notifications wake this wait (the task's over the connection's), or ``None``."""
+        try:
+            return self.wake.resolve(self.hook.settings.notifications)
+        except ValueError as exc:
+            raise IcaConfigError(f"{self.task_id}: {exc}") from None
+
+    def woken(self) -> bool:
+        """Whether notifications wake this wait (a task that can choose: a poking sensor)."""
+        return self.wake_options() is not None
 
     def begin(self, first_poke: float | None = None, *, afresh: bool = False) -> None:
         """This run's deadline: ``timeout`` from now, or from ``first_poke`` (epoch seconds: a
@@ -187,9 +202,16 @@ class TaskWait:
         raise AssertionError("defer() returned")
 
     def run(self, context: Context, wait: Wait) -> list[str]:
-        """Poll in this process until done or ``wait.deadline``."""
-        verdict = self.hook.wait_for_batch(wait, self.log)
-        return self.end(context, wait.tracker, timed_out=verdict is None)
+        """Poll in this process until done or ``wait.deadline`` (woken by notifications, if they are on)."""
+        from ica_airflow_provider.hooks.hint_sources import blocking_subscribed
+
+        options = self.wake_options()
+        counts = None
+        with blocking_subscribed(options, self.log) as hints:
+            if hints is not None and options is not None:
+                wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
+            verdict = self.hook.wait_for_batch(wait, self.log, hints)
+        return self.end(context, wait.tracker, timed_out=verdict is None, notifications=counts)
 
     def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:
         """The trigger that does :meth:`run` on the triggerer; it owns the wall-clock deadline."""
@@ -200,6 +222,7 @@ class TaskWait:
                 "abort_on_kill: killing a deferred task aborts its analyses on Airflow 3.3+ only"
                 " (triggers have no on_kill before); while deferred, they are left running"
             )
+        options = self.wake_options()
         return IcaAnalysisBatchTrigger(
             project_id=wait.tracker.project_id,
             batch_id=wait.tracker.batch_id,
@@ -211,6 +234,9 @@ class TaskWait:
             page_size=self.page_size,
             abort_on_kill=abort_on_kill,
             include_outputs=self.include_outputs,
+            sqs_queue=options.sqs_queue if options else None,
+            aws_conn_id=options.aws_conn_id if options else None,
+            reconcile_interval=options.reconcile_interval if options else None,
         )
 
     def resume(self, context: Context, event: Mapping[str, Any] | None) -> list[str]:
@@ -221,7 +247,11 @@ class TaskWait:
             raise IcaError(f"ICA batch {batch_id}: waiting failed: {event.get('message')}")
         # A big batch's event has no room for the records: the finish step lists the batch once.
         tracker = tracker_from_event(event, self.wait_for, self.page_size)
-        return self.end(context, tracker, timed_out=status == "timeout", reported=status)
+        counts = event.get("notifications")
+        return self.end(
+            context, tracker, timed_out=status == "timeout", reported=status,
+            notifications=counts if isinstance(counts, Mapping) else None,
+        )
 
     # -- how every wait ends -----------------------------------------------------------------
 
@@ -233,11 +263,15 @@ class TaskWait:
         timed_out: bool = False,
         reported: str = "",
         saved: SavedWait | None = None,
+        notifications: Mapping[str, int] | None = None,
     ) -> list[str]:
         """The one ending of every wait: the finish step, the links, then the summary or the timeout.
 
         ``saved``: a rescheduled sensor's saved wait, cleared once the finish step has succeeded.
+        ``notifications``: a woken wait's counts, said in one line.
         """
+        if notifications is not None:
+            self.log.info("%s", hints_line(tracker.batch_id, notifications))
         self.hook.finish_batch(tracker, self.log, outputs=self.include_outputs)
         if saved is not None:
             saved.clear()

@@ -68,7 +68,7 @@ def pin(uv: str, line: str, version: str, uploaded: str) -> Path:
     header = (
         f"# Airflow {version} and the provider's extras {', '.join(extras)}, resolved from PyPI as they were on\n"
         f"# {released} (its release): uv pip compile --universal --exclude-newer {cutoff}.\n"
-        "# Regenerate with scripts/pin_constraints.py; install: pip install -c <this file> apache-airflow -e .[test]\n"
+        "# Regenerate with scripts/pin_constraints.py; install: pip install -c <this file> apache-airflow -e .[test,events]\n"
     )
     target.write_text(header + compiled + kept_extras(target))
     return target

@@ -41,6 +41,9 @@ MATRIX = [
 # The demo (`airflow dags test` in a subprocess, ~2 min) runs in `make test` on 3.3 and 2.10 only;
 # the table check compares the results of the previous run, which this run replaces.
 TESTS = ["tests/unit", "tests/e2e", "tests/integration", "-k", "not test_demo and not test_compatibility_table"]
+# The test extra, and the events extra (the Amazon provider) that waits woken by ICA's
+# notifications need: every line runs their tests (constraints/ pins the provider per line).
+EXTRAS = "test,events"
 VENVS = REPO / ".venvs"
 RESULTS = REPO / "constraints" / "matrix-results.json"
 TABLE_DOC = REPO / "docs" / "compatibility.md"
@@ -80,7 +83,7 @@ def ensure_env(line: str, python: str) -> tuple[Path, float]:
     """The environment for one cell, installed if missing or stale; seconds spent installing."""
     constraints = REPO / "constraints" / f"airflow-{line}.txt"
     venv = VENVS / f"airflow-{line}-py{python}"
-    key = hashlib.sha256(constraints.read_bytes() + _requirements()).hexdigest()
+    key = hashlib.sha256(constraints.read_bytes() + _requirements() + EXTRAS.encode()).hexdigest()
     stamp = venv / ".installed"
     if stamp.exists() and stamp.read_text() == key:
         return venv, 0.0
@@ -88,7 +91,7 @@ def ensure_env(line: str, python: str) -> tuple[Path, float]:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([find_python(python), "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", *PIP, "-c", str(constraints), "apache-airflow", "-e", ".[test]"],
+        [str(venv / "bin" / "pip"), "install", *PIP, "-c", str(constraints), "apache-airflow", "-e", f".[{EXTRAS}]"],
         check=True,
         cwd=REPO,
     )

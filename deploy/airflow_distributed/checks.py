@@ -12,6 +12,10 @@ import re
 from deploy.airflow_distributed.deployment import TRIGGERERS, WORKERS
 from deploy.airflow_distributed.hostname import component_of
 from deploy.airflow_distributed.scenarios import Campaign
+from ica_airflow_provider.core.schedule import POLL_JITTER
+
+# The confirming listing itself, after the reconcile that asked for it.
+LISTING_SECONDS = 2.0
 
 SUMMARY_PATTERN = re.compile(
     r"^distributed: runs=(?P<runs>\d+) succeeded=(?P<succeeded>\d+) batches=(?P<batches>\d+) "
@@ -118,6 +122,28 @@ def check_token_revocation(campaign: Campaign) -> str:
     )
 
 
+def check_woken_waits_end_within_a_reconcile_interval(campaign: Campaign) -> str:
+    """Every wait, woken from the queue both triggerers share, ended at most one reconcile past its batch's end.
+
+    A wait's reconcile is jittered (± ``POLL_JITTER``), so "one reconcile interval" is at most
+    ``reconcile_interval * (1 + POLL_JITTER)`` after its last listing, which came before the end.
+    """
+    interval = campaign.reconcile_interval
+    assert interval is not None, "the waits were not woken by notifications (no SQS queue)"
+    assert sorted(campaign.wait_lags) == sorted(campaign.runs), f"lags of {sorted(campaign.wait_lags)}"
+    bound = interval * (1 + POLL_JITTER) + LISTING_SECONDS
+    lags = sorted(campaign.wait_lags.values(), key=lambda lag: lag.wait_lag_s)
+    late = [f"{lag.run_id}: {lag.wait_lag_s:.1f} s" for lag in lags if lag.wait_lag_s > bound]
+    assert not late, f"waits that ended more than {bound:.0f} s past their batch's end: {late}"
+    woken = sum(lag.wait_lag_s <= interval * (1 - POLL_JITTER) for lag in lags)
+    return (
+        f"{len(lags)} waits ended {lags[0].wait_lag_s:.1f}-{lags[-1].wait_lag_s:.1f} s past their batch's end"
+        f" (bound {bound:.0f} s: reconcile {interval:g} s + {POLL_JITTER:.0%} jitter + the listing); {woken} before"
+        f" any reconcile was due; tasks resumed {min(lag.task_lag_s for lag in lags):.1f}-"
+        f"{max(lag.task_lag_s for lag in lags):.1f} s past it"
+    )
+
+
 def check_summary_line(campaign: Campaign) -> str:
     line = campaign.summary_line()
     match = SUMMARY_PATTERN.match(line)
@@ -138,5 +164,6 @@ CHECKS = (
     check_triggerer_takeover,
     check_scheduler_restart,
     check_token_revocation,
+    check_woken_waits_end_within_a_reconcile_interval,
     check_summary_line,
 )

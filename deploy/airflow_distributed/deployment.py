@@ -43,6 +43,7 @@ from deploy.airflow_e2e.deployment import (
     airflow_env,
     free_port,
 )
+from deploy.airflow_e2e.events import AWS_CONN_ID, SqsEndpoint
 from deploy.airflow_e2e.procs import Component, _kill_all, run, tail
 
 WORK_DIR = REPO / ".e2e" / "distributed"
@@ -72,12 +73,20 @@ class DistributedSettings(Settings):
     task_heartbeat_timeout: int = 20
     task_retries: int = 2
     task_retry_delay: int = 2
+    # Every wait is woken by notifications from the queue both triggerers read; a wait whose
+    # notifications went to the other triggerer (or were lost) lists its batch this often.
+    reconcile_interval: float = 20.0
 
 
 def distributed_env(
-    settings: DistributedSettings, db_url: str, broker_url: str, api_port: int, ica_url: str
+    settings: DistributedSettings, db_url: str, broker_url: str, api_port: int, ica_url: str, sqs: SqsEndpoint | None = None
 ) -> dict[str, str]:
-    """The single-node environment, with the CeleryExecutor and fast failure detection."""
+    """The single-node environment, with the CeleryExecutor and fast failure detection.
+
+    With ``sqs``: ``ica_default`` wakes its waits from that queue, read through the AWS
+    connection ``AWS_CONN_ID`` (both from the environment, as every component reads them).
+    """
+    wake = sqs.wake_extras(settings.reconcile_interval) if sqs is not None else {}
     env = airflow_env(db_url, api_port, settings.poke_interval)
     env.update(
         AIRFLOW_HOME=str(AIRFLOW_HOME),
@@ -98,9 +107,11 @@ def distributed_env(
         PYTHONPATH=str(REPO),
         # Every worker and triggerer reads the connection from its environment, as in `make e2e`.
         AIRFLOW_CONN_ICA_DEFAULT=json.dumps(
-            {"conn_type": "ica", "host": ica_url, "password": API_KEY, "extra": {"project_id": PROJECT_ID}}
+            {"conn_type": "ica", "host": ica_url, "password": API_KEY, "extra": {"project_id": PROJECT_ID, **wake}}
         ),
     )
+    if sqs is not None:
+        env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = sqs.aws_connection_uri_json()
     return env
 
 
@@ -152,9 +163,11 @@ class DistributedDeployment(Deployment):
             )
         ).start()
         self.log(f"fake ICA server at {self.ica.url}; Redis at {self.redis.url}")
+        if settings.notifications:
+            self.start_sqs()
 
         self.api_port = free_port()
-        self.env = distributed_env(settings, self.cluster.url, self.redis.url, self.api_port, self.ica.url)
+        self.env = distributed_env(settings, self.cluster.url, self.redis.url, self.api_port, self.ica.url, self.sqs)
         self.env[RUN_VARIABLE] = self.run_mark
         started = time.monotonic()
         migrate = run([self.airflow, "db", "migrate"], env=self.env, cwd=REPO, timeout=600, check=False)
@@ -164,6 +177,8 @@ class DistributedDeployment(Deployment):
                 f"airflow db migrate exited {migrate.returncode}:\n{tail(LOG_DIR / 'db-migrate.log', 30)}"
             )
         self._timed("airflow db migrate", started)
+        if self.sqs is not None:
+            self.subscribe_project(LOG_DIR)
 
         started = time.monotonic()
         for name in settings.components:

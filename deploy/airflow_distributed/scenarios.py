@@ -25,6 +25,7 @@ from typing import Any
 
 from deploy.airflow_distributed.deployment import TRIGGERERS, WORKERS, DistributedDeployment
 from deploy.airflow_distributed.hostname import component_of
+from deploy.airflow_distributed.wait_lags import RequestTimes, WaitLag, wait_lag
 from deploy.airflow_e2e.deployment import DAG_ID, DeploymentError
 
 CREATE_TASK = "create_batch"
@@ -115,6 +116,8 @@ class Campaign:
     triggerer_kills: list[TriggererKill] = field(default_factory=list)
     token_revocations: list[TokenRevocation] = field(default_factory=list)
     scheduler_restarts: list[SchedulerRestart] = field(default_factory=list)
+    wait_lags: dict[str, WaitLag] = field(default_factory=dict)  # run id -> its woken wait's end
+    reconcile_interval: float | None = None  # of the woken waits; None: they polled
     seconds: float = 0.0
 
     @property
@@ -360,8 +363,10 @@ def wait_runs_ended(deployment: DistributedDeployment, runs: list[str]) -> None:
     until(deployment, f"{len(runs)} runs ended", ended, timeout=END_TIMEOUT_SECONDS, interval=1.0)
 
 
-def collect(deployment: DistributedDeployment, campaign: Campaign, runs: list[str]) -> None:
-    """What the REST API says of each run and what the fake ICA recorded."""
+def collect(
+    deployment: DistributedDeployment, campaign: Campaign, runs: list[str], times: RequestTimes | None = None
+) -> None:
+    """What the REST API says of each run and what the fake ICA recorded (``times``: when)."""
     client, backend = deployment.client, deployment.ica.backend
     for index, run in enumerate(runs):
         tis = client.task_instances(DAG_ID, run)
@@ -382,6 +387,9 @@ def collect(deployment: DistributedDeployment, campaign: Campaign, runs: list[st
             create_tries=int(create["try_number"]),
             create_hostnames=_tries_hostnames(deployment, run),
         )
+        batch_id = campaign.runs[run].batch_id
+        if ok and times is not None and batch_id is not None:
+            campaign.wait_lags[run] = wait_lag(backend, times, run, batch_id, by_task[WAIT_TASK][0])
     for batch_id, batch in list(backend.batches.items()):
         campaign.batches[batch_id] = [item.user_reference for item in batch.items]
         campaign.batch_analyses[batch_id] = [item.analysis_id for item in batch.items]
@@ -401,6 +409,9 @@ def run_campaign(deployment: DistributedDeployment, runs: int = 10) -> Campaign:
         raise ValueError(f"runs: at least 3 (one for the worker kill, two for the triggerer), got {runs}")
     started = time.monotonic()
     campaign = Campaign()
+    if deployment.sqs is not None:
+        campaign.reconcile_interval = deployment.settings.reconcile_interval
+    times = RequestTimes(deployment.ica.backend)
     client = deployment.client
     assert client.set_paused(DAG_ID, False)["is_paused"] is False
     run_ids = [run_id(index) for index in range(runs)]
@@ -416,7 +427,14 @@ def run_campaign(deployment: DistributedDeployment, runs: int = 10) -> Campaign:
     restart_scheduler(deployment, campaign, run_ids)
     deployment.wait_worker_ready(worker)
     wait_runs_ended(deployment, run_ids)
-    collect(deployment, campaign, run_ids)
+    collect(deployment, campaign, run_ids, times)
     campaign.seconds = deployment.timings["crash campaign"] = time.monotonic() - started
+    if campaign.wait_lags:
+        lags = sorted(campaign.wait_lags.values(), key=lambda lag: lag.wait_lag_s)
+        deployment.log(
+            "woken waits past their batch's end: wait (last listing) "
+            + ", ".join(f"{lag.wait_lag_s:.1f}" for lag in lags)
+            + " s; task " + ", ".join(f"{lag.task_lag_s:.1f}" for lag in lags) + " s"
+        )
     deployment.log(campaign.summary_line())
     return campaign

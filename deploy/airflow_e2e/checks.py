@@ -27,6 +27,7 @@ from deploy.airflow_e2e.deployment import (
     DeploymentError,
 )
 from deploy.airflow_e2e.rest import AirflowClient, log_line
+from deploy.airflow_e2e.woken import batch_requests, check_woken_waits
 
 WAIT_TASK = "wait_for_analyses"
 CREATE_TASK = "create_batch"
@@ -382,7 +383,9 @@ def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e
 
     The fake's clock is held until every map index is deferred (no analysis can end
     before), then released; the triggerer's log over that time must not say its event
-    loop was blocked.
+    loop was blocked. The waits are woken by notifications: the triggerer's consumer
+    receives, parses and routes every transition of the 100 batches meanwhile, and none
+    of the waits asks ICA about a single transition.
     """
     client, backend, clock = deployment.client, deployment.ica.backend, deployment.ica_clock
     waits = deployment.settings.many_waits
@@ -390,6 +393,7 @@ def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e
     log_start = triggerer_log.stat().st_size
     assert client.set_paused(MANY_WAITS_DAG_ID, False)["is_paused"] is False
     batches_before, mints_before = backend.count_batches(), backend.counters.token_mints
+    log_index = len(backend.request_log)
     started = time.monotonic()
     with clock.held():  # the analyses stand still: no wait can end before all have deferred
         client.trigger(MANY_WAITS_DAG_ID, run_id, {})
@@ -423,10 +427,18 @@ def check_many_waits_on_one_triggerer(deployment: Deployment, run_id: str = "e2e
     assert len(batches) == waits and set(statuses) == {"SUCCEEDED"}, (len(batches), dict(statuses))
 
     mints = backend.counters.token_mints - mints_before
+    # Woken by notifications (reconcile interval longer than the run): no request per transition.
+    entries = list(backend.request_log[log_index:])
+    counted = [batch_requests(backend, b.id, entries) for b in batches]
+    costly = [f"{c.batch_id}: {c.per_transition()}" for c in counted if c.per_transition()]
+    assert not costly, f"{len(costly)} woken waits made requests per transition: {costly[:5]}"
+    listings = Counter(c.listings for c in counted)
     summary = (
         f"{waits} map indexes of {MANY_WAITS_DAG_ID} deferred together on triggerer job {triggerers.pop()}"
         f" ({all_deferred:.0f} s after the trigger), all succeeded {finished:.0f} s after it;"
-        f" {waits} batches, {sum(statuses.values())} analyses SUCCEEDED; {mints} token mints"
+        f" {waits} batches, {sum(statuses.values())} analyses SUCCEEDED; {mints} token mints;"
+        f" woken by notifications: {sum(c.analysis_transitions for c in counted)} analysis transitions,"
+        f" 0 analysis GETs, listings per batch {dict(sorted(listings.items()))}"
     )
     logged = triggerer_log.read_bytes()[log_start:].decode(errors="replace").splitlines()
     blocked = [line for line in logged if BLOCKED_WARNING in line]
@@ -509,6 +521,7 @@ CHECKS = (
     check_successful_run,
     check_failed_run,
     check_openlineage_in_task_logs,
+    check_woken_waits,
     check_many_waits_on_one_triggerer,
     check_failure_named_early_and_stop_line,
     check_browser_walkthrough,

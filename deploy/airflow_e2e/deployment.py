@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from deploy.airflow_e2e import postgres
 from deploy.airflow_e2e.clock import HeldClock
+from deploy.airflow_e2e.events import SqsEndpoint, subscribe_project
 from deploy.airflow_e2e.procs import Component, kill_leftovers, run, tail
 from deploy.airflow_e2e.rest import AirflowClient
 
@@ -48,11 +49,14 @@ DAGS_FOLDER = REPO / "example_dags"
 DAG_ID = "example_ica_nextflow_batch"
 E2E_DAGS_FOLDER = Path(__file__).resolve().parent / "dags"  # deployment-only DAGs, a bundle of their own
 MANY_WAITS_DAG_ID = "ica_e2e_many_waits"
+WOKEN_DAG_ID = "ica_e2e_woken_waits"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 SCHEDULER_NICENESS = 10
 PROJECT_ID = "e2e-project"
 API_KEY = "e2e-api-key"
 CONN_ID = "ica_default"
+# The same fake ICA, its waits woken by the notifications on the deployment's SQS queue.
+WOKEN_CONN_ID = "ica_events"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 # One database (and role) per checkout: deployments of two clones on one machine don't collide.
@@ -67,6 +71,10 @@ class Settings:
     # The deployment-only DAGs (MANY_WAITS_DAG_ID) as a second bundle: the checks need them;
     # a deployment for people (deploy/up.py) shows the example DAGs only.
     e2e_dags: bool = True
+    # moto's SQS server, the project subscribed to it, and WOKEN_CONN_ID (with e2e_dags).
+    notifications: bool = True
+    # Longer than any run of the checks: only a notification can end a woken wait early.
+    reconcile_interval: float = 600.0
     ready_timeout: float = 180.0  # all components healthy and the DAG parsed
     components: tuple[str, ...] = COMPONENTS
     airflow_bin: Path = Path(sys.executable).parent
@@ -125,10 +133,10 @@ def e2e_bundle_env(many_waits: int) -> dict[str, str]:
     }
 
 
-def ica_connection(ica_url: str) -> dict[str, Any]:
+def ica_connection(ica_url: str, conn_id: str = CONN_ID, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """``ica_default`` as stored in the metadata DB (REST API body): listed and editable in the UI."""
     return {
-        "connection_id": CONN_ID,
+        "connection_id": conn_id,
         "conn_type": "ica",
         "description": "The fake ICA server of this e2e deployment",
         "host": ica_url,
@@ -139,7 +147,7 @@ def ica_connection(ica_url: str) -> dict[str, Any]:
         # which the list shows, rather than a 0.
         "port": urlsplit(ica_url).port,
         "password": API_KEY,
-        "extra": json.dumps({"project_id": PROJECT_ID}),
+        "extra": json.dumps({"project_id": PROJECT_ID, **(extra or {})}),
     }
 
 
@@ -168,6 +176,7 @@ class Deployment:
         self.components: list[Component] = []
         self.cluster: postgres.Cluster | None = None
         self.ica: Any = None  # FakeIcaServer
+        self.sqs: SqsEndpoint | None = None  # moto's SQS server and the queue ICA notifies
         self.ica_clock = HeldClock()  # drives the fake's batches and analyses
         self.api_port = 0
         self.env: dict[str, str] = {}
@@ -244,6 +253,8 @@ class Deployment:
             )
         ).start()
         self.log(f"fake ICA server at {self.ica.url}")
+        if self.settings.notifications and self.settings.e2e_dags:
+            self.start_sqs()
 
         self.api_port = free_port()
         self.env = airflow_env(self.cluster.url, self.api_port, self.settings.poke_interval)
@@ -269,12 +280,35 @@ class Deployment:
         self.wait_healthy()
         self._timed("components healthy", started)
         self.client.create_connection(ica_connection(self.ica.url))
+        if self.sqs is not None:
+            self.client.create_connection(self.sqs.aws_connection())
+            wake = self.sqs.wake_extras(self.settings.reconcile_interval)
+            self.client.create_connection(ica_connection(self.ica.url, WOKEN_CONN_ID, wake))
+            self.subscribe_project(LOG_DIR)
         if "dag-processor" in self.settings.components:
             started = time.monotonic()
-            dag_ids = [DAG_ID, MANY_WAITS_DAG_ID] if self.settings.e2e_dags else [DAG_ID]
+            dag_ids = [DAG_ID, MANY_WAITS_DAG_ID, WOKEN_DAG_ID] if self.settings.e2e_dags else [DAG_ID]
             for dag_id in dag_ids:
                 self.wait_dag_parsed(dag_id)
             self._timed(f"{' and '.join(dag_ids)} parsed", started)
+
+    def start_sqs(self) -> None:
+        """moto's SQS server and the queue the fake ICA notifies (before any component starts)."""
+        started = time.monotonic()
+        self.sqs = SqsEndpoint().start()
+        self._timed("SQS server (moto)", started)
+        self.log(f"SQS queue {self.sqs.queue_url}")
+
+    def subscribe_project(self, log_dir: Path) -> None:
+        """``ica-notifications-setup`` for the project and the queue, where ``ica_default`` resolves."""
+        assert self.sqs is not None
+        started = time.monotonic()
+        lines = subscribe_project(
+            self.settings.airflow_bin, self.env, REPO, PROJECT_ID, self.sqs.queue_url, CONN_ID,
+            log_dir / "notifications-setup.log",
+        )
+        self._timed("ica-notifications-setup", started)
+        self.log("\n".join(f"  {line}" for line in lines if line.strip() and not line.startswith((" ", "{", "}"))))
 
     def stop(self) -> None:
         """Stop everything that was started; every step runs even if an earlier one fails."""
@@ -300,6 +334,11 @@ class Deployment:
                 self.ica.stop()
             except Exception as error:
                 errors.append(f"stop fake ICA server: {error}")
+        if self.sqs is not None:
+            try:
+                self.sqs.stop()
+            except Exception as error:
+                errors.append(f"stop SQS server: {error}")
         if self.cluster is not None:
             try:
                 postgres.down(self.cluster)

@@ -17,13 +17,16 @@ from typing import Protocol, TypeVar
 from ica_airflow_provider.core.gate import await_token, wait_for_token
 from ica_airflow_provider.core.messages import (
     Action,
+    AwaitHints,
     AwaitToken,
     Outcome,
     Refresh,
     Request,
     Response,
+    Resumed,
     Send,
     Sleep,
+    Woken,
 )
 from ica_airflow_provider.core.protocol import Call
 
@@ -47,6 +50,18 @@ class Seam(Protocol):
         """After each request: re-read the connection at once after a 401."""
 
 
+class Hints(Protocol):
+    """Where the blocking driver waits for notification hints (an :class:`~.messages.AwaitHints`)."""
+
+    def wait(self, action: AwaitHints) -> Woken: ...
+
+
+class AsyncHints(Protocol):
+    """:class:`Hints` for the asyncio driver."""
+
+    async def await_hints(self, action: AwaitHints) -> Woken: ...
+
+
 class AsyncSeam(Protocol):
     """:class:`Seam` for the asyncio driver."""
 
@@ -62,9 +77,13 @@ def drive(
     send: Callable[[Request], Outcome],
     sleep: Callable[[float], None],
     seam: Seam | None = None,
+    hints: Hints | None = None,
 ) -> T:
-    """Run ``call`` to its result, sending its requests and sleeping as it asks."""
-    outcome: Outcome | None = None
+    """Run ``call`` to its result, sending its requests and sleeping as it asks.
+
+    Without ``hints``, waiting for hints is a plain sleep.
+    """
+    outcome: Resumed = None
     try:
         while True:
             action = call.send(outcome)
@@ -78,6 +97,11 @@ def drive(
                         seam.answered(outcome)
                 case Sleep(seconds):
                     sleep(seconds)
+                case AwaitHints(seconds):
+                    if hints is None:
+                        sleep(seconds)
+                    else:
+                        outcome = hints.wait(action)
                 case AwaitToken():
                     wait_for_token(action)
                 case Refresh():
@@ -99,13 +123,14 @@ async def adrive(
     sleep: Callable[[float], Awaitable[None]],
     seam: AsyncSeam | None = None,
     thread_parse_bytes: int = THREAD_PARSE_BYTES,
+    hints: AsyncHints | None = None,
 ) -> T:
     """The same as :func:`drive`, awaiting the transport instead of blocking.
 
     After a big answer (more than ``thread_parse_bytes``), the call resumes in a worker
     thread until its next action: parsing and judging the answer never stall the loop.
     """
-    outcome: Outcome | None = None
+    outcome: Resumed = None
     try:
         while True:
             action = await _next(call, outcome, thread_parse_bytes)
@@ -119,6 +144,11 @@ async def adrive(
                         await seam.aanswered(outcome)
                 case Sleep(seconds):
                     await sleep(seconds)
+                case AwaitHints(seconds):
+                    if hints is None:
+                        await sleep(seconds)
+                    else:
+                        outcome = await hints.await_hints(action)
                 case AwaitToken():
                     await await_token(action)
                 case Refresh():
@@ -135,7 +165,7 @@ async def adrive(
             await seam.amask()
 
 
-async def _next(call: Call[T], outcome: Outcome | None, thread_parse_bytes: int) -> Action:
+async def _next(call: Call[T], outcome: Resumed, thread_parse_bytes: int) -> Action:
     """The call's next action; after a big answer, computed in a worker thread."""
     if not (isinstance(outcome, Response) and len(outcome.body) > thread_parse_bytes):
         return _resume(call, outcome)
@@ -157,7 +187,7 @@ class _Returned(Exception):
         self.value = value
 
 
-def _resume(call: Call[T], outcome: Outcome | None) -> Action:
+def _resume(call: Call[T], outcome: Resumed) -> Action:
     try:
         return call.send(outcome)
     except StopIteration as stop:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ica_airflow_provider.core.auth import MintLease, TokenCache
+    from ica_airflow_provider.core.notifications import Hint
 
 
 @dataclass(frozen=True)
@@ -106,4 +107,29 @@ class Refresh:
     """
 
 
-Action = Send | Sleep | AwaitToken | Refresh
+@dataclass(frozen=True)
+class AwaitHints:
+    """Action: sleep at most ``seconds``, or until notification hints come for what the wait follows.
+
+    ``analysis_ids`` and ``job_ids`` are followed from now on, besides those of earlier
+    actions of the same wait. Resume with a :class:`Woken`; a driver with no hint source
+    sleeps the ``seconds`` and resumes with ``None``.
+    """
+
+    seconds: float
+    analysis_ids: tuple[str, ...] = ()
+    job_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Woken:
+    """What an :class:`AwaitHints` came back with: the hints (none: the time was up), and the source's state."""
+
+    hints: tuple[Hint, ...] = ()
+    available: bool = True  # False: the queue cannot be read; the wait polls until it can again
+    overflowed: bool = False  # hints were lost on the way: a listing catches up
+
+
+Action = Send | Sleep | AwaitToken | Refresh | AwaitHints
+Resumed = Outcome | Woken | None
+"""What a driver sends back into a call: a request's outcome, a :class:`Woken`, or ``None``."""

@@ -28,6 +28,7 @@ MAX_MESSAGE_BYTES: Final = 256 * 1024  # SQS's largest message
 V3_TO_V4: Final = {"INPROGRESS": "IN_PROGRESS", "AWAITINGINPUT": "AWAITING_INPUT", "FAILEDFINAL": "FAILED_FINAL"}
 
 _REASON_MAX = 200
+SUMMARY_MAX: Final = 500
 _QUOTE_MAX = 40
 _ID_MAX = 128
 _STATUS = re.compile(r"[A-Za-z_]{1,40}")
@@ -54,6 +55,7 @@ class AnalysisHint:
     correlation_id: str | None
     technical_tags: tuple[str, ...] = ()
     event_code: str = ANALYSIS_STATUS_CHANGED
+    summary: str | None = None  # ICA's word on the analysis (why it failed), at most SUMMARY_MAX characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,14 @@ def _analysis_hint(event: dict[str, Any]) -> AnalysisHint:
         payload_version=_version(event, payload),
         correlation_id=_optional_identifier(event, "correlationId"),
         technical_tags=tuple(t for t in technical if isinstance(t, str)) if isinstance(technical, list) else (),
+        summary=_summary(payload.get("summary")),
     )
+
+
+def _summary(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value if len(value) <= SUMMARY_MAX else value[: SUMMARY_MAX - 1] + "…"
 
 
 def _job_hint(event: dict[str, Any]) -> JobHint:
@@ -206,6 +215,14 @@ def _status(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _STATUS.fullmatch(value):
         raise _Malformed(f"{where} is missing or not a status name")
     return normalize_status(value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 date with a time zone, as ICA writes them; ``None`` if it is not one."""
+    try:
+        return _time(value, "time")
+    except _Malformed:
+        return None
 
 
 def _time(value: Any, where: str) -> datetime | None:

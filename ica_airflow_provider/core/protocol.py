@@ -20,7 +20,16 @@ from ica_airflow_provider.core.auth import Grant, TokenCache
 from ica_airflow_provider.core.budget import RequestBudget, pace
 from ica_airflow_provider.core.errors import IcaApiError, IcaResponseError
 from ica_airflow_provider.core.flight import authorized
-from ica_airflow_provider.core.messages import Action, Outcome, Refresh, Request, Response, Send, Sleep
+from ica_airflow_provider.core.messages import (
+    Action,
+    Refresh,
+    Request,
+    Response,
+    Resumed,
+    Send,
+    Sleep,
+    TransportFailure,
+)
 from ica_airflow_provider.core.responses import api_error, connection_error, not_json
 from ica_airflow_provider.core.retry import RetryPolicy
 from ica_airflow_provider.models.outputs import AnalysisOutputList
@@ -37,7 +46,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-Call = Generator[Action, Outcome | None, T]
+Call = Generator[Action, Resumed, T]
 _MINT_PATH = ops.create_token("").path  # a 401 there refuses the API key itself
 
 
@@ -102,7 +111,7 @@ class IcaProtocol:
             yield from pace(self.budget, self.clock)
             ready = (yield from prepare(request)) if prepare is not None else request
             outcome = yield Send(ready)
-            assert outcome is not None
+            assert isinstance(outcome, Response | TransportFailure)
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
                 return outcome
             if isinstance(outcome, Response) and outcome.status == 429:

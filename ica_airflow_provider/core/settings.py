@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ica_airflow_provider.core.budget import RequestBudget
 from ica_airflow_provider.core.errors import IcaConfigError
 from ica_airflow_provider.core.retry import RetryPolicy
+from ica_airflow_provider.core.wake import WakeOptions, from_extra
 
 DEFAULT_BASE_URL = "https://ica.illumina.com/ica/rest"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
@@ -41,6 +42,8 @@ class IcaSettings:
     retry_backoff: float = DEFAULT_BACKOFF
     retry_backoff_max: float = DEFAULT_BACKOFF_MAX
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
+    # The SQS queue of ICA's notifications that wakes this connection's waits (None: they poll).
+    notifications: WakeOptions | None = None
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -98,6 +101,7 @@ def settings_from_connection(
         max_requests_per_second=_non_negative(
             extra, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, "requests per second (0: unlimited)", fail
         ),
+        notifications=from_extra(extra, fail),
     )
 
 

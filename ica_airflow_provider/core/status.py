@@ -32,6 +32,14 @@ ANALYSIS_PHASES = {
     **dict.fromkeys(("FAILED", "FAILED_FINAL", "FAILEDFINAL", "ABORTED"), Phase.FAILED),
 }
 
+# How far along its run an open analysis is: a notification that would move one back is older
+# than what is known (a state REST showed may be newer than a message still in the queue).
+# AWAITING_INPUT shares IN_PROGRESS's rank: an analysis goes back and forth between them.
+ANALYSIS_PROGRESS = {
+    "REQUESTED": 0, "QUEUED": 1, "INITIALIZING": 2, "PREPARING_INPUTS": 3, "IN_PROGRESS": 4, "INPROGRESS": 4,
+    "AWAITING_INPUT": 4, "AWAITINGINPUT": 4, "GENERATING_OUTPUTS": 5, "ABORTING": 6,
+}
+
 # The batch's ``job.status`` (the batch has no status of its own).
 # Only a STOPPED or FAILED job leaves items uncreated for good: those are counted FAILED.
 # A SUCCEEDED or PARTIALLY_SUCCEEDED job says every item was created or failed, so an item
@@ -73,3 +81,8 @@ def is_known_job_status(status: str) -> bool:
 def job_ends_creation(status: str) -> bool:
     """Whether a job in ``status`` will never create the items it has not created yet."""
     return status in JOB_ENDS_CREATION
+
+
+def moves_back(old: str | None, new: str) -> bool:
+    """Whether an open analysis going from ``old`` to ``new`` would go back in its run (an end never does)."""
+    return old is not None and new in ANALYSIS_PROGRESS and ANALYSIS_PROGRESS[new] < ANALYSIS_PROGRESS.get(old, 0)

@@ -201,10 +201,14 @@ class BatchTracker:
     records: dict[str, ItemRecord] = field(default_factory=dict)
     # Items in the batch when only some of their records were loaded (a compact save): 0 = all known.
     item_count: int = 0
+    job_id: str | None = None  # the batch's job, once read: notifications of it concern this batch
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False)
     _polls: int = field(default=0, repr=False)
     # item id -> (held status, poll it was first seen in): only the items held now.
     _held_since: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    # analysis id -> the timeModified ICA gave with its status (ISO text), as last read:
+    # notifications as old or older say nothing new (core/hints.py). Lives with this process.
+    analysis_modified: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def dump_records(self) -> list[dict[str, Any]]:
         """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
@@ -396,12 +400,15 @@ class BatchTracker:
             changes.append(f"{record.user_reference}: analysis {old} -> {analysis.status}")
         record.analysis_id = analysis.id
         record.analysis_status = analysis.status
+        if analysis.time_modified:
+            self.analysis_modified[analysis.id] = analysis.time_modified
         if analysis_phase(analysis.status) is Phase.FAILED:
             record.reason = analysis.summary
 
     def _read_job(self, protocol: IcaProtocol) -> Call[Job | None]:
         batch = yield from protocol.get_analysis_creation_batch(self.project_id, self.batch_id)
         if batch.job is not None:
+            self.job_id = batch.job.id
             self._check_known("job", batch.job.status, is_known_job_status(batch.job.status))
         return batch.job
 

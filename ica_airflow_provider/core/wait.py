@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ica_airflow_provider.core.errors import IcaError
-from ica_airflow_provider.core.messages import Sleep
+from ica_airflow_provider.core.hints import HintLedger
+from ica_airflow_provider.core.messages import AwaitHints, Sleep, Woken
 from ica_airflow_provider.core.progress import ProgressLog, aborted_line
 from ica_airflow_provider.core.schedule import POLL_JITTER, next_poll_delay
 from ica_airflow_provider.core.tracker import BatchTracker, Log, Verdict, listing
@@ -95,11 +96,20 @@ class Wait:
     # own wait): each poll fetches the outputs of the analyses that succeeded since, with the
     # finish step's rule. Elsewhere the finish step alone fetches them.
     early_outputs: bool = False
+    # Woken by notification hints (see core/hints.py): between polls the wait sleeps until a
+    # hint or this many seconds. None: it polls every poll_interval, as without notifications.
+    reconcile_interval: float | None = None
+    hints: HintLedger = field(default_factory=HintLedger, repr=False, compare=False)
 
-    def poll(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
-        """One poll: refresh, log, judge. ``None`` when a transient failure is let pass."""
+    def poll(self, protocol: IcaProtocol, logger: Log = log, *, listing: bool = False) -> Call[Verdict | None]:
+        """One poll: refresh, log, judge. ``None`` when a transient failure is let pass.
+
+        ``listing``: list the whole batch, however few items are open (what hints ask for).
+        """
+        listing = listing or self.hints.unconfirmed
         try:
-            changes = yield from self.tracker.poll(protocol)
+            changes = yield from self.tracker.poll(protocol, listing=listing)
+            self.hints.listed(listing)
             if self.early_outputs:
                 yield from self.tracker.fetch_outputs(protocol)
         except IcaError as exc:
@@ -112,15 +122,59 @@ class Wait:
         return self.tracker.verdict(self.max_failures)
 
     def until_done(self, protocol: IcaProtocol, logger: Log = log) -> Call[Verdict | None]:
-        """Poll every ``poll_interval`` (± 20 %) until the batch is done (its verdict) or the deadline (``None``)."""
+        """Poll until the batch is done (its verdict) or the deadline (``None``).
+
+        Every ``poll_interval`` (± 20 %); with a ``reconcile_interval``, whenever hints ask
+        for a listing, at the latest every ``reconcile_interval``. Only a poll's verdict ends
+        the wait: hints that leave nothing open are confirmed by a listing first.
+        """
+        listing = False
         while True:
-            verdict = yield from self.poll(protocol, logger)
+            verdict = yield from self.poll(protocol, logger, listing=listing)
             if verdict is not None and verdict.done:
                 return verdict
             if self.deadline.passed(self.clock()):
                 return None
-            # Jittered: waits deferred together drift apart instead of polling in lockstep.
-            yield Sleep(self.deadline.cap(next_poll_delay(self.poll_interval, jitter=self.jitter, rng=self.rng), self.clock()))
+            if self.reconcile_interval is None:
+                # Jittered: waits deferred together drift apart instead of polling in lockstep.
+                yield Sleep(self.deadline.cap(self._delay(self.poll_interval), self.clock()))
+                listing = False
+            else:
+                listing = yield from self.until_hinted(logger)
+                self.hints.counts["listings"] += listing
+
+    def until_hinted(self, logger: Log = log) -> Call[bool]:
+        """Between two polls of a woken wait: apply hints until a listing is due (``True``) or a poll (``False``).
+
+        A poll is due ``reconcile_interval`` (± jitter) after the last one, or ``poll_interval``
+        while the queue cannot be read, and at the deadline.
+        """
+        started, factor = self.clock(), self._delay(1.0)
+        while True:
+            interval = self.reconcile_interval if self.hints.available else self.poll_interval
+            now = self.clock()
+            due = started + factor * float(interval if interval is not None else self.poll_interval)
+            if now >= due or self.deadline.passed(now):
+                return False
+            analysis_ids, job_ids = self.hints.new_ids(self.tracker)
+            woken = yield AwaitHints(self.deadline.cap(due - now, now), analysis_ids, job_ids)
+            if not isinstance(woken, Woken):
+                return False  # a driver without hints slept instead: poll
+            self.hints.note_source(woken.available, self.poll_interval, logger)
+            if woken.hints:
+                self.hints.counts["woken"] += 1
+                applied = self.hints.apply(self.tracker, woken.hints)
+                if applied.changes:
+                    self.progress.report(self.tracker, applied.changes, self.clock(), logger)
+                    if self.tracker.verdict(self.max_failures).done:
+                        return True  # hints left nothing open: a listing confirms it (only REST ends a wait)
+                if applied.listing:
+                    return True
+            if woken.overflowed:
+                return True
+
+    def _delay(self, interval: float) -> float:
+        return next_poll_delay(interval, jitter=self.jitter, rng=self.rng)
 
     def timed_out(self) -> bool:
         """The deadline rule, for a wait polled one poke at a time."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ica_airflow_provider.core.drive import adrive
+from ica_airflow_provider.core.drive import AsyncHints, adrive
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import Call, T
 from ica_airflow_provider.core.retry import RetryPolicy
@@ -85,16 +85,16 @@ class IcaAsyncClient:
         if self._own is not None:  # a shared pool outlives any one wait (see hooks/clients.py)
             await self._own.aclose()
 
-    async def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
-        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``)."""
-        return await self.run(wait.until_done(self.protocol, log))
+    async def wait_for_batch(self, wait: Wait, log: Log, hints: AsyncHints | None = None) -> Verdict | None:
+        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``); woken by ``hints`` if given."""
+        return await self.run(wait.until_done(self.protocol, log), hints)
 
     async def abort_running(self, tracker: BatchTracker, log: Log) -> list[str]:
         """Best effort: abort the batch's running analyses; returns the IDs ICA accepted."""
         return await self.run(abort_running(tracker, self.protocol, log))
 
-    async def run(self, call: Call[T]) -> T:
-        return await adrive(call, self._send, asyncio.sleep, self.follower)
+    async def run(self, call: Call[T], hints: AsyncHints | None = None) -> T:
+        return await adrive(call, self._send, asyncio.sleep, self.follower, hints=hints)
 
     async def _send(self, request: Request) -> Outcome:
         try:

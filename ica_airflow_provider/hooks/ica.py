@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ica_airflow_provider._compat import BaseHook
-from ica_airflow_provider.core.drive import drive
+from ica_airflow_provider.core.drive import Hints, drive
 from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.messages import Outcome, Request, Response, TransportFailure
 from ica_airflow_provider.core.protocol import Call, IcaProtocol, T
@@ -97,10 +97,10 @@ class IcaHook(BaseHook):
         """The connection's pooled session, shared in this process."""
         return self._connection().session()
 
-    def run(self, call: Call[T]) -> T:
+    def run(self, call: Call[T], hints: Hints | None = None) -> T:
         """Drive one of :attr:`protocol`'s generators to its result; its errors are raised to Airflow."""
         with airflow_facing():
-            return drive(call, self._send, self.sleep or time.sleep, self.follower)
+            return drive(call, self._send, self.sleep or time.sleep, self.follower, hints)
 
     def _send(self, request: Request) -> Outcome:
         import requests
@@ -180,9 +180,12 @@ class IcaHook(BaseHook):
         """One poll of ``wait`` (a sensor's poke): its verdict, or ``None`` after a tolerated failure."""
         return self.run(wait.poll(self.protocol, log))
 
-    def wait_for_batch(self, wait: Wait, log: Log) -> Verdict | None:
-        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``), sleeping in between."""
-        return self.run(wait.until_done(self.protocol, log))
+    def wait_for_batch(self, wait: Wait, log: Log, hints: Hints | None = None) -> Verdict | None:
+        """Poll until the batch is done (its verdict) or ``wait.deadline`` (``None``), sleeping in between
+
+        (until ``hints`` wake the wait, if given).
+        """
+        return self.run(wait.until_done(self.protocol, log), hints)
 
     def finish_batch(self, tracker: BatchTracker, log: Log, *, outputs: bool) -> None:
         """The step that ends a wait: every record (one listing if only some are known), and the outputs."""

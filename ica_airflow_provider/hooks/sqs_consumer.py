@@ -11,9 +11,7 @@ reads (``core/ica_events.EVENT_CODES``, the data events and analysis outcomes): 
 left untouched for the watcher sharing the queue (they come back after the visibility timeout). A queue that cannot be read
 marks every subscription unavailable (its wait polls meanwhile), is logged once per outage,
 and is retried with backoff. ``IDLE_SECONDS`` after its last subscription closed the
-consumer stops and leaves the registry.
-
-Not used by any wait yet (issue 22, "The wait" comes next).
+consumer stops and leaves the registry. The waits subscribe through ``hooks/hint_sources.py``.
 """
 
 from __future__ import annotations
@@ -55,6 +53,8 @@ SUBSCRIPTION_BUFFER: Final = 1024
 FIRST_RETRY_SECONDS: Final = 1.0
 LAST_RETRY_SECONDS: Final = 60.0
 _ERROR_MAX = 200
+DELETE: Final = "delete"
+RELEASE: Final = "release"
 
 
 class Subscription:
@@ -74,6 +74,8 @@ class Subscription:
         self.overflowed = False
         self.closed = False
         self._pending: deque[Hint] = deque(maxlen=buffer)
+        if not self.available:
+            self.woken.set()  # its wait must hear it at once, and poll, not sleep a reconcile interval
 
     def __repr__(self) -> str:
         return (
@@ -100,6 +102,7 @@ class Subscription:
         if not self.closed:
             self.closed = True
             self.consumer._unsubscribe(self)
+            self.woken.set()  # a sleep still on it (its wait was interrupted) ends now
 
     def __enter__(self) -> Subscription:
         return self
@@ -267,12 +270,21 @@ class Consumer:
                 self.counts["receives"] += 1
                 if not self.available:
                     self._readable()
+                deletes: list[Received] = []
+                releases: list[Received] = []
                 for message in messages:
-                    await self._handle(message)
+                    decision = self._handle(message)
+                    if decision is not None:
+                        (deletes if decision == DELETE else releases).append(message)
+                # One call each for the whole receive: an SQS call per message would cost more
+                # than the long poll itself when a burst comes.
+                await self._settle(self.queue.delete_batch, deletes)
+                await self._settle(self.queue.release_batch, releases)
         finally:
             self._stop()
 
-    async def _handle(self, message: Received) -> None:
+    def _handle(self, message: Received) -> str | None:
+        """Deliver or remember the message's hint; whether to delete the message or release it."""
         self.counts["messages"] += 1
         hint = parse_message(message.body)
         if isinstance(hint, Rejected):
@@ -282,28 +294,30 @@ class Consumer:
                 return
             self.counts["rejected"] += 1
             log.warning("Dropping SQS message %.40s from %s (%s): %s", message.message_id, self.name, hint.kind, hint.reason)
-            await self._settle(self.queue.delete, message)
-            return
+            return DELETE
         concerned = self._concerned(hint)
         if concerned:
             for subscription in concerned:
                 subscription._deliver(hint)
             self.counts["delivered"] += 1
-            await self._settle(self.queue.delete, message)
-            return
+            return DELETE
         self._remember(hint)
         if message.receive_count > self.max_receives:
             self.counts["dropped"] += 1
-            await self._settle(self.queue.delete, message)
-        else:
-            self.counts["released"] += 1
-            await self._settle(self.queue.release, message)
+            return DELETE
+        self.counts["released"] += 1
+        return RELEASE
 
-    async def _settle(self, call: Callable[[str], Awaitable[None]], message: Received) -> None:
+    async def _settle(self, call: Callable[[list[str]], Awaitable[int]], messages: list[Received]) -> None:
+        if not messages:
+            return
         try:
-            await call(message.receipt)
-        except Exception as exc:  # the message comes back after its visibility timeout: a duplicate at worst
-            log.debug("Could not settle SQS message %.40s from %s: %s", message.message_id, self.name, _short(exc))
+            failed = await call([m.receipt for m in messages])
+        except Exception as exc:  # the messages come back after their visibility timeout: duplicates at worst
+            log.debug("Could not settle %d SQS messages from %s: %s", len(messages), self.name, _short(exc))
+        else:
+            if failed:
+                log.debug("Could not settle %d of %d SQS messages from %s", failed, len(messages), self.name)
 
     def _unreadable(self, exc: BaseException, retry: float) -> None:
         if self.available:

@@ -9,6 +9,7 @@ runs in a thread (one long poll at a time per consumer: one thread, however many
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +38,14 @@ class SqsQueue(Protocol):
 
     async def release(self, receipt: str) -> None:
         """Make the message visible again at once (``ChangeMessageVisibility`` to 0)."""
+        ...
+
+    async def delete_batch(self, receipts: Sequence[str]) -> int:
+        """Delete up to :data:`MAX_MESSAGES` messages in one call; how many SQS could not delete."""
+        ...
+
+    async def release_batch(self, receipts: Sequence[str]) -> int:
+        """:meth:`release` up to :data:`MAX_MESSAGES` messages in one call; how many failed."""
         ...
 
 
@@ -98,6 +107,20 @@ class AwsSqsQueue:
                 QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
             )
         )
+
+    async def delete_batch(self, receipts: Sequence[str]) -> int:
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
+        return await self._batch("delete_message_batch", entries)
+
+    async def release_batch(self, receipts: Sequence[str]) -> int:
+        entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0} for i, r in enumerate(receipts)]
+        return await self._batch("change_message_visibility_batch", entries)
+
+    async def _batch(self, operation: str, entries: list[dict[str, Any]]) -> int:
+        if not entries:
+            return 0
+        answer = await asyncio.to_thread(lambda: getattr(self._sqs(), operation)(QueueUrl=self.queue_url, Entries=entries))
+        return len(answer.get("Failed", []))
 
 
 def _count(value: Any) -> int:

@@ -18,6 +18,7 @@ class AnalysisStatusView(_View):
     id: str
     status: str
     summary: str | None = None
+    time_modified: str | None = None  # how new this state is: an older notification must not undo it
 
 
 class ItemRequestView(_View):

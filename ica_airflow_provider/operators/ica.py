@@ -47,6 +47,14 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
     :param include_outputs: (when waiting) add to each succeeded analysis's record in the
         ``analyses`` XCom its ``outputs``, as the sensor does: one more request per
         succeeded analysis, made once.
+    :param wake_on_notifications: (when waiting) sleep between listings until ICA's notifications
+        wake the wait (see docs/notifications.md). ``None`` (default): when the connection (or
+        ``sqs_queue``) names a queue; ``False``: always poll; ``True``: require a queue.
+    :param sqs_queue: the SQS queue of ICA's notifications; default: the connection's ``sqs_queue`` extra.
+    :param aws_conn_id: the Airflow AWS connection that reads it; default: the connection's
+        ``aws_conn_id`` extra, else ``aws_default``.
+    :param reconcile_interval: seconds; a woken wait lists its batch at least this often; default:
+        the connection's ``reconcile_interval`` extra, else 900.
     """
 
     template_fields: Sequence[str] = (
@@ -57,6 +65,9 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         "idempotency_key",
         "ica_conn_id",
         "max_failures",
+        "sqs_queue",
+        "aws_conn_id",
+        "reconcile_interval",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {name: "json" for name in ITEM_LISTS}
@@ -82,6 +93,10 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         abort_on_kill: bool = True,
         page_size: int = DEFAULT_PAGE_SIZE,
         include_outputs: bool = False,
+        wake_on_notifications: bool | None = None,
+        sqs_queue: str | None = None,
+        aws_conn_id: str | None = None,
+        reconcile_interval: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -109,6 +124,7 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         self.abort_on_kill = abort_on_kill
         self.page_size = page_size
         self.include_outputs = include_outputs
+        self._take_wake_args(wake_on_notifications, sqs_queue, aws_conn_id, reconcile_interval)
         # The batch and how its wait ended, for OpenLineage (kept in this process, never pulled
         # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
         self._batch_id: str | None = None
@@ -146,6 +162,7 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
             self.task_id, self.ica_conn_id, self.hook, self.log, self.wait_for, rendered_max_failures(self.max_failures), self.page_size,
             abort_on_timeout=self.abort_on_timeout, include_outputs=self.include_outputs, on_end=self._ended,
             poll_interval=self.poll_interval, timeout=self.wait_timeout, in_memory=not self.deferrable,
+            wake=self._wake_args(),
         )
 
     def execute(self, context: Context) -> Any:
@@ -156,6 +173,8 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
+        if self.wait_for_completion:
+            task_wait.wake_options()  # a bad notification setting fails before the batch is created
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, batch, key)
         requested = plural(total, "analysis", "analyses")

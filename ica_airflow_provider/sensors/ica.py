@@ -47,9 +47,19 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
     :param include_outputs: add to each succeeded analysis's record in the ``analyses`` XCom
         its ``outputs`` (``code``, ``data_id``, ``name``, ``data_type`` of each top-level
         output folder or file): one more request per succeeded analysis, made once.
+    :param wake_on_notifications: sleep between listings until ICA's notifications
+        wake the wait (see docs/notifications.md). ``None`` (default): when the connection (or
+        ``sqs_queue``) names a queue; ``False``: always poll; ``True``: require a queue.
+    :param sqs_queue: the SQS queue of ICA's notifications; default: the connection's ``sqs_queue`` extra.
+    :param aws_conn_id: the Airflow AWS connection that reads it; default: the connection's
+        ``aws_conn_id`` extra, else ``aws_default``.
+    :param reconcile_interval: seconds; a woken wait lists its batch at least this often; default:
+        the connection's ``reconcile_interval`` extra, else 900.
     """
 
-    template_fields: Sequence[str] = ("batch_id", "project_id", "ica_conn_id", "max_failures")
+    template_fields: Sequence[str] = (
+        "batch_id", "project_id", "ica_conn_id", "max_failures", "sqs_queue", "aws_conn_id", "reconcile_interval",
+    )
     ui_color = "#e0f2fe"
     operator_extra_links = WAIT_LINKS
 
@@ -65,6 +75,10 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         abort_on_kill: bool = False,
         include_outputs: bool = False,
+        wake_on_notifications: bool | None = None,
+        sqs_queue: str | None = None,
+        aws_conn_id: str | None = None,
+        reconcile_interval: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +91,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.abort_on_kill = abort_on_kill
         self.include_outputs = include_outputs
+        self._take_wake_args(wake_on_notifications, sqs_queue, aws_conn_id, reconcile_interval)
         # How the wait ended, for OpenLineage (set in this process; never pulled back from XCom).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
@@ -96,6 +111,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
             timeout_error=AirflowSensorTimeout, include_outputs=self.include_outputs, on_end=self._ended,
             pushed_links=self._pushed_links, poll_interval=float(self.poke_interval), timeout=float(self.timeout),
             in_memory=not self.deferrable and self.mode == "poke",
+            wake=self._wake_args(),
         )
 
     def _follow(self, saved: SavedWait | None) -> Any:
@@ -109,6 +125,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         # Each run (try or reschedule) starts with the task's XComs cleared, the links included,
         # even where it reuses this object (dag.test): push them afresh.
         self._pushed_links.last = None
+        woken = self.task_wait.woken()  # before any request: a bad notification setting fails here, named
         if self.deferrable:  # finished batches are not deferred
             self.task_wait.begin()
             saved = self._saved(context)
@@ -119,7 +136,21 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
         # counts from the run's first poke, as Airflow's own sensor timeout reads it.
         first_poke = first_reschedule_date(context, self.retries) if self.mode == "reschedule" else None
         self.task_wait.begin(first_poke.timestamp() if first_poke is not None else None)
+        if self.mode == "poke" and woken:
+            return self._wait_woken(context)
         return super().execute(context)
+
+    def _wait_woken(self, context: Context) -> Any:
+        """Poke mode woken by notifications: one wait in this process, sleeping until a hint or a poll is due.
+
+        (A rescheduled sensor polls: no process lives between its pokes to receive them.)
+        """
+        try:
+            return self.task_wait.run(context, self._follow(None))
+        except AirflowSensorTimeout as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(str(exc)) from exc
+            raise
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         saved = self._saved(context)

@@ -15,11 +15,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 STARTUP_TIMEOUT_SECONDS = 60.0  # moto imports a lot; a busy CI machine is slow to start it
 _FIRST_POLL_SECONDS = 0.02
@@ -34,6 +35,7 @@ class MotoSqsServer:
         self.region = region
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -57,10 +59,13 @@ class MotoSqsServer:
             return self
         self.port = _free_port(self.host)
         env = {**os.environ, "AWS_DEFAULT_REGION": self.region, "MOTO_PORT": str(self.port)}
+        # moto logs every request to stderr: a file, not a pipe nobody reads, which fills after
+        # some 1,100 requests and then blocks every thread of the server on the logging lock.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (open while the server runs; stop() closes it)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             env=env,
         )
         try:
@@ -81,8 +86,9 @@ class MotoSqsServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def reset(self) -> None:
         """Delete every queue and message (moto's reset API), for a clean slate between uses."""
@@ -96,7 +102,10 @@ class MotoSqsServer:
         pause = _FIRST_POLL_SECONDS
         while True:
             if self._process.poll() is not None:
-                error = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                error = ""
+                if self._stderr is not None:
+                    self._stderr.seek(0)
+                    error = self._stderr.read().decode(errors="replace")
                 raise RuntimeError(f"moto server exited with {self._process.returncode}: {error[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/moto-api/data.json", timeout=2):

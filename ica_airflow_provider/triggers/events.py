@@ -40,12 +40,15 @@ class EventPayload(dict[str, Any]):
         return repr(shown)
 
 
-def event_payload(status: str, tracker: BatchTracker, message: str = "") -> EventPayload:
+def event_payload(
+    status: str, tracker: BatchTracker, message: str = "", notifications: Mapping[str, int] | None = None
+) -> EventPayload:
     """The trigger's event for ``tracker``; the benchmark measures it with :func:`json_size`.
 
     ``status``, ``project_id``, ``batch_id``, ``message`` (for ``error``), ``items`` (how many),
     ``counts`` (items per creation and per analysis status), ``failed`` and ``unfinished``
-    (names, at most 20 each), and ``records`` only when they fit :data:`RECORDS_BUDGET`.
+    (names, at most 20 each), ``notifications`` (a woken wait's counts: ``woken``, ``applied``,
+    ``ignored``, ``listings``), and ``records`` only when they fit :data:`RECORDS_BUDGET`.
     """
     payload = EventPayload(
         status=status,
@@ -59,6 +62,8 @@ def event_payload(status: str, tracker: BatchTracker, message: str = "") -> Even
         names = [r.user_reference for r in tracker.records.values() if r.phase(tracker.wait_for) is phase]
         if names:
             payload[key] = _clip(f"{len(names)}: {listing(names)}")
+    if notifications is not None:
+        payload["notifications"] = {k: int(v) for k, v in notifications.items()}
     records = dump_within(tracker.records.values(), RECORDS_BUDGET) if status != "error" else None
     if records is not None and not tracker.partial:
         payload["records"] = records

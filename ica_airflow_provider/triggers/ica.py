@@ -15,8 +15,10 @@ from ica_airflow_provider.core.errors import IcaError
 from ica_airflow_provider.core.progress import left_running_line
 from ica_airflow_provider.core.tracker import BatchTracker, WaitFor
 from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.core.wake import DEFAULT_AWS_CONN_ID, DEFAULT_RECONCILE_INTERVAL, WakeOptions
 from ica_airflow_provider.defaults import DEFAULT_CONN_ID, DEFAULT_PAGE_SIZE
 from ica_airflow_provider.hooks.async_client import IcaAsyncClient
+from ica_airflow_provider.hooks.hint_sources import subscribed
 from ica_airflow_provider.triggers.events import event_payload
 
 
@@ -25,6 +27,8 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
 
     The event's ``status`` is ``success``, ``failure`` (too many failures),
     ``timeout`` (``end_time``, wall clock, passed) or ``error``; small: see :mod:`.events`.
+    With an ``sqs_queue``, the wait sleeps between listings until ICA's notifications on it
+    wake it, or ``reconcile_interval`` seconds (see :mod:`ica_airflow_provider.core.hints`).
     """
 
     def __init__(
@@ -40,6 +44,9 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         page_size: int = DEFAULT_PAGE_SIZE,
         abort_on_kill: bool = False,
         include_outputs: bool = False,
+        sqs_queue: str | None = None,
+        aws_conn_id: str | None = None,
+        reconcile_interval: float | None = None,
     ) -> None:
         super().__init__()
         self.project_id = project_id
@@ -52,6 +59,10 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         self.page_size = page_size
         self.abort_on_kill = abort_on_kill
         self.include_outputs = include_outputs
+        # Woken by ICA's notifications on this queue (resolved by the task); None: polls.
+        self.sqs_queue = sqs_queue
+        self.aws_conn_id = aws_conn_id
+        self.reconcile_interval = reconcile_interval
         self._tracker: BatchTracker | None = None  # what run() knows, for on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -65,23 +76,37 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         tracker = self._tracker = self._new_tracker()
+        options = self._wake_options()
         wait = Wait(tracker, self.max_failures, self.poll_interval, Deadline(self.end_time))
         try:
             client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         except Exception as exc:  # a missing or unusable connection: tell the task why
             yield TriggerEvent(event_payload("error", tracker, f"{type(exc).__name__}: {exc}"))
             return
+        counts = None
         try:
-            async with client:
-                verdict = await client.wait_for_batch(wait, self.log)
+            # Subscribed before the first listing: no notification between the two is missed.
+            async with client, subscribed(options, self.log) as hints:
+                if hints is not None and options is not None:
+                    wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
+                verdict = await client.wait_for_batch(wait, self.log, hints)
         except Exception as exc:  # whatever it was, the task is told, not left waiting
             message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
-            yield TriggerEvent(event_payload("error", tracker, message))
+            yield TriggerEvent(event_payload("error", tracker, message, counts))
             return
         if verdict is None:
-            yield TriggerEvent(event_payload("timeout", tracker))
+            yield TriggerEvent(event_payload("timeout", tracker, notifications=counts))
         else:
-            yield TriggerEvent(event_payload("failure" if verdict.failed else "success", tracker))
+            yield TriggerEvent(event_payload("failure" if verdict.failed else "success", tracker, notifications=counts))
+
+    def _wake_options(self) -> WakeOptions | None:
+        if not self.sqs_queue:
+            return None
+        return WakeOptions(
+            self.sqs_queue,
+            self.aws_conn_id or DEFAULT_AWS_CONN_ID,
+            self.reconcile_interval or DEFAULT_RECONCILE_INTERVAL,
+        )
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user killed the deferred task; abort what still runs."""

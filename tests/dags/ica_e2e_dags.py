@@ -90,3 +90,42 @@ with scenario_dag(
         deferrable=True,
         poll_interval=POLL,
     )
+
+# Waits woken by ICA's notifications: the queue is the connection's, or the run's (params.sqs_queue,
+# rendered). Polls and listings are an hour apart, so only a notification can end a wait within a
+# test; GUARD, the timeout, only stops a wait that notifications failed to end.
+LONG, GUARD = 3600, 120
+WOKEN_PARAMS = {**PARAMS, "sqs_queue": ""}
+WOKEN_WAIT: dict[str, Any] = {
+    "sqs_queue": "{{ params.sqs_queue }}", "reconcile_interval": LONG, "include_outputs": True, "max_failures": 1,
+}
+for mode in ("poke", "deferred"):
+    deferrable = mode == "deferred"
+    with scenario_dag(f"ica_e2e_woken_{mode}", params=WOKEN_PARAMS):
+        create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
+        IcaAnalysisBatchSensor(
+            task_id="wait", batch_id=create.output, poke_interval=LONG, timeout=GUARD, deferrable=deferrable, **WOKEN_WAIT
+        )
+    with scenario_dag(f"ica_e2e_woken_operator_{mode}", params=WOKEN_PARAMS):
+        IcaCreateAnalysisBatchOperator(
+            task_id="create", nextflow_items=NEXTFLOW_ITEMS, wait_for_completion=True, poll_interval=LONG,
+            timeout=GUARD, deferrable=deferrable, **WOKEN_WAIT,
+        )
+    # Polls every POLL although the connection names a queue.
+    with scenario_dag(f"ica_e2e_unwoken_{mode}", params=WOKEN_PARAMS):
+        create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
+        IcaAnalysisBatchSensor(
+            task_id="wait", batch_id=create.output, poke_interval=POLL, timeout=GUARD, deferrable=deferrable,
+            wake_on_notifications=False, reconcile_interval=LONG,
+        )
+# A woken poke-mode sensor whose batch outlives its timeout; skipped instead with soft_fail.
+for soft_fail in (False, True):
+    with scenario_dag(f"ica_e2e_woken_timeout{'_soft' if soft_fail else ''}", params=WOKEN_PARAMS):
+        create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
+        IcaAnalysisBatchSensor(
+            task_id="wait", batch_id=create.output, poke_interval=LONG, timeout=1, soft_fail=soft_fail, **WOKEN_WAIT
+        )
+# Woken, but polling every POLL while its notifications cannot be read.
+with scenario_dag("ica_e2e_woken_fallback", params=WOKEN_PARAMS):
+    create = IcaCreateAnalysisBatchOperator(task_id="create", nextflow_items=NEXTFLOW_ITEMS)
+    IcaAnalysisBatchSensor(task_id="wait", batch_id=create.output, poke_interval=POLL, timeout=GUARD, **WOKEN_WAIT)

@@ -2,8 +2,10 @@
 
 PostgreSQL metadata DB, LocalExecutor, scheduler + triggerer + dag-processor + api-server,
 ``[operators] default_deferrable = True`` and a fake ICA server whose analyses take ~15 s,
-so the sensor is seen waiting on the real triggerer; then 100 waits deferred onto that one
-triggerer at once (``deploy/airflow_e2e/dags/ica_e2e_many_waits.py``, about 2 min). Skipped unless ``ICA_E2E_DEPLOYMENT=1``
+so the sensor is seen waiting on the real triggerer; waits woken by ICA's notifications
+through moto's SQS server (``deploy/airflow_e2e/dags/ica_e2e_woken_waits.py``); then 100
+woken waits deferred onto that one triggerer at once
+(``deploy/airflow_e2e/dags/ica_e2e_many_waits.py``). Skipped unless ``ICA_E2E_DEPLOYMENT=1``
 (``make e2e``). The checks live in ``deploy/airflow_e2e/checks.py``;
 ``python deploy/e2e.py`` runs the same ones without pytest.
 """
@@ -81,10 +83,17 @@ def test_openlineage_console_transport_logs_each_tasks_lineage(check: Callable[.
     check(check_openlineage_in_task_logs)
 
 
+def test_deferred_waits_woken_through_sqs_make_no_request_per_transition(check: Callable[..., None]) -> None:
+    """The operator's wait (queue from its connection) and the sensor's (from its arguments), on the triggerer."""
+    from deploy.airflow_e2e.checks import check_woken_waits
+
+    check(check_woken_waits)
+
+
 def test_many_waits_deferred_together_on_one_triggerer_all_succeed_unblocked(
     check: Callable[..., None],
 ) -> None:
-    """100 map indexes (``Settings.many_waits``) deferred at once; no "blocked" in the triggerer's log."""
+    """100 woken map indexes (``Settings.many_waits``) deferred at once; no request per transition; the loop not blocked."""
     from deploy.airflow_e2e.checks import check_many_waits_on_one_triggerer
 
     check(check_many_waits_on_one_triggerer)

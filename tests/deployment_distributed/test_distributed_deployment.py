@@ -68,6 +68,13 @@ def test_waits_recover_from_revoked_tokens(check: Callable[..., None]) -> None:
     check(check_token_revocation)
 
 
+def test_woken_waits_end_within_a_reconcile_interval_of_their_batch(check: Callable[..., None]) -> None:
+    """Both triggerers read one queue, one is killed mid-wait: no wait outlives its batch by more than a reconcile."""
+    from deploy.airflow_distributed.checks import check_woken_waits_end_within_a_reconcile_interval
+
+    check(check_woken_waits_end_within_a_reconcile_interval)
+
+
 def test_summary_line(campaign: Any, summary_line: Callable[[str], None]) -> None:
     """Last: the campaign's one line closes the run's summary, as it is."""
     from deploy.airflow_distributed.checks import check_summary_line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from types import SimpleNamespace
 from typing import Any
@@ -39,9 +40,12 @@ def test_a_rescheduled_poke_says_when_it_has_no_state_store(
 
 @pytest.mark.parametrize("has_on_kill", [False, True])
 def test_deferring_with_abort_on_kill_warns_where_triggers_cannot_abort(
-    monkeypatch: pytest.MonkeyPatch, has_on_kill: bool
+    monkeypatch: pytest.MonkeyPatch, has_on_kill: bool, ica_fake_server: Any, connect: Any
 ) -> None:
+    connect(ica_fake_server)  # the trigger's arguments follow the connection's notification settings
     monkeypatch.setattr(waiting, "HAS_TRIGGER_ON_KILL", has_on_kill)
+    # The trigger takes the connection's notification queue (none here): read at defer, after the first poke.
+    monkeypatch.setenv("AIRFLOW_CONN_ICA_DEFAULT", json.dumps({"conn_type": "ica", "host": "http://127.0.0.1:9", "password": "k"}))
     warnings: list[str] = []
     log = SimpleNamespace(warning=lambda msg, *a: warnings.append(msg % a), info=lambda *a: None)
     task_wait = waiting.TaskWait("w", "ica_default", IcaHook(), log, "analyses", 0, 100, poll_interval=5)  # type: ignore[arg-type]

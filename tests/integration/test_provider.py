@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from ica_airflow_provider import _compat
 from ica_airflow_provider.get_provider_info import get_provider_info
 from ica_airflow_provider.hooks.ica import IcaHook
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+# The notification settings' fields: label, and the placeholder the form shows.
+NOTIFICATION_FIELDS = {
+    "sqs_queue": ("Notifications SQS queue URL", "https://sqs.<region>.amazonaws.com/<account>/<queue>"),
+    "aws_conn_id": ("AWS connection ID", "aws_default"),
+    "reconcile_interval": ("Reconcile interval (seconds)", "900"),
+}
 
 
 def airflow_json(*args: str) -> Any:
@@ -48,12 +56,36 @@ def test_connection_form_is_declared_for_airflow_3_and_2() -> None:
     fields = conn_type["conn-fields"]
     assert set(fields) == {
         "project_id", "timeout", "max_retries", "retry_backoff", "retry_backoff_max", "verify", "allow_insecure_http",
-        "max_requests_per_second",
+        "max_requests_per_second", "sqs_queue", "aws_conn_id", "reconcile_interval",
     }
     assert all(f["label"] and f["schema"]["type"] for f in fields.values())
     behaviour = IcaHook.get_ui_field_behaviour()  # Airflow 2 reads it from the hook
     assert behaviour["relabeling"] == {"host": "ICA API base URL", "password": "API key"}
     assert "login" in behaviour["hidden_fields"]
+
+
+def test_airflow_renders_the_notification_fields_in_the_form() -> None:
+    """Through Airflow's own ProvidersManager: 3.2+ builds the form from conn-fields, 2.x from the hook's widgets."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    if not _compat.READS_CONN_FIELDS and importlib.util.find_spec("flask_appbuilder") is None:
+        # Airflow 3.0/3.1 without the FAB provider: the generic form, extras as JSON (docs/connection.md).
+        assert "ica" not in manager.field_behaviours
+        assert not [name for name in manager.connection_form_widgets if name.startswith("extra__ica__")]
+        return
+    widgets, behaviour = manager.connection_form_widgets, manager.field_behaviours["ica"]
+    for name, (label, placeholder) in NOTIFICATION_FIELDS.items():
+        widget = widgets[f"extra__ica__{name}"]
+        assert widget.hook_class_name.rsplit(".", 1)[-1] == "IcaHook"  # Airflow 2 gives the class name alone
+        field = widget.field
+        shown = field["schema"]["title"] if isinstance(field, dict) else str(field.args[0])  # a wtforms field
+        assert shown == label, (name, field)
+        assert behaviour["placeholders"][f"extra__ica__{name}"] == placeholder
+    # A number the form checks before it saves: more than 0 seconds.
+    assert get_provider_info()["connection-types"][0]["conn-fields"]["reconcile_interval"]["schema"] == {
+        "type": ["number", "null"], "exclusiveMinimum": 0,
+    }
 
 
 def test_connections_test_command_mints_a_token(ica_fake_server: Any, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import boto3
@@ -84,6 +84,7 @@ class RecordingQueue:
         self.receives = 0
         self.deleted = 0
         self.released = 0
+        self.settle_calls = 0
         self.settled = asyncio.Event()
         self.received = asyncio.Event()
 
@@ -102,6 +103,20 @@ class RecordingQueue:
         await self.queue.release(receipt)
         self.released += 1
         self.settled.set()
+
+    async def delete_batch(self, receipts: Sequence[str]) -> int:
+        failed = await self.queue.delete_batch(receipts)
+        self.settle_calls += 1
+        self.deleted += len(receipts) - failed
+        self.settled.set()
+        return failed
+
+    async def release_batch(self, receipts: Sequence[str]) -> int:
+        failed = await self.queue.release_batch(receipts)
+        self.settle_calls += 1
+        self.released += len(receipts) - failed
+        self.settled.set()
+        return failed
 
 
 async def until(event: asyncio.Event) -> None:
@@ -153,6 +168,25 @@ def test_each_message_goes_to_every_subscription_it_concerns_and_is_deleted(sqs:
         assert consumer.counts["delivered"] == 2 and consumer.counts["messages"] == 2
         await until_true(lambda: queue.deleted >= 2, queue.settled)  # delivered first, then deleted
         assert queue_counts(sqs, sqs_queue_url) == (0, 0)
+        await consumer.aclose()
+
+    run(scenario)
+
+
+def test_a_receive_is_settled_in_one_call_per_kind(sqs: Any, sqs_queue_url: str) -> None:
+    """Ten messages received together: one delete call for those delivered, one release for the rest."""
+    ids = [f"a-{n}" for n in range(10)]
+    sqs.send_message_batch(
+        QueueUrl=sqs_queue_url,
+        Entries=[{"Id": str(n), "MessageBody": analysis_event(analysis_id)} for n, analysis_id in enumerate(ids)],
+    )
+
+    async def scenario() -> None:
+        consumer, queue = consumer_on(sqs_queue_url, max_receives=1)
+        consumer.subscribe(analysis_ids=ids[:6])
+        await until_true(lambda: queue.deleted == 10, queue.settled)  # 6 delivered, 4 dropped on their second receive
+        assert consumer.counts["delivered"] == 6 and consumer.counts["dropped"] == 4
+        assert queue.settle_calls < consumer.counts["messages"]  # not one SQS call per message
         await consumer.aclose()
 
     run(scenario)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import re
-from collections.abc import Callable
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -86,3 +92,132 @@ def test_stopped_job(ica_fake_server_factory: Callable[..., Any], connect: Calla
     with pytest.raises(IcaError) as error:
         sensor.poke({"ti": ti})  # type: ignore[arg-type]
     assert_shown("stopped-job", error.value)
+
+
+# -- waits woken by ICA's notifications ---------------------------------------------------------------
+
+AWS_CONN_ID = "sqs_events"
+PATIENCE = 60.0  # a hang guard only
+
+
+class Said(logging.Handler):
+    """Every log line of the process (any thread), and a latch set when one contains ``words``."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(logging.INFO)
+        self.words = words
+        self.lines: list[str] = []
+        self.latch = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        self.lines.append(line)
+        if self.words in line:
+            self.latch.set()
+
+    def matching(self, name: str) -> list[str]:
+        return [line for line in self.lines if shown(name).fullmatch(line)]
+
+
+@pytest.fixture
+def said() -> Iterator[Callable[[str], Said]]:
+    handlers: list[Said] = []
+
+    def listen(words: str) -> Said:
+        handler = Said(words)
+        logging.getLogger().addHandler(handler)
+        handlers.append(handler)
+        return handler
+
+    yield listen
+    for handler in handlers:
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture
+def hint_loop_cleared() -> Iterator[None]:
+    """Stop the consumers the test left on the worker's hint loop (a missing queue's retries forever)."""
+    yield
+    from ica_airflow_provider.hooks.hint_sources import hint_loop
+    from ica_airflow_provider.hooks.sqs_consumer import CONSUMERS
+
+    loop = hint_loop()
+
+    async def stop() -> None:
+        for key, consumer in list(CONSUMERS._consumers.items()):
+            if key[2] is loop:
+                await consumer.aclose()
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(PATIENCE)
+
+
+def task_instance() -> Any:
+    return SimpleNamespace(dag_id="d", task_id="w", run_id="r", map_index=-1, xcom_push=lambda key, value: None)
+
+
+def woken_sensor(batch_id: str, **kwargs: Any) -> IcaAnalysisBatchSensor:
+    """A poke-mode sensor: woken in this process, as in a worker."""
+    sensor = IcaAnalysisBatchSensor(
+        task_id="w", batch_id=batch_id, project_id="proj", poke_interval=0.05, timeout=PATIENCE, **kwargs
+    )
+    # The task's logger: a plain one whose lines reach the root logger (Airflow 3's is structlog's).
+    sensor._log = sensor._cached_logger = logging.getLogger("ica_troubleshooting.task")  # type: ignore[attr-defined]
+    return sensor
+
+
+def test_an_unreadable_queue_is_said_and_the_wait_polls(
+    ica_fake_server_factory: Callable[..., Any],
+    connect: Callable[..., None],
+    moto_sqs_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    said: Callable[[str], Said],
+    hint_loop_cleared: None,
+) -> None:
+    pytest.importorskip("airflow.providers.amazon", reason="the 'events' extra reads the queue")
+    aws = {"conn_type": "aws", "login": "testing", "password": "testing",
+           "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(aws))
+    missing = f"{moto_sqs_server.url}/123456789012/ica-events-missing-{uuid.uuid4().hex[:8]}"
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock, batch_start_seconds=1, item_creation_seconds=1, analysis_step_seconds=1)
+    connect(server, sqs_queue=missing, aws_conn_id=AWS_CONN_ID)
+    batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": [ITEM]}, "unreadable").id
+    log = said("notifications cannot be read")
+
+    def finish_once_said() -> None:  # the batch ends only after the wait said it polls
+        if log.latch.wait(PATIENCE):
+            clock.advance(3600)
+
+    ender = threading.Thread(target=finish_once_said, daemon=True)
+    ender.start()
+    ids = woken_sensor(batch_id).execute({"ti": task_instance()})  # type: ignore[arg-type]
+    ender.join(PATIENCE)
+    assert len(ids) == 1  # it polled ICA to the end
+    assert len(log.matching("queue-unreadable")) == 1, log.lines
+    assert len(log.matching("wait-polls-meanwhile")) == 1, log.lines
+
+
+def test_without_the_amazon_provider_the_wait_says_so_and_polls(
+    ica_fake_server_factory: Callable[..., Any],
+    connect: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    said: Callable[[str], Said],
+) -> None:
+    monkeypatch.setitem(sys.modules, "airflow.providers.amazon", None)  # importing it fails, as when absent
+    server = ica_fake_server_factory(batch_start_seconds=0, item_creation_seconds=0, analysis_step_seconds=0)
+    connect(server, sqs_queue="https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events")
+    batch_id = IcaHook().create_analysis_creation_batch("proj", {"nextflowItems": [ITEM]}, "no-amazon").id
+    log = said("Amazon provider")
+    ids = woken_sensor(batch_id).execute({"ti": task_instance()})  # type: ignore[arg-type]
+    assert len(ids) == 1
+    assert len(log.matching("no-amazon-provider")) == 1, log.lines
+
+
+def test_wake_on_notifications_without_a_queue(ica_fake_server: Any, connect: Callable[..., None]) -> None:
+    connect(ica_fake_server)  # no sqs_queue extra
+    sensor = woken_sensor(BATCH_ID, wake_on_notifications=True)
+    ica_fake_server.backend.reset_request_log()
+    with pytest.raises(IcaError) as error:
+        sensor.execute({"ti": task_instance()})  # type: ignore[arg-type]
+    assert_shown("wake-without-queue", error.value)
+    assert ica_fake_server.backend.request_log == []  # refused before any request

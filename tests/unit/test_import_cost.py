@@ -14,6 +14,7 @@ LIGHT = {
     "ica_airflow_provider.arguments",
     "ica_airflow_provider.core",
     "ica_airflow_provider.core.status",
+    "ica_airflow_provider.core.wake",
     "ica_airflow_provider.defaults",
     "ica_airflow_provider.links",
     "ica_airflow_provider.operators",

@@ -94,7 +94,7 @@ def test_template_fields_include_conn_id_and_json_files() -> None:
     op = operator(nextflow_items=[ITEM])
     assert set(op.template_fields) == {
         "project_id", "cwl_items", "nextflow_items", "nextflow_json_items", "idempotency_key", "ica_conn_id",
-        "max_failures",
+        "max_failures", "sqs_queue", "aws_conn_id", "reconcile_interval",
     }
     assert ".json" in op.template_ext
 
