@@ -8,9 +8,9 @@ newest per id) for a wait that learns its ids later, and made visible again for 
 process's consumer; after ``MAX_RECEIVES`` receives it is deleted. Malformed, oversized or
 foreign messages are logged (one bounded line) and deleted, except the events an asset watcher
 reads (``core/ica_events.EVENT_CODES``, the data events and analysis outcomes): those are
-left untouched for the watcher sharing the queue (they come back after the visibility timeout). A queue that cannot be read
-marks every subscription unavailable (its wait polls meanwhile), is logged once per outage,
-and is retried with backoff. ``IDLE_SECONDS`` after its last subscription closed the
+left untouched for the watcher sharing the queue (they come back after the visibility
+timeout). A queue that cannot be read marks every subscription unavailable (its wait polls
+meanwhile), is logged once per outage, and is retried with backoff. ``IDLE_SECONDS`` after its last subscription closed the
 consumer stops and leaves the registry. The waits subscribe through ``hooks/hint_sources.py``.
 """
 
@@ -291,7 +291,7 @@ class Consumer:
             if hint.kind == FOREIGN and hint.event_code in WATCHER_CODES:
                 # An asset watcher's event on a shared queue: left for it (back after the visibility timeout).
                 self.counts["left"] += 1
-                return
+                return None
             self.counts["rejected"] += 1
             log.warning("Dropping SQS message %.40s from %s (%s): %s", message.message_id, self.name, hint.kind, hint.reason)
             return DELETE
