@@ -90,7 +90,7 @@ class IcaEvent:
     data_format: str | None = None  # data: the format code (FASTQ, BAM, ...)
     user_reference: str | None = None  # analysis
     pipeline_code: str | None = None  # analysis
-    tags: tuple[str, ...] = ()  # every tag list of the data or analysis, at most MAX_TAGS
+    tags: tuple[str, ...] = ()  # every tag of the data or analysis (the filters see all; the payload MAX_TAGS)
     correlation_id: str | None = None
 
     @property
@@ -117,7 +117,7 @@ class IcaEvent:
             "format": self.data_format,
             "user_reference": self.user_reference,
             "pipeline_code": self.pipeline_code,
-            "tags": list(self.tags),
+            "tags": list(self.tags[:MAX_TAGS]),
             "correlation_id": self.correlation_id,
         }
 
@@ -213,7 +213,7 @@ def _tags(tags: Any, lists: tuple[str, ...]) -> tuple[str, ...]:
         for tag in values if isinstance(values, list) else ():
             if isinstance(tag, str) and 0 < len(tag) <= MAX_TEXT:
                 found[tag] = None
-    return tuple(found)[:MAX_TAGS]
+    return tuple(found)
 
 
 def _text(value: Any, where: str, limit: int) -> str:

@@ -6,29 +6,36 @@ the DAGs scheduled on the asset. Rules (docs/asset-watchers.md):
 
 - The filters are checked in ``__init__`` (when the DAG is parsed): a bad one raises
   ``ValueError`` naming the field. ``__init__`` makes no network call.
-- A message is deleted only after its event was yielded (the triggerer has taken it). A
-  duplicate delivery (same subject, code and ``timeModified``) is deleted without an event;
-  the last ``recent_keys`` keys are remembered, in memory.
+- A message is deleted ``SAVED_AFTER_SECONDS`` after its event was yielded: the triggerer
+  keeps a yielded event in memory until it hands it to its supervisor, which saves it (about
+  once a second), so an earlier delete could lose the event in a crash. A duplicate delivery
+  (same subject, code and ``timeModified``) is deleted without an event; the last
+  ``recent_keys`` keys are remembered, in memory.
 - The watcher owns its event codes on its queue: a message of one of them that does not pass
-  the filters is deleted. A message of another code is left alone (it reappears after the
-  queue's visibility timeout for the reader it belongs to: the waits, or another watcher).
-  Two watchers in one triggerer reading the same code on the same queue would take each
-  other's events: the second one fails at start, saying so.
-- Malformed messages are logged once per kind (bounded) and deleted; they never end the
-  watcher. An unreadable queue is logged once per outage and retried with backoff.
+  the filters, or is malformed, is deleted. A message of another code is left alone, even one
+  this watcher could not parse (it reappears after the queue's visibility timeout for the
+  reader it belongs to: the waits, or another watcher). Two watchers in one triggerer reading
+  the same code on the same queue would take each other's events: the second one waits, and
+  says so once, until the first has stopped (as when a DAG edit replaces a watcher).
+- Malformed messages without a code, or of this watcher's codes, are logged once per kind
+  (bounded) and deleted; they never end the watcher. An unreadable queue is logged once per
+  outage and retried with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar
 
 from ica_airflow_provider import _compat
 from ica_airflow_provider.core.event_filter import EventFilter
 from ica_airflow_provider.core.ica_events import IcaEvent, RecentKeys, parse_event
-from ica_airflow_provider.core.notifications import FOREIGN, Rejected
+from ica_airflow_provider.core.notifications import Rejected
 from ica_airflow_provider.hooks.sqs_queue import MAX_WAIT_SECONDS, AwsSqsQueue, Received, SqsQueue
 
 if not _compat.HAS_ASSET_WATCHERS:
@@ -43,6 +50,10 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 log = logging.getLogger(__name__)
 
 RECENT_KEYS = 10_000
+# Airflow's triggerer hands yielded events to its supervisor (which saves them) about once a
+# second; a message is deleted only once its event has surely been saved.
+SAVED_AFTER_SECONDS = 2.0
+CLAIM_RETRY_SECONDS = 1.0
 FIRST_RETRY_SECONDS = 1.0
 LAST_RETRY_SECONDS = 60.0
 _LOGGED_MAX = 64  # distinct "skipped" lines per watcher; beyond, debug only
@@ -64,12 +75,13 @@ class IcaNotificationTrigger(BaseEventTrigger):
     :param path_glob: data events: only data whose path matches, e.g. ``/runs/*/fastq/*.fastq.gz``.
     :param data_formats: data events: only these format codes (FASTQ, BAM, ...).
     :param tags: only events whose data or analysis carries every one of these tags.
-    :param wait_time_seconds: long poll of each receive (at most 20).
+    :param wait_time_seconds: long poll of each receive, 1 to 20 seconds.
     :param recent_keys: how many event keys are remembered to drop duplicate deliveries.
     """
 
     # Tests put a queue of their own here; the default reads SQS through the Amazon provider.
     make_queue: ClassVar[Callable[[str, str | None], SqsQueue]] = AwsSqsQueue
+    clock: ClassVar[Callable[[], float]] = time.monotonic
 
     def __init__(
         self,
@@ -90,8 +102,9 @@ class IcaNotificationTrigger(BaseEventTrigger):
             raise ValueError(f"sqs_queue: must be the queue's URL (https://sqs.<region>.amazonaws.com/...), got {sqs_queue!r}")
         if aws_conn_id is not None and (not isinstance(aws_conn_id, str) or not aws_conn_id):
             raise ValueError(f"aws_conn_id: must be an Airflow connection id or None, got {aws_conn_id!r}")
-        if not isinstance(wait_time_seconds, int) or not 0 <= wait_time_seconds <= MAX_WAIT_SECONDS:
-            raise ValueError(f"wait_time_seconds: must be 0 to {MAX_WAIT_SECONDS}, got {wait_time_seconds!r}")
+        if not isinstance(wait_time_seconds, int) or not 1 <= wait_time_seconds <= MAX_WAIT_SECONDS:
+            # 0 would turn an empty queue into a loop of receive calls
+            raise ValueError(f"wait_time_seconds: must be 1 to {MAX_WAIT_SECONDS}, got {wait_time_seconds!r}")
         if not isinstance(recent_keys, int) or recent_keys < 1:
             raise ValueError(f"recent_keys: must be a positive integer, got {recent_keys!r}")
         self.filter = EventFilter.build(
@@ -130,16 +143,18 @@ class IcaNotificationTrigger(BaseEventTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        claimed = self._claim()
+        claimed = await self._claim()
         queue = type(self).make_queue(self.sqs_queue, self.aws_conn_id)
         retry, unreadable = FIRST_RETRY_SECONDS, False
+        handed: deque[tuple[float, Received]] = deque()  # yielded events' messages, not yet deleted
         try:
             while True:
+                await self._delete_saved(queue, handed)
                 try:
                     connect = getattr(queue, "connect", None)
                     if connect is not None:  # the AWS connection read one lookup at a time (see AwsSqsQueue.connect)
                         await connect()
-                    messages = await queue.receive(self.wait_time_seconds)
+                    messages = await queue.receive(self._receive_wait(handed))
                 except Exception as exc:  # credentials, network, a deleted queue: retried, never the end
                     self.counts["failures"] += 1
                     if not unreadable:
@@ -157,21 +172,38 @@ class IcaNotificationTrigger(BaseEventTrigger):
                     if event is _LEAVE:
                         self.counts["left"] += 1
                         continue
-                    if event is not _DROP:
-                        assert isinstance(event, IcaEvent)
-                        yield TriggerEvent(event.payload())
-                        self.counts["yielded"] += 1
-                        self._recent.add(event.key)
-                    await _settle(queue, message)
+                    if event is _DROP:
+                        await _settle(queue, message)
+                        continue
+                    assert isinstance(event, IcaEvent)
+                    yield TriggerEvent(event.payload())
+                    self.counts["yielded"] += 1
+                    self._recent.add(event.key)
+                    handed.append((type(self).clock(), message))
         finally:
+            # Messages still in ``handed`` come back after the visibility timeout (see the module doc).
             for key in claimed:
-                _OWNERS.pop(key, None)
+                if _OWNERS.get(key) == id(self):
+                    del _OWNERS[key]
+
+    async def _delete_saved(self, queue: SqsQueue, handed: deque[tuple[float, Received]]) -> None:
+        now = type(self).clock()
+        while handed and now - handed[0][0] >= SAVED_AFTER_SECONDS:
+            await _settle(queue, handed.popleft()[1])
+
+    def _receive_wait(self, handed: deque[tuple[float, Received]]) -> int:
+        """The long poll: shorter while a message waits to be deleted, so that it is deleted in time."""
+        if not handed:
+            return self.wait_time_seconds
+        due = SAVED_AFTER_SECONDS - (type(self).clock() - handed[0][0])
+        return max(1, min(self.wait_time_seconds, math.ceil(due)))
 
     def _judge(self, message: Received) -> IcaEvent | object:
         """The event to yield, ``_DROP`` (delete the message) or ``_LEAVE`` (another reader's)."""
         event = parse_event(message.body)
         if isinstance(event, Rejected):
-            if event.kind == FOREIGN and event.event_code:  # an event of a code no watcher reads: the waits'
+            if event.event_code and event.event_code not in self.filter.event_codes:
+                # Another reader's (the waits' parse what this one cannot): never this watcher's to drop.
                 return self._leave(event.event_code, message)
             self.counts["rejected"] += 1
             text = f"Dropping SQS message %.40s ({event.kind}): {event.reason}"
@@ -187,16 +219,19 @@ class IcaNotificationTrigger(BaseEventTrigger):
             return _DROP
         return event
 
-    def _claim(self) -> list[tuple[str, str]]:
+    async def _claim(self) -> list[tuple[str, str]]:
+        """This watcher's codes on its queue, once no other watcher in this process reads them."""
         keys = [(self.sqs_queue, code) for code in self.filter.event_codes]
-        for key in keys:
-            owner = _OWNERS.get(key)
-            if owner is not None and owner != id(self):
-                raise ValueError(
-                    f"another asset watcher in this triggerer already reads {key[1]} from {self.sqs_queue}: each"
-                    " would delete events the other needs. Give each watcher of a code its own queue"
-                    " (docs/asset-watchers.md)."
+        warned = False
+        while taken := [key for key in keys if _OWNERS.get(key, id(self)) != id(self)]:
+            if not warned:  # a replaced watcher not yet stopped, or two watchers of one code: wait, say so once
+                log.warning(
+                    "Another asset watcher in this triggerer reads %s from %s: this one waits until it stops."
+                    " Two watchers of one code on one queue would delete events the other needs; give each"
+                    " its own queue (docs/asset-watchers.md).", taken[0][1], self.sqs_queue,
                 )
+                warned = True
+            await asyncio.sleep(CLAIM_RETRY_SECONDS)
         for key in keys:
             _OWNERS[key] = id(self)
         return keys

@@ -50,6 +50,12 @@ def aws_connection(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(conn))
 
 
+@pytest.fixture(autouse=True)
+def saved_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A yielded event's message is deleted on the trigger's next turn (the delay has a test of its own)."""
+    monkeypatch.setattr(watcher, "SAVED_AFTER_SECONDS", 0.0)
+
+
 @pytest.fixture
 def sqs(moto_sqs_server: MotoSqsServer) -> Any:
     return boto3.client("sqs", **moto_sqs_server.client_kwargs())
@@ -173,6 +179,28 @@ def test_a_message_is_deleted_only_after_its_event_was_taken(
     assert queue_counts(sqs, sqs_queue_url) == (0, 0)
 
 
+def test_a_message_is_deleted_once_the_triggerer_has_saved_its_event(
+    sqs: Any, sqs_queue_url: str, queues: list[RecordingQueue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watcher, "SAVED_AFTER_SECONDS", 2.0)
+    clock = ManualClock()
+    monkeypatch.setattr(IcaNotificationTrigger, "clock", clock)
+
+    async def scenario() -> None:
+        sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=data_event("fil.1", "/runs/r1/fastq/S1_R1.fastq.gz"))
+        collector = Collector(trigger(sqs_queue_url, path_glob=GLOB).run())
+        await until_true(lambda: len(collector.payloads) == 1, collector.arrived)
+        received = queues[0].receives
+        await until_true(lambda: queues[0].receives >= received + 2, queues[0].changed)
+        assert queues[0].deleted == 0  # two more receives, but no time has passed on the trigger's clock
+        clock.advance(2.0)
+        await until_true(lambda: queues[0].deleted == 1, queues[0].changed)
+        await collector.stop()
+
+    run(scenario)
+    assert queue_counts(sqs, sqs_queue_url) == (0, 0)
+
+
 def test_a_duplicate_delivery_starts_nothing_a_newer_state_does(
     sqs: Any, sqs_queue_url: str, queues: list[RecordingQueue]
 ) -> None:
@@ -196,12 +224,15 @@ def test_malformed_messages_are_logged_once_and_dropped_other_codes_left_and_the
 ) -> None:
     async def scenario() -> None:
         for body in ("{not json" + "x" * 5000, "{also not json", json.dumps({"eventCode": "ICA_DATA_108", "payload": []}),
-                     json.dumps({"eventCode": "ICA_EXEC_028", "payload": {"id": "a-1", "status": "RUNNING"}})):
+                     json.dumps({"eventCode": "ICA_EXEC_028", "payload": {"id": "a-1", "status": "RUNNING"}}),
+                     # The waits read this one; the watcher cannot (a timestamp without a zone): left all the same.
+                     json.dumps({"eventCode": "ICA_EXEC_028", "timestamp": "2026-01-01T00:00:06",
+                                 "payload": {"id": "a-2", "status": "RUNNING"}})):
             sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=body)
         watching = trigger(sqs_queue_url)
         collector = Collector(watching.run())
         await until_received(queues, 0)
-        await until_true(lambda: queues[0].deleted == 3 and watching.counts["left"] >= 1, queues[0].changed)
+        await until_true(lambda: queues[0].deleted == 3 and watching.counts["left"] >= 2, queues[0].changed)
         sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=data_event("fil.2", "/runs/r1/fastq/S2_R1.fastq.gz"))
         await until_true(lambda: len(collector.payloads) == 1 and queues[0].deleted == 4, queues[0].changed)
         await collector.stop()
@@ -212,7 +243,7 @@ def test_malformed_messages_are_logged_once_and_dropped_other_codes_left_and_the
     assert len(lines) == 2, lines  # one per kind: not-json, malformed
     assert "not-json" in lines[0] and "malformed" in lines[1]
     assert all(len(line) < 400 and "\n" not in line for line in lines)
-    assert sum(queue_counts(sqs, sqs_queue_url)) == 1  # the waits' ICA_EXEC_028, left for them
+    assert sum(queue_counts(sqs, sqs_queue_url)) == 2  # the waits' ICA_EXEC_028s, left for them
 
 
 def test_watchers_and_waits_share_a_queue_without_losing_or_repeating_an_event(
@@ -240,7 +271,8 @@ def test_watchers_and_waits_share_a_queue_without_losing_or_repeating_an_event(
 
         def done() -> bool:
             hints.extend(wait.take())
-            return len(collector.payloads) == len(files) and len(hints) == 2
+            # Each data event's message deleted too (a second later, it would be received again).
+            return len(collector.payloads) == len(files) and len(hints) == 2 and queues[0].deleted >= len(files)
 
         progress = asyncio.Event()
 
@@ -267,24 +299,27 @@ def test_watchers_and_waits_share_a_queue_without_losing_or_repeating_an_event(
     assert queue_counts(sqs, queue_url) == (0, 0)
 
 
-def test_two_watchers_of_one_code_on_one_queue_in_one_triggerer_are_refused(
-    sqs_queue_url: str, queues: list[RecordingQueue]
+def test_a_second_watcher_of_one_code_on_one_queue_waits_until_the_first_stops(
+    sqs_queue_url: str, queues: list[RecordingQueue], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(watcher, "CLAIM_RETRY_SECONDS", 0.01)
+
     async def scenario() -> None:
         first = Collector(trigger(sqs_queue_url, path_glob=GLOB).run())
         await until_received(queues, 0)
-        with pytest.raises(ValueError, match="already reads ICA_DATA_108"):
-            await trigger(sqs_queue_url, path_glob="/other/*").run().__anext__()
+        second = Collector(trigger(sqs_queue_url, path_glob="/other/*").run())  # a replacement, say
         other_code = Collector(trigger(sqs_queue_url, event_codes=["ICA_DATA_104"]).run())  # another code is fine
         await until_received(queues, 1)
-        await other_code.stop()
+        assert len(queues) == 2  # the second watcher of ICA_DATA_108 made no queue: it reads nothing yet
         await first.stop()
-        # Stopped watchers give their codes back.
-        again = Collector(trigger(sqs_queue_url, path_glob="/other/*").run())
-        await until_received(queues, 2)
-        await again.stop()
+        await until_received(queues, 2)  # the first gave its code back: the second reads now
+        await second.stop()
+        await other_code.stop()
 
-    run(scenario)
+    with caplog.at_level(logging.WARNING, logger=watcher.__name__):
+        run(scenario)
+    warnings = [r.getMessage() for r in caplog.records if "Another asset watcher" in r.getMessage()]
+    assert len(warnings) == 1 and "ICA_DATA_108" in warnings[0], warnings
 
 
 def test_an_unreadable_queue_is_logged_once_and_retried(

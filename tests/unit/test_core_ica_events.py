@@ -105,9 +105,11 @@ def test_an_analysis_event_keeps_the_reference_and_pipeline_but_not_the_whole_ob
     assert parsed(analysis_event("ICA_EXEC_028", "INPROGRESS", "v3")).status == "IN_PROGRESS"
 
 
-def test_tags_are_bounded() -> None:
+def test_the_payload_bounds_the_tags_the_filters_see_them_all() -> None:
     event = parsed(data_event(tags={"userTags": [f"t{i}" for i in range(100)] + ["x" * 1000]}))
-    assert len(event.tags) == MAX_TAGS
+    assert len(event.payload()["tags"]) == MAX_TAGS
+    assert "t99" in event.tags and "x" * 1000 not in event.tags  # a tag longer than ICA allows is skipped
+    assert EventFilter.build(["ICA_DATA_108"], tags=["t99"]).matches(event)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ def test_on_airflow_2_the_trigger_module_says_it_needs_airflow_3() -> None:
         ({"event_codes": ["ICA_EXEC_002"], "statuses": ["FINISHED"]}, "statuses"),
         ({"event_codes": ["ICA_DATA_108"], "sqs_queue": "ica-events"}, "sqs_queue"),
         ({"event_codes": ["ICA_DATA_108"], "wait_time_seconds": 21}, "wait_time_seconds"),
+        ({"event_codes": ["ICA_DATA_108"], "wait_time_seconds": 0}, "wait_time_seconds"),
         ({"event_codes": ["ICA_DATA_108"], "recent_keys": 0}, "recent_keys"),
     ],
 )
