@@ -116,13 +116,15 @@ def fastq_batch_items(
     """One ``nextflowItems`` entry per sample of the uploaded FASTQs, ``userReference`` the sample name.
 
     The sample is the ``sample`` group of ``name_pattern`` on the file name; the data ids of
-    a sample's files go to the input ``parameter_code``, sorted by name. Files whose name does
-    not match are skipped (logged).
+    a sample's files in one folder go to the input ``parameter_code``, sorted by name. A sample
+    whose files lie in several folders (two sequencing runs) gets one item per folder, the
+    folder's name added to its ``userReference``: reads of different runs are never merged.
+    Files whose name does not match are skipped (logged).
     """
     pattern = re.compile(name_pattern)
     if "sample" not in pattern.groupindex:
         raise ValueError(f"name_pattern: needs a group named 'sample', got {name_pattern!r}")
-    samples: dict[str, dict[str, str]] = {}
+    groups: dict[tuple[str, str], dict[str, str]] = {}  # (sample, folder) -> file name -> data id
     for payload in event_payloads(triggering_asset_events):
         if payload.get("kind") != "data" or not payload.get("name"):
             continue
@@ -130,14 +132,26 @@ def fastq_batch_items(
         if match is None:
             log.info("Skipping %s: its name is no FASTQ of a sample (%s)", payload.get("path"), name_pattern)
             continue
-        samples.setdefault(match.group("sample"), {})[payload["name"]] = payload["id"]
+        folder = str(payload.get("path") or "").rpartition("/")[0]
+        groups.setdefault((match.group("sample"), folder), {})[payload["name"]] = payload["id"]
+    in_folders: dict[str, int] = {}
+    for sample, _ in groups:
+        in_folders[sample] = in_folders.get(sample, 0) + 1
     return [
         {
-            "userReference": f"{sample}{reference_suffix}",
+            "userReference": _reference(sample, folder, in_folders[sample] > 1) + reference_suffix,
             "pipelineId": pipeline_id,
             "analysisInput": {
                 "inputs": [{"parameterCode": parameter_code, "dataIds": [files[n] for n in sorted(files)]}]
             },
         }
-        for sample, files in sorted(samples.items())
+        for (sample, folder), files in sorted(groups.items())
     ]
+
+
+def _reference(sample: str, folder: str, several: bool) -> str:
+    """The sample, with its folder's name (in the characters a userReference allows) when it is in several."""
+    if not several:
+        return sample
+    name = next((part for part in reversed(folder.split("/")) if part not in ("", "fastq", "FASTQ")), "root")
+    return f"{sample}-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}"

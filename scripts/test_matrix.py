@@ -1,7 +1,9 @@
 """The unit tests and the dag.test end-to-end runs on every supported Airflow line (`make test-matrix`).
 
-One virtual environment per Airflow line and Python, in sequence, each installed with plain pip
-from ``constraints/airflow-X.Y.txt``. Environments live in ``.venvs/`` and are kept between
+One virtual environment per Airflow line and Python, each installed with plain pip from
+``constraints/airflow-X.Y.txt``; two lines at a time (``ICA_MATRIX_PARALLEL``): a line's tests
+wait on subprocesses and servers more than they compute (about a third of a core), so two
+share CI's two cores well. Each line's output is printed once the line is done. Environments live in ``.venvs/`` and are kept between
 runs: one is rebuilt only when its constraints file or pyproject.toml changed. The run writes
 ``constraints/matrix-results.json`` and fails when the compatibility table of ``docs/compatibility.md``
 (generated from it) differs; ``--write-table`` rewrites the table instead.
@@ -14,6 +16,7 @@ runs: one is rebuilt only when its constraints file or pyproject.toml changed. T
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import glob
 import hashlib
 import json
@@ -23,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -49,6 +53,9 @@ RESULTS = REPO / "constraints" / "matrix-results.json"
 TABLE_DOC = REPO / "docs" / "compatibility.md"
 TABLE_START, TABLE_END = "<!-- compat-table:start -->", "<!-- compat-table:end -->"
 PIP = ["--quiet", "--disable-pip-version-check"]
+PARALLEL = max(1, int(os.environ.get("ICA_MATRIX_PARALLEL", "2")))
+# Installs one at a time: each editable install writes the package's metadata into the clone.
+_INSTALLING = threading.Lock()
 # What this environment has: versions, optional features, and the ica connection form the UI gets.
 PROBE = """
 import json, os, platform, tempfile
@@ -87,6 +94,11 @@ def ensure_env(line: str, python: str) -> tuple[Path, float]:
     stamp = venv / ".installed"
     if stamp.exists() and stamp.read_text() == key:
         return venv, 0.0
+    with _INSTALLING:
+        return _install(venv, python, constraints, stamp, key)
+
+
+def _install(venv: Path, python: str, constraints: Path, stamp: Path, key: str) -> tuple[Path, float]:
     started = time.monotonic()
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([find_python(python), "-m", "venv", str(venv)], check=True)
@@ -129,11 +141,14 @@ def run_cell(line: str, python: str) -> dict[str, Any]:
     probe = json.loads(probed.stdout.strip().splitlines()[-1])
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        junit = Path(tmp, "junit.xml")
-        code = subprocess.call(
-            [str(bin_dir / "pytest"), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}", *TESTS], cwd=REPO
-        )
+        junit, log = Path(tmp, "junit.xml"), Path(tmp, "pytest.log")
+        with log.open("w") as out:
+            code = subprocess.call(
+                [str(bin_dir / "pytest"), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}", *TESTS],
+                cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            )
         tests = outcomes(junit) if junit.exists() else {}
+        output = log.read_text(errors="replace")
     counts = {s: sum(1 for v in tests.values() if v == s) for s in ("passed", "failed", "skipped")}
     return {
         **probe,
@@ -145,6 +160,7 @@ def run_cell(line: str, python: str) -> dict[str, Any]:
         "deferred": _all_passed(tests, "tests/e2e/", "[deferred]"),
         "install_seconds": round(install_s),
         "test_seconds": round(time.monotonic() - started),
+        "output": output,
     }
 
 
@@ -216,12 +232,14 @@ def main() -> int:
     chosen = [(line, py) for line, py in MATRIX if not args.only or line in args.only]
     cells = {cell["line"]: cell for cell in load_results() if cell["line"] in dict(MATRIX)}
     started = time.monotonic()
-    for line, python in chosen:
-        print(f"== Airflow {line} on Python {python}", flush=True)
-        cells[line] = run_cell(line, python)
-        cell = cells[line]
-        print(f"== Airflow {cell['airflow']} / Python {cell['python']}: {'ok' if cell['ok'] else 'FAILED'} "
-              f"{cell['tests']} install {cell['install_seconds']} s, tests {cell['test_seconds']} s", flush=True)  # fmt: skip
+    print(f"== Airflow {', '.join(line for line, _ in chosen)}: {PARALLEL} at a time", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+        running = {pool.submit(run_cell, line, python): line for line, python in chosen}
+        for done in concurrent.futures.as_completed(running):
+            cell = cells[running[done]] = done.result()
+            print(f"== Airflow {running[done]} on Python {cell['python']}\n{cell.pop('output')}", flush=True)
+            print(f"== Airflow {cell['airflow']} / Python {cell['python']}: {'ok' if cell['ok'] else 'FAILED'} "
+                  f"{cell['tests']} install {cell['install_seconds']} s, tests {cell['test_seconds']} s", flush=True)  # fmt: skip
     total = round(time.monotonic() - started)
     ordered = [cells[line] for line, _ in MATRIX if line in cells]
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

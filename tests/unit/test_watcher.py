@@ -116,5 +116,11 @@ def test_fastq_batch_items_group_the_uploaded_files_by_sample() -> None:
          "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.3", "fil.4"]}]}},
     ]
     assert fastq_batch_items(None, pipeline_id="p-1") == []
+    # The same sample in two runs: two items, never one with the reads of both.
+    other_run = {**payload("S1_R1.fastq.gz", "fil.9", "t9"), "path": "/runs/r.2/fastq/S1_R1.fastq.gz"}
+    items = fastq_batch_items([*events["fastq"], AssetEvent({"payload": other_run})], pipeline_id="p-1")
+    assert [(i["userReference"], i["analysisInput"]["inputs"][0]["dataIds"]) for i in items] == [
+        ("S1-r_2", ["fil.9"]), ("S1-r1", ["fil.1", "fil.2"]), ("S2", ["fil.3", "fil.4"]),
+    ]
     with pytest.raises(ValueError, match=r"^name_pattern:"):
         fastq_batch_items(events, pipeline_id="p-1", name_pattern=r"(.+)\.fastq\.gz")
