@@ -1,7 +1,7 @@
 """Two DAGs started by ICA's own events (Airflow 3 asset watchers): uploads launch a batch, its successes report.
 
-``example_ica_launch_on_upload`` runs when FASTQ files are uploaded under ``/runs/*/fastq/``
-of the project: one Nextflow analysis per sample of the uploaded files. When those analyses
+``example_ica_launch_on_upload`` runs when a sample's two FASTQ files (R1 and R2) have been
+uploaded under ``/runs/*/fastq/`` of the project: one Nextflow analysis per sample. When those analyses
 succeed, ICA's ``ICA_EXEC_002`` events start ``example_ica_on_analysis_succeeded``.
 
 Each watcher reads its own queue (docs/asset-watchers.md#sharing-a-queue). The queues and
@@ -37,13 +37,14 @@ DOC_MD = """
 
 Scheduled on the asset **ica_run_fastq**, whose watcher reads ICA's `ICA_DATA_108` (data
 uploaded) events from its SQS queue and keeps the files whose path matches
-`/runs/*/fastq/*.fastq.gz`: each uploaded file is one asset event.
+`/runs/*/fastq/*.fastq.gz`. It waits for both reads of a sample (Illumina names:
+`<sample>_S1_L001_R1_001.fastq.gz` or `<sample>_R1.fastq.gz`, in one folder): each sample
+whose R1 and R2 have been uploaded is one asset event.
 
-1. **batch_items** groups the files of the events that started this run by sample (Illumina
-   names: `<sample>_S1_L001_R1_001.fastq.gz` or `<sample>_R1.fastq.gz`): one Nextflow item
-   per sample, userReference `<sample>-germline`, every file of the sample as the input
-   *Input parameter code*. Airflow may start one run for events that arrive together: the
-   batch then has all their samples.
+1. **batch_items** makes one Nextflow item per sample of the events that started this run,
+   userReference `<sample>-germline`, the sample's files as the input *Input parameter code*.
+   Airflow may start one run for events that arrive together: the batch then has all their
+   samples.
 2. **create_batch** sends them to ICA as one analysis creation batch (connection
    `ica_default`) and does not wait: the analyses' success starts
    *example_ica_on_analysis_succeeded*.
@@ -83,7 +84,7 @@ if _compat.HAS_ASSET_WATCHERS:
 
     run_fastq = ica_uploads_asset(
         "ica_run_fastq", sqs_queue=UPLOADS_QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
-        path_glob="/runs/*/fastq/*.fastq.gz",
+        path_glob="/runs/*/fastq/*.fastq.gz", files_per_sample=2,
     )
     germline_succeeded = ica_analyses_succeeded_asset(
         "ica_germline_succeeded", sqs_queue=ANALYSES_QUEUE_URL, aws_conn_id=AWS_CONN_ID, project_id=PROJECT_ID,
@@ -92,7 +93,7 @@ if _compat.HAS_ASSET_WATCHERS:
 
     with DAG(
         dag_id="example_ica_launch_on_upload",
-        description="Launch one ICA analysis per sample when its FASTQs are uploaded",
+        description="Launch one ICA analysis per sample once its two FASTQs are uploaded",
         doc_md=DOC_MD,
         schedule=[run_fastq],
         start_date=datetime(2026, 1, 1),

@@ -38,11 +38,18 @@ def ica_uploads_asset(
     aws_conn_id: str | None = "aws_default",
     data_formats: Iterable[str] = (),
     tags: Iterable[str] = (),
+    files_per_sample: int | None = None,
+    name_pattern: str = FASTQ_NAME,
 ) -> Any:
-    """An asset with a watcher: one asset event per file uploaded (``ICA_DATA_108``) whose path matches."""
+    """An asset with a watcher: one asset event per file uploaded (``ICA_DATA_108``) whose path matches.
+
+    With ``files_per_sample`` (2 for R1 and R2), one asset event per sample instead, once that many
+    of its files (same folder, same ``sample`` of ``name_pattern`` on the name) were uploaded.
+    """
+    grouping = {} if files_per_sample is None else {"group_pattern": name_pattern, "group_size": files_per_sample}
     return _watched_asset(
         name, sqs_queue=sqs_queue, aws_conn_id=aws_conn_id, event_codes=[DATA_UPLOADED], project_id=project_id,
-        path_glob=path_glob, data_formats=list(data_formats), tags=list(tags),
+        path_glob=path_glob, data_formats=list(data_formats), tags=list(tags), **grouping,
     )
 
 
@@ -85,6 +92,8 @@ def watched_event_codes(*assets: Any) -> list[str]:
 def event_payloads(triggering_asset_events: Any) -> list[dict[str, Any]]:
     """The ICA payloads of the asset events that started this run, oldest first, each event once.
 
+    A group's event (``files_per_sample``) gives the payload of each of its files.
+
     Takes the context's ``triggering_asset_events`` (a mapping of asset to events), a list of
     asset events, or of their ``extra`` dicts; events not made by an ICA watcher are skipped.
     """
@@ -99,9 +108,13 @@ def event_payloads(triggering_asset_events: Any) -> list[dict[str, Any]]:
     for event in events:
         extra = event.get("extra", event) if isinstance(event, Mapping) else getattr(event, "extra", None)
         payload = extra.get("payload") if isinstance(extra, Mapping) else None
-        if isinstance(payload, Mapping) and "event_code" in payload and "id" in payload:
-            key = (payload["id"], payload["event_code"], payload.get("time_modified") or payload.get("timestamp"))
-            payloads.setdefault(key, dict(payload))
+        if not (isinstance(payload, Mapping) and "event_code" in payload and "id" in payload):
+            continue
+        # A group's event stands for its files: each file's payload, as if it had come alone.
+        files = payload.get("files") if payload.get("kind") == "data_group" else None
+        for one in files if isinstance(files, list) else [payload]:
+            key = (one.get("id"), one.get("event_code"), one.get("time_modified") or one.get("timestamp"))
+            payloads.setdefault(key, dict(one))
     return sorted(payloads.values(), key=lambda p: str(p.get("timestamp") or ""))
 
 

@@ -5,10 +5,11 @@ watcher) in the environment (``ICA_EVENTS_*``) before the deployment starts, so 
 dag-processor parses the example's assets on them. The check creates the AWS connection,
 subscribes the project on each queue with the codes of that queue's watcher, unpauses both
 DAGs, uploads files into the fake ICA (one message also sent a second time, as SQS may), and
-follows what Airflow does: every uploaded FASTQ reaches the launch DAG exactly once, the
-batches hold exactly those data ids; then the triggerer is restarted while the analyses run,
-and a file uploaded while it is down starts a run once it is back; every succeeded analysis
-reaches the second DAG exactly once.
+follows what Airflow does. The launch DAG's watcher groups a sample's R1 and R2: three FASTQs
+(S1's pair, S2's R1) and a BAM start exactly one run, for S1, its batch holding exactly S1's
+data ids; then the triggerer is restarted while the analyses run, S2's R2 is uploaded while
+it is down, and once it is back S2 (its R1 still on the queue) starts exactly one more run;
+every succeeded analysis reaches the second DAG exactly once.
 """
 
 from __future__ import annotations
@@ -77,58 +78,67 @@ def check_asset_watchers(deployment: Deployment) -> str:
     body = envelope("ICA_DATA_108", PROJECT_ID, 0.0, "redelivered", "V4",
                     data_events.project_data(backend, PROJECT_ID, first))
     sqs.send_message(QueueUrl=example.UPLOADS_QUEUE_URL, MessageBody=json.dumps(body))
-    fastq = {data_id for data_id, path in uploaded.items() if path.endswith(".fastq.gz")}
+    s1 = sorted(data_id for data_id, path in uploaded.items() if "/S1_R" in path)
+    s2_r1 = next(data_id for data_id, path in uploaded.items() if "/S2_R1" in path)
 
-    # The watcher: one asset event per FASTQ, none for the BAM or the redelivery.
-    assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq))) == sorted(fastq)
+    # The watcher: one asset event for S1's pair; none for the BAM, the redelivery, or S2's lone R1.
+    assert [sorted(files) for files in _asset_events(deployment, "ica_run_fastq", 1)] == [s1]
     first_runs = _runs_consumed(deployment, LAUNCH, minimum=1)
+    assert [sorted(ids) for ids in first_runs.values()] == [s1], f"exactly one run, for S1: {first_runs}"
     _check_batches(deployment, first_runs, earlier)
 
     # A triggerer restart while the first analyses run (their successes may land while it is down):
-    # a file uploaded while it is down is one asset event once it is back, and the launch run it
-    # starts also takes any event an earlier run left (see docs/asset-watchers.md).
+    # S2's R2 uploaded while it is down completes S2, whose R1 the watcher held on the queue.
     triggerer = next(c for c in deployment.components if c.name == "triggerer")
     triggerer.terminate()
     triggerer.finish()
-    late = data_events.upload(backend, PROJECT_ID, "/runs/e2e/fastq/S3_R1.fastq.gz").id
+    s2 = sorted([s2_r1, data_events.upload(backend, PROJECT_ID, "/runs/e2e/fastq/S2_R2.fastq.gz").id])
     assert backend.emitter.flush()
     restarted = Component("triggerer", component_argv(deployment.airflow, "triggerer", deployment.api_port),
                           deployment.env, LOG_DIR, REPO)
     restarted.start()
     deployment.components[deployment.components.index(triggerer)] = restarted
-    assert sorted(_asset_events(deployment, "ica_run_fastq", len(fastq) + 1)) == sorted([*fastq, late])
-    runs = _runs_consumed(deployment, LAUNCH, minimum=len(first_runs) + 1)
-    consumed = [data_id for ids in runs.values() for data_id in ids]
-    assert sorted(consumed) == sorted([*fastq, late]), f"every FASTQ consumed by exactly one run: {runs}"
+    assert sorted(sorted(files) for files in _asset_events(deployment, "ica_run_fastq", 2)) == sorted([s1, s2])
+    runs = _runs_consumed(deployment, LAUNCH, minimum=2)
+    assert sorted(sorted(ids) for ids in runs.values()) == sorted([s1, s2]), f"one run per sample: {runs}"
     analyses = _check_batches(deployment, runs, earlier)
-    assert sorted(_asset_events(deployment, "ica_germline_succeeded", analyses)) == sorted(
+    assert sorted(i for ids in _asset_events(deployment, "ica_germline_succeeded", analyses) for i in ids) == sorted(
         item.analysis_id for b in _batches(deployment, earlier) for item in b.items
     ), "one asset event per succeeded analysis"
     reported = _runs_consumed(deployment, REPORT, minimum=1)
     reported_ids = [i for ids in reported.values() for i in ids]
     assert len(set(reported_ids)) == len(reported_ids), f"no succeeded analysis reported twice: {reported}"
     return (
-        f"{len(fastq) + 1} uploaded FASTQs (one redelivered, one while the triggerer was down) were"
-        f" {len(fastq) + 1} asset events, consumed once each by {len(runs)} {LAUNCH} runs whose batches name"
-        f" exactly their files; {analyses} succeeded analyses were {analyses} asset events"
+        "4 uploaded FASTQs (one redelivered, S2's R2 while the triggerer was down) and a BAM were 2 asset"
+        f" events, one per sample's pair, consumed by {len(runs)} {LAUNCH} runs, one per sample, whose batches"
+        f" name exactly their files; {analyses} succeeded analyses were {analyses} asset events"
         f" ({len(reported_ids)} consumed by {len(reported)} {REPORT} runs so far)"
     )
 
 
-def _asset_events(deployment: Deployment, asset_name: str, count: int) -> list[str]:
-    """The subject ids of the asset's events, once there are ``count`` (more fail at once)."""
+def _asset_events(deployment: Deployment, asset_name: str, count: int) -> list[list[str]]:
+    """The subject ids of each of the asset's events, once there are ``count`` (more fail at once).
+
+    A group's event (a sample's files) gives its files' ids; any other event its subject's id.
+    """
     client = deployment.client
 
-    def events() -> list[str] | None:
+    def events() -> list[list[str]] | None:
         (asset,) = [a for a in client.get("/api/v2/assets", params={"name_pattern": asset_name})["assets"]
                     if a["name"] == asset_name]
         found = client.get("/api/v2/assets/events", params={"asset_id": asset["id"], "limit": 100})["asset_events"]
-        ids = [(event.get("extra") or {}).get("payload", {}).get("id") for event in found]
+        ids = [_subjects(event) for event in found]
         assert len(ids) <= count, f"{asset_name}: more asset events than ICA events: {ids}"
         return ids if len(ids) == count else None
 
-    found: list[str] = deployment._wait(f"{asset_name}: {count} asset events", events, TIMEOUT)
+    found: list[list[str]] = deployment._wait(f"{asset_name}: {count} asset events", events, TIMEOUT)
     return found
+
+
+def _subjects(event: dict[str, Any]) -> list[str]:
+    payload = (event.get("extra") or {}).get("payload", {})
+    files = payload.get("files") or [payload]
+    return [str(f.get("id")) for f in files]
 
 
 def _runs_consumed(deployment: Deployment, dag_id: str, minimum: int) -> dict[str, list[str]]:
@@ -145,7 +155,7 @@ def _runs_consumed(deployment: Deployment, dag_id: str, minimum: int) -> dict[st
         for run in runs:
             path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents"
             events = client.get(path)["asset_events"]
-            found[run["dag_run_id"]] = [(e.get("extra") or {}).get("payload", {}).get("id") for e in events]
+            found[run["dag_run_id"]] = [subject for e in events for subject in _subjects(e)]
         return found
 
     runs: dict[str, list[str]] = deployment._wait(f"{dag_id}: {minimum} runs ended", consumed, TIMEOUT)

@@ -76,6 +76,10 @@ class EventFilter:
                 raise ValueError(f"{name}: only data events have a path and a format, and event_codes names none")
         return cls(codes, project_id, wanted, pipelines, path_glob, formats, _texts(tags, "tags"))
 
+    def kinds(self) -> frozenset[str]:
+        """What the events of its codes describe (``DATA``, ``ANALYSIS``, ``JOB``)."""
+        return frozenset(EVENT_CODES[code][0] for code in self.event_codes)
+
     def matches(self, event: IcaEvent) -> bool:
         """Whether the event passes every filter that applies to it."""
         if event.event_code not in self.event_codes:

@@ -38,6 +38,7 @@ from ica_airflow_provider.core.notifications import (
 from ica_airflow_provider.core.status import ANALYSIS_PHASES, JOB_STATUSES
 
 DATA: Final = "data"
+DATA_GROUP: Final = "data_group"  # a watcher's group of files (core/file_groups.py)
 ANALYSIS: Final = "analysis"
 JOB: Final = "job"
 
@@ -92,6 +93,7 @@ class IcaEvent:
     pipeline_code: str | None = None  # analysis
     tags: tuple[str, ...] = ()  # every tag of the data or analysis (the filters see all; the payload MAX_TAGS)
     correlation_id: str | None = None
+    files: tuple[IcaEvent, ...] = ()  # a group's files (kind DATA_GROUP), each a DATA event
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -119,6 +121,7 @@ class IcaEvent:
             "pipeline_code": self.pipeline_code,
             "tags": list(self.tags[:MAX_TAGS]),
             "correlation_id": self.correlation_id,
+            "files": [file.payload() for file in self.files],
         }
 
 

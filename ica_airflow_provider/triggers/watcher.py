@@ -17,6 +17,10 @@ the DAGs scheduled on the asset. Rules (docs/asset-watchers.md):
   reader it belongs to: the waits, or another watcher). Two watchers in one triggerer reading
   the same code on the same queue would take each other's events: the second one waits, and
   says so once, until the first has stopped (as when a DAG edit replaces a watcher).
+- With a ``group_pattern``, a file's event is held (its message left on the queue) until
+  ``group_size`` files of its group (folder and sample) have come; the group is then one
+  event (``core/file_groups.py``). A file that matches the filters but not the pattern is
+  deleted like a filtered one.
 - Malformed messages without a code, or of this watcher's codes, are logged once per kind
   (bounded) and deleted; they never end the watcher. An unreadable queue is logged once per
   outage and retried with backoff.
@@ -34,6 +38,7 @@ from typing import Any, ClassVar
 
 from ica_airflow_provider import _compat
 from ica_airflow_provider.core.event_filter import EventFilter
+from ica_airflow_provider.core.file_groups import FileGroups, check_grouping
 from ica_airflow_provider.core.ica_events import IcaEvent, RecentKeys, parse_event
 from ica_airflow_provider.core.notifications import Rejected
 from ica_airflow_provider.hooks.sqs_queue import MAX_WAIT_SECONDS, AwsSqsQueue, Received, SqsQueue
@@ -75,6 +80,9 @@ class IcaNotificationTrigger(BaseEventTrigger):
     :param path_glob: data events: only data whose path matches, e.g. ``/runs/*/fastq/*.fastq.gz``.
     :param data_formats: data events: only these format codes (FASTQ, BAM, ...).
     :param tags: only events whose data or analysis carries every one of these tags.
+    :param group_pattern: data events: one event per group of files, the files of one folder whose
+        names give the same ``sample`` group of this regular expression (``watchers.FASTQ_NAME``).
+    :param group_size: how many files complete a group (2 for a sample's R1 and R2).
     :param wait_time_seconds: long poll of each receive, 1 to 20 seconds.
     :param recent_keys: how many event keys are remembered to drop duplicate deliveries.
     """
@@ -94,6 +102,8 @@ class IcaNotificationTrigger(BaseEventTrigger):
         path_glob: str | None = None,
         data_formats: Iterable[str] = (),
         tags: Iterable[str] = (),
+        group_pattern: str | None = None,
+        group_size: int | None = None,
         wait_time_seconds: int = MAX_WAIT_SECONDS,
         recent_keys: int = RECENT_KEYS,
     ) -> None:
@@ -110,6 +120,9 @@ class IcaNotificationTrigger(BaseEventTrigger):
         self.filter = EventFilter.build(
             event_codes, project_id, statuses, pipeline_codes, path_glob, data_formats, tags
         )
+        grouping = check_grouping(group_pattern, group_size, set(self.filter.kinds()))
+        self.group_pattern, self.group_size = group_pattern, group_size
+        self._groups = None if grouping is None else FileGroups[Received](grouping, int(group_size or 0), recent_keys)
         self.sqs_queue = sqs_queue
         self.aws_conn_id = aws_conn_id
         self.wait_time_seconds = wait_time_seconds
@@ -117,7 +130,7 @@ class IcaNotificationTrigger(BaseEventTrigger):
         self._recent = RecentKeys(recent_keys)
         self._logged: set[tuple[str, str | None]] = set()
         self.counts: dict[str, int] = dict.fromkeys(
-            ("received", "yielded", "duplicates", "filtered", "left", "rejected", "failures"), 0
+            ("received", "yielded", "duplicates", "filtered", "held", "left", "rejected", "failures"), 0
         )
 
     def __repr__(self) -> str:
@@ -137,6 +150,8 @@ class IcaNotificationTrigger(BaseEventTrigger):
                 "path_glob": f.path_glob,
                 "data_formats": list(f.data_formats),
                 "tags": list(f.tags),
+                "group_pattern": self.group_pattern,
+                "group_size": self.group_size,
                 "wait_time_seconds": self.wait_time_seconds,
                 "recent_keys": self.recent_keys,
             },
@@ -176,10 +191,18 @@ class IcaNotificationTrigger(BaseEventTrigger):
                         await _settle(queue, message)
                         continue
                     assert isinstance(event, IcaEvent)
+                    settled = [message]
+                    if self._groups is not None:
+                        grouped = self._groups.add(event, message)
+                        if grouped is None:  # left on the queue: it comes back, and is held again
+                            self.counts["held"] += 1
+                            continue
+                        event, settled = grouped
                     yield TriggerEvent(event.payload())
                     self.counts["yielded"] += 1
-                    self._recent.add(event.key)
-                    handed.append((type(self).clock(), message))
+                    for file in event.files or (event,):
+                        self._recent.add(file.key)
+                    handed.extend((type(self).clock(), m) for m in settled)
         finally:
             # Messages still in ``handed`` come back after the visibility timeout (see the module doc).
             for key in claimed:
@@ -211,7 +234,7 @@ class IcaNotificationTrigger(BaseEventTrigger):
             return _DROP
         if event.event_code not in self.filter.event_codes:
             return self._leave(event.event_code, message)
-        if not self.filter.matches(event):
+        if not self.filter.matches(event) or (self._groups is not None and self._groups.key(event) is None):
             self.counts["filtered"] += 1
             return _DROP
         if event.key in self._recent:

@@ -1,8 +1,9 @@
 """The asset watchers' example as parsed by Airflow, against the fake ICA and a real SQS server (moto).
 
 Each watcher reads its own queue. Files uploaded into the fake ICA (every message delivered
-twice) reach the upload asset's watcher once each; the launch DAG's ``batch_items`` groups them by sample; the batch they make
-runs in the fake; its analyses' success reaches the second DAG's watcher, once each. The
+twice) reach the upload asset's watcher, which hands on each sample once both its reads came
+(a sample still missing one stays on the queue, and a new run of the watcher still has it);
+the launch DAG's ``batch_items`` makes one item per sample; the batch they make runs in the fake; its analyses' success reaches the second DAG's watcher, once each. The
 scheduler's part (an asset event starting a DAG run) is Airflow's own and runs in ``make e2e``'s
 deployment only. No test sleeps: the fake's clock is manual and the triggers' runs are awaited.
 """
@@ -85,7 +86,9 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     sqs = boto3.client("sqs", **moto_sqs_server.client_kwargs())
     run = uuid.uuid4().hex[:8]
     uploads_queue, analyses_queue = (
-        sqs.create_queue(QueueName=f"ica-{name}-{run}")["QueueUrl"] for name in ("uploads", "analyses")
+        # A short visibility timeout: held and duplicated messages come back within the test.
+        sqs.create_queue(QueueName=f"ica-{name}-{run}", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+        for name in ("uploads", "analyses")
     )
     aws = {"conn_type": "aws", "login": "testing", "password": "testing",
            "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region}}
@@ -117,17 +120,24 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
     paths = ["/runs/r7/fastq/S1_R1.fastq.gz", "/runs/r7/fastq/S1_R2.fastq.gz", "/runs/r7/fastq/S2_R1.fastq.gz",
              "/runs/r7/bam/S1.bam"]
     uploaded = {path: ica_upload(server, PROJECT_ID, path).id for path in paths}
-    # Every message twice (the fake's duplicate knob): each file is still one event; the BAM none.
-    payloads = asyncio.run(take(uploads, 3, 2 * 4, queues))
-    assert sorted(p["path"] for p in payloads) == sorted(paths[:3])
-    assert uploads.counts["duplicates"] == 3
+    # Every message twice (the fake's duplicate knob): S1 is one event; the BAM none; S2 waits for its R2.
+    (s1,) = asyncio.run(take(uploads, 1, 2 * 3, queues))
+    assert (s1["kind"], s1["name"], [f["path"] for f in s1["files"]]) == ("data_group", "S1", paths[:2])
+    assert uploads.counts["held"] >= 1
+    # S2's R2, while no watcher runs: the watcher made again (as a restarted triggerer does, from
+    # its serialized arguments) gets S2's R1 back from the queue.
+    late = "/runs/r7/fastq/S2_R2.fastq.gz"
+    uploaded[late] = ica_upload(server, PROJECT_ID, late).id
+    restarted = type(uploads)(**uploads.serialize()[1])
+    (s2,) = asyncio.run(take(restarted, 1, 2 * 2, queues))
+    assert (s2["name"], [f["path"] for f in s2["files"]]) == ("S2", [paths[2], late])
 
     params = {"pipeline_id": "bb47d612-5906-4d5a-922e-541262c966df", "parameter_code": "fastq_folder"}
-    events = {uploads_asset: [AssetEvent(p) for p in payloads]}
+    events = {uploads_asset: [AssetEvent(s1), AssetEvent(s2)]}
     items = launch.get_task("batch_items").python_callable(params=params, triggering_asset_events=events)
     assert [(i["userReference"], i["analysisInput"]["inputs"][0]["dataIds"]) for i in items] == [
         ("S1-germline", [uploaded[paths[0]], uploaded[paths[1]]]),
-        ("S2-germline", [uploaded[paths[2]]]),
+        ("S2-germline", [uploaded[paths[2]], uploaded[late]]),
     ]
 
     IcaHook().create_analysis_creation_batch(PROJECT_ID, {"nextflowItems": items}, "watchers-e2e")

@@ -201,6 +201,38 @@ def test_a_message_is_deleted_once_the_triggerer_has_saved_its_event(
     assert queue_counts(sqs, sqs_queue_url) == (0, 0)
 
 
+def test_grouped_files_are_one_event_per_sample_the_incomplete_group_held_on_the_queue(
+    sqs: Any, queues: list[RecordingQueue]
+) -> None:
+    # A short visibility timeout: a held message comes back a second later, and is held again.
+    queue_url = sqs.create_queue(QueueName=f"group-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    from ica_airflow_provider.watchers import FASTQ_NAME
+
+    async def scenario() -> None:
+        for data_id, name in (("fil.1", "S1_R1"), ("fil.2", "S1_R2"), ("fil.3", "S2_R1")):
+            sqs.send_message(QueueUrl=queue_url, MessageBody=data_event(data_id, f"/runs/r1/fastq/{name}.fastq.gz"))
+        watching = trigger(queue_url, path_glob=GLOB, group_pattern=FASTQ_NAME, group_size=2)
+        collector = Collector(watching.run())
+        await until_true(lambda: len(collector.payloads) == 1, collector.arrived)
+        await until_true(lambda: queues[0].deleted == 2, queues[0].changed)
+        (s1,) = collector.payloads
+        assert (s1["kind"], s1["name"], [f["id"] for f in s1["files"]]) == ("data_group", "S1", ["fil.1", "fil.2"])
+        # S2's R1 stays on the queue, received again and held again, until its R2 comes.
+        await until_true(lambda: watching.counts["held"] >= 2, queues[0].changed)
+        assert len(collector.payloads) == 1
+        sqs.send_message(QueueUrl=queue_url, MessageBody=data_event("fil.4", "/runs/r1/fastq/S2_R2.fastq.gz"))
+        sqs.send_message(QueueUrl=queue_url, MessageBody=data_event("fil.1", "/runs/r1/fastq/S1_R1.fastq.gz"))
+        await until_true(lambda: len(collector.payloads) == 2, collector.arrived)
+        await until_true(lambda: queues[0].deleted == 5, queues[0].changed)
+        await collector.stop()
+        s2 = collector.payloads[1]
+        assert (s2["name"], [f["id"] for f in s2["files"]]) == ("S2", ["fil.3", "fil.4"])
+        assert watching.counts["duplicates"] == 1  # S1_R1 redelivered after its group went: no second event
+
+    run(scenario)
+    assert queue_counts(sqs, queue_url) == (0, 0)
+
+
 def test_a_duplicate_delivery_starts_nothing_a_newer_state_does(
     sqs: Any, sqs_queue_url: str, queues: list[RecordingQueue]
 ) -> None:

@@ -84,6 +84,7 @@ def test_a_data_event_becomes_a_compact_payload() -> None:
         "pipeline_code": None,
         "tags": ["run=r1", "sample=S1"],  # technical tags first, each once
         "correlation_id": "c-1",
+        "files": [],  # a group's files (core/file_groups.py)
     }
     assert event.key == ("fil.1", "ICA_DATA_108", "2026-01-01T00:00:05+00:00")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ica_airflow_provider import _compat
-from ica_airflow_provider.watchers import event_payloads, fastq_batch_items, watched_event_codes
+from ica_airflow_provider.watchers import FASTQ_NAME, event_payloads, fastq_batch_items, watched_event_codes
 
 QUEUE = "https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events"
 PROJECT = "7595e8f2-32d3-4c76-a324-c6a85dae87b5"
@@ -79,6 +79,13 @@ def test_the_asset_helpers_declare_a_watched_asset_in_one_line() -> None:
     assert succeeded.watchers[0].trigger.serialize()[1]["pipeline_codes"] == ["p"]
     with pytest.raises(ValueError, match=r"^path_glob:"):
         ica_uploads_asset("bad", sqs_queue=QUEUE, project_id=PROJECT, path_glob="runs/*")
+    # One event per sample's pair: the grouping goes into the trigger's kwargs (and so survives serialization).
+    pairs = ica_uploads_asset("pairs", sqs_queue=QUEUE, project_id=PROJECT, path_glob="/runs/*", files_per_sample=2)
+    kwargs = pairs.watchers[0].trigger.serialize()[1]
+    assert (kwargs["group_pattern"], kwargs["group_size"]) == (FASTQ_NAME, 2)
+    assert type(pairs.watchers[0].trigger)(**kwargs).serialize()[1] == kwargs
+    with pytest.raises(ValueError, match=r"^group_size:"):
+        ica_uploads_asset("bad", sqs_queue=QUEUE, project_id=PROJECT, path_glob="/runs/*", files_per_sample=1)
     # What the setup call must subscribe, from the assets themselves.
     assert watched_event_codes(uploads, succeeded, uploads) == ["ICA_DATA_108", "ICA_EXEC_002"]
 
@@ -116,6 +123,10 @@ def test_fastq_batch_items_group_the_uploaded_files_by_sample() -> None:
          "analysisInput": {"inputs": [{"parameterCode": "reads", "dataIds": ["fil.3", "fil.4"]}]}},
     ]
     assert fastq_batch_items(None, pipeline_id="p-1") == []
+    # A group's event (files_per_sample) stands for its files.
+    group = {**payload("S3", "/runs/r1/S3", "t6"), "kind": "data_group",
+             "files": [payload("S3_R1.fastq.gz", "fil.6", "t6"), payload("S3_R2.fastq.gz", "fil.7", "t6")]}
+    assert [p["id"] for p in event_payloads([AssetEvent({"payload": group})])] == ["fil.6", "fil.7"]
     # The same sample in two runs: two items, never one with the reads of both.
     other_run = {**payload("S1_R1.fastq.gz", "fil.9", "t9"), "path": "/runs/r.2/fastq/S1_R1.fastq.gz"}
     items = fastq_batch_items([*events["fastq"], AssetEvent({"payload": other_run})], pipeline_id="p-1")
