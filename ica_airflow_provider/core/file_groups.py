@@ -57,6 +57,12 @@ class FileGroups(Generic[H]):
             return None
         return (event.path or "").rpartition("/")[0], match.group("sample")
 
+    def stale(self, event: IcaEvent) -> bool:
+        """Whether a newer version of this file is held (a late message: drop it)."""
+        key = self.key(event)
+        known = None if key is None else self._groups.get(key, {}).get(event.name or "")
+        return known is not None and (event.time_modified or "") < (known[0].time_modified or "")
+
     def held(self) -> int:
         return sum(len(files) for files in self._groups.values())
 
@@ -67,8 +73,7 @@ class FileGroups(Generic[H]):
             raise ValueError(f"{event.name!r} is no file of a group: check key() first")
         files = self._groups.setdefault(key, {})
         self._groups.move_to_end(key)
-        known = files.get(event.name or "")
-        if known is None or (known[0].time_modified or "") <= (event.time_modified or ""):
+        if not self.stale(event):
             files[event.name or ""] = (event, handle)  # a redelivery (or a newer upload) replaces the one held
         if len(files) < self.size:
             while self.held() > self.max_files and len(self._groups) > 1:

@@ -234,7 +234,8 @@ class IcaNotificationTrigger(BaseEventTrigger):
             return _DROP
         if event.event_code not in self.filter.event_codes:
             return self._leave(event.event_code, message)
-        if not self.filter.matches(event) or (self._groups is not None and self._groups.key(event) is None):
+        groups = self._groups
+        if not self.filter.matches(event) or (groups is not None and (groups.key(event) is None or groups.stale(event))):
             self.counts["filtered"] += 1
             return _DROP
         if event.key in self._recent:

@@ -28,6 +28,8 @@ def test_a_group_is_held_until_its_files_came_then_one_event_with_the_newest_han
     assert held.add(upload("/runs/r1/fastq/S2_R1.fastq.gz", "fil.3"), "m3") is None
     assert held.add(upload("/runs/r1/fastq/S1_R2.fastq.gz", "fil.2"), "m2-again") is None  # redelivered
     assert held.held() == 2
+    older = upload("/runs/r1/fastq/S1_R2.fastq.gz", "fil.2", "2026-01-01T00:00:01+00:00")
+    assert held.stale(older) and not held.stale(upload("/runs/r1/fastq/S1_R2.fastq.gz", "fil.2"))
     done = held.add(upload("/runs/r1/fastq/S1_R1.fastq.gz", "fil.1", "2026-01-01T00:00:09+00:00"), "m1")
     assert done is not None
     event, handles = done
