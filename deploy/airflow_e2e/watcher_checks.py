@@ -24,7 +24,8 @@ from urllib.parse import quote
 from deploy.airflow_e2e.deployment import LOG_DIR, PROJECT_ID, REPO, Deployment, component_argv
 from deploy.airflow_e2e.procs import Component
 
-AWS_CONN_ID = "aws_ica_events"
+# Not the woken waits' connection (deploy/airflow_e2e/events.py): the watchers read another moto server.
+AWS_CONN_ID = "aws_ica_watchers"
 LAUNCH = "example_ica_launch_on_upload"
 REPORT = "example_ica_on_analysis_succeeded"
 EXAMPLE = REPO / "example_dags" / "example_ica_asset_watchers.py"
