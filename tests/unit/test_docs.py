@@ -45,7 +45,7 @@ def test_the_readme_starts_with_the_two_commands_and_stays_short() -> None:
     lines = text.splitlines()
     assert lines[:3] == ["# ica-airflow-provider", "", "```bash"], lines[:3]
     assert lines[3].startswith("make demo ") and lines[4].startswith("make test "), lines[3:5]
-    assert len(text.encode()) <= 15 * 1024, f"README.md is {len(text.encode())} bytes, over 15 KiB"
+    assert len(text.encode()) <= 15_000, f"README.md is {len(text.encode())} bytes, over 15 KB"
     # How long CI or the tests take is for CONTRIBUTING.md, not for the people who use the package.
     assert not re.search(r"\d\s*(min|minutes|seconds on)\b", text), "README.md talks about durations"
 
