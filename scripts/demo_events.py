@@ -75,11 +75,7 @@ def with_queue(env: dict[str, str], sqs: MotoSqsServer, queue_url: str) -> dict[
     """``env`` with the queue in the ``ica`` connection's extras and an AWS connection to moto."""
     ica = json.loads(env["AIRFLOW_CONN_ICA_DEFAULT"])
     ica["extra"].update(sqs_queue=queue_url, aws_conn_id=AWS_CONN_ID, reconcile_interval=RECONCILE_SECONDS)
-    aws = {
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": sqs.url, "region_name": sqs.region},
-    }
-    return {**env, "AIRFLOW_CONN_ICA_DEFAULT": json.dumps(ica), f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}": json.dumps(aws)}
+    return {**env, "AIRFLOW_CONN_ICA_DEFAULT": json.dumps(ica), f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}": sqs.airflow_connection()}
 
 
 def command(env: dict[str, str], name: str, *args: str) -> int:

@@ -54,7 +54,7 @@ class EventFilter:
         for code in codes:
             if code not in EVENT_CODES:
                 raise ValueError(f"event_codes: unknown ICA event code {code!r} (known: {', '.join(EVENT_CODES)})")
-        kinds = {EVENT_CODES[code][0] for code in codes}
+        kinds = _kinds(codes)
         if project_id is not None and (not isinstance(project_id, str) or not 0 < len(project_id) <= _ID_MAX):
             raise ValueError(f"project_id: must be an ICA project id (1 to {_ID_MAX} characters), got {project_id!r}")
         known = set().union(*(STATUSES[kind] for kind in kinds))
@@ -78,7 +78,7 @@ class EventFilter:
 
     def kinds(self) -> frozenset[str]:
         """What the events of its codes describe (``DATA``, ``ANALYSIS``, ``JOB``)."""
-        return frozenset(EVENT_CODES[code][0] for code in self.event_codes)
+        return _kinds(self.event_codes)
 
     def matches(self, event: IcaEvent) -> bool:
         """Whether the event passes every filter that applies to it."""
@@ -98,6 +98,10 @@ class EventFilter:
             if self.path_glob is not None and not compile_glob(self.path_glob).fullmatch(event.path or ""):
                 return False
         return True
+
+
+def _kinds(codes: Iterable[str]) -> frozenset[str]:
+    return frozenset(EVENT_CODES[code][0] for code in codes)
 
 
 def compile_glob(pattern: str) -> re.Pattern[str]:

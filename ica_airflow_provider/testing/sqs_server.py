@@ -11,6 +11,7 @@ in the process under test is patched. Needs ``moto`` with ``flask`` and ``flask-
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -52,6 +53,14 @@ class MotoSqsServer:
             "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing",
         }
+
+    def airflow_connection(self) -> str:
+        """An Airflow AWS connection to this server, as an ``AIRFLOW_CONN_...`` value (JSON)."""
+        kwargs = self.client_kwargs()
+        return json.dumps({
+            "conn_type": "aws", "login": kwargs["aws_access_key_id"], "password": kwargs["aws_secret_access_key"],
+            "extra": {"endpoint_url": kwargs["endpoint_url"], "region_name": kwargs["region_name"]},
+        })
 
     def start(self) -> MotoSqsServer:
         """Start the process and wait until it answers HTTP; RuntimeError if it does not."""

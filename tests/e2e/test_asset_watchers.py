@@ -90,9 +90,7 @@ def test_uploads_start_the_launch_dag_and_its_successes_the_second_one(
         sqs.create_queue(QueueName=f"ica-{name}-{run}", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
         for name in ("uploads", "analyses")
     )
-    aws = {"conn_type": "aws", "login": "testing", "password": "testing",
-           "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(aws))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", moto_sqs_server.airflow_connection())
     for name, value in (("UPLOADS_QUEUE_URL", uploads_queue), ("ANALYSES_QUEUE_URL", analyses_queue),
                         ("PROJECT_ID", PROJECT_ID), ("AWS_CONN_ID", AWS_CONN_ID)):
         monkeypatch.setenv(f"ICA_EVENTS_{name}", value)

@@ -48,10 +48,7 @@ NOT_READABLE = "ICA notifications cannot be read; polling ICA every"
 @pytest.fixture
 def aws_connections(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The AWS connections that read the queues (the named one, and aws_default), at moto's endpoint."""
-    conn = json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region},
-    })
+    conn = moto_sqs_server.airflow_connection()
     for conn_id in (AWS_CONN_ID, "aws_default"):
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn)
 

@@ -40,13 +40,7 @@ PATIENCE = 60.0  # a hang guard only: every wait below ends on an event long bef
 @pytest.fixture(autouse=True)
 def aws_connection(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """An Airflow AWS connection whose endpoint URL is the moto server (dummy keys)."""
-    conn = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", moto_sqs_server.airflow_connection())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import sys
@@ -174,9 +173,7 @@ def test_an_unreadable_queue_is_said_and_the_wait_polls(
     hint_loop_cleared: None,
 ) -> None:
     pytest.importorskip("airflow.providers.amazon", reason="the 'events' extra reads the queue")
-    aws = {"conn_type": "aws", "login": "testing", "password": "testing",
-           "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(aws))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", moto_sqs_server.airflow_connection())
     missing = f"{moto_sqs_server.url}/123456789012/ica-events-missing-{uuid.uuid4().hex[:8]}"
     clock = ManualClock()
     server = ica_fake_server_factory(clock=clock, batch_start_seconds=1, item_creation_seconds=1, analysis_step_seconds=1)

@@ -8,7 +8,6 @@ intervals are far longer than the test, so only notifications can end its wait e
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +31,7 @@ PATIENCE = 60.0  # a hang guard only
 
 @pytest.fixture(autouse=True)
 def aws_connection(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", moto_sqs_server.airflow_connection())
 
 
 async def until(condition: Callable[[], bool]) -> None:

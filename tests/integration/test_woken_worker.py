@@ -6,7 +6,6 @@ The fake ICA on a manual clock, moto's SQS server over HTTP; the task's own ``ex
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import threading
@@ -141,11 +140,7 @@ class Killed(Exception):
 
 @pytest.fixture
 def aws_connection(moto_sqs_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": moto_sqs_server.url, "region_name": moto_sqs_server.region},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", moto_sqs_server.airflow_connection())
 
 
 @pytest.fixture
