@@ -35,3 +35,12 @@ class RecordingQueue:
 
     async def release(self, receipt: str) -> None:
         await self.queue.release(receipt)
+
+    async def delete_batch(self, receipts: list[str]) -> int:
+        failed = await self.queue.delete_batch(receipts)
+        self.deleted += len(receipts) - failed
+        self.changed.set()
+        return failed
+
+    async def release_batch(self, receipts: list[str]) -> int:
+        return await self.queue.release_batch(receipts)

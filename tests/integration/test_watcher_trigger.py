@@ -279,7 +279,8 @@ def test_watchers_and_waits_share_a_queue_without_losing_or_repeating_an_event(
     queue_url = sqs.create_queue(QueueName=f"shared-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
 
     async def scenario() -> None:
-        consumer = Consumer(AwsSqsQueue(queue_url, AWS_CONN_ID), wait_seconds=1)
+        waits_queue = RecordingQueue(AwsSqsQueue(queue_url, AWS_CONN_ID))
+        consumer = Consumer(waits_queue, wait_seconds=1)
         consumer.start()
         wait = consumer.subscribe(analysis_ids=["a-1"])
         files = [f"fil.{i}" for i in range(6)]
@@ -298,17 +299,21 @@ def test_watchers_and_waits_share_a_queue_without_losing_or_repeating_an_event(
         def done() -> bool:
             hints.extend(wait.take())
             # Each data event's message deleted too (a second later, it would be received again).
-            return len(collector.payloads) == len(files) and len(hints) == 2 and queues[0].deleted >= len(files)
+            # ... and the consumer's deletes of the hints it delivered (it settles after delivering).
+            return (len(collector.payloads) == len(files) and len(hints) == 2 and queues[0].deleted >= len(files)
+                    and waits_queue.deleted >= 2)
 
         progress = asyncio.Event()
 
         async def relay() -> None:  # wake on either reader's progress
             while True:
-                waiters = [asyncio.ensure_future(e.wait()) for e in (queues[0].changed, wait.woken, collector.arrived)]
+                events = (queues[0].changed, waits_queue.changed, wait.woken, collector.arrived)
+                waiters = [asyncio.ensure_future(e.wait()) for e in events]
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 for w in waiters:
                     w.cancel()
                 queues[0].changed.clear()
+                waits_queue.changed.clear()
                 collector.arrived.clear()
                 progress.set()
 
