@@ -152,10 +152,13 @@ class TaskWait:
         else:
             self.deadline = Deadline(first_poke + self.timeout)
 
-    def follow(self, project_id: str, batch_id: str, saved: SavedWait | None = None) -> Wait:
+    def follow(
+        self, project_id: str, batch_id: str, saved: SavedWait | None = None, *, tag: str | None = None
+    ) -> Wait:
         """The batch's wait: the one this process kept (poke to poke), else a new one (from ``saved``).
 
         It has this run's deadline (a retry on the same object, as ``dag.test`` runs it, gets its own).
+        ``tag``: the technical tag the operator put on the batch's items (see ``core/wake.wait_tag``).
         """
         wait = self.current
         if wait is None or (wait.tracker.project_id, wait.tracker.batch_id) != (project_id, batch_id):
@@ -164,6 +167,7 @@ class TaskWait:
             wait = self.current = Wait(tracker, self.max_failures, self.poll_interval, early_outputs=early_outputs)
             if saved is not None:
                 saved.load(wait)
+        wait.hints.tag = tag or wait.hints.tag
         wait.deadline = self.deadline
         return wait
 
@@ -211,6 +215,8 @@ class TaskWait:
             if hints is not None and options is not None:
                 wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
             verdict = self.hook.wait_for_batch(wait, self.log, hints)
+            if hints is not None:
+                hints.ended(wait.tracker)
         return self.end(context, wait.tracker, timed_out=verdict is None, notifications=counts)
 
     def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:
@@ -237,6 +243,7 @@ class TaskWait:
             sqs_queue=options.sqs_queue if options else None,
             aws_conn_id=options.aws_conn_id if options else None,
             reconcile_interval=options.reconcile_interval if options else None,
+            notification_tag=wait.hints.tag if options else None,
         )
 
     def resume(self, context: Context, event: Mapping[str, Any] | None) -> list[str]:

@@ -5,9 +5,11 @@ it only ever moves an open record forward: a terminal status never changes, an a
 state older than one already applied (by the analysis's ``timeModified``), or behind the
 known one in the run (``core/status.moves_back``), is dropped, a duplicate changes nothing,
 and a hint for another project is ignored. A job hint that ends the items' creation, or an
-analysis the wait does not know, asks for a listing instead. The wait (``core/wait.py``)
-confirms with a listing before it reports a batch done on hints: only ICA's REST API
-decides that.
+analysis the wait does not know, asks for a listing instead, except an analysis that carries
+the batch's own technical tag (``core/wake.wait_tag``) and the ``userReference`` of an item
+with no analysis yet: that is the item's analysis, and the hint applies to it with no
+request. The wait (``core/wait.py``) confirms with a listing before it reports a batch done
+on hints: only ICA's REST API decides that.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class HintLedger:
     Lives with the wait in one process (the triggerer, a worker); never saved.
     """
 
+    tag: str | None = None  # the technical tag the operator put on the batch's items (None: not tagged)
     counts: dict[str, int] = field(
         default_factory=lambda: {"woken": 0, "applied": 0, "ignored": 0, "listings": 0}
     )
@@ -56,11 +59,16 @@ class HintLedger:
     _newest: dict[str, datetime] = field(default_factory=dict, repr=False)  # analysis id -> its newest timeModified
     _job_status: dict[str, str] = field(default_factory=dict, repr=False)
     _said_unavailable: bool = field(default=False, repr=False)
+    _tag_followed: bool = field(default=False, repr=False)
+    _by_reference: dict[str, ItemRecord] | None = field(default=None, repr=False)  # records by userReference
 
-    def new_ids(self, tracker: BatchTracker) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """``(analysis ids, job ids)`` to follow from now on: those the last poll brought."""
+    def new_ids(self, tracker: BatchTracker) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """``(analysis ids, job ids, tags)`` to follow from now on: those the last poll brought, and the tag."""
+        tags: tuple[str, ...] = ()
+        if self.tag is not None and not self._tag_followed:
+            self._tag_followed, tags = True, (self.tag,)
         if not self.stale:
-            return (), ()
+            return (), (), tags
         self.stale = False
         analyses = []
         for record in tracker.records.values():
@@ -69,11 +77,12 @@ class HintLedger:
                 analyses.append(record.analysis_id)
         jobs = () if tracker.job_id is None or tracker.job_id in self._jobs else (tracker.job_id,)
         self._jobs.update(jobs)
-        return tuple(analyses), jobs
+        return tuple(analyses), jobs, tags
 
     def listed(self, listing: bool) -> None:
         """A poll succeeded (``listing``: it listed the whole batch)."""
         self.stale = True
+        self._by_reference = None  # a listing may have brought new records
         if listing:
             self.unconfirmed = False
 
@@ -109,7 +118,7 @@ class HintLedger:
         return True
 
     def _analysis(self, tracker: BatchTracker, hint: AnalysisHint, applied: Applied) -> bool:
-        record = self._analyses.get(hint.analysis_id)
+        record = self._analyses.get(hint.analysis_id) or self._adopt(tracker, hint, applied)
         if record is None:
             applied.listing = True  # an analysis of the batch not seen yet (a tag routed it)
             return True
@@ -131,16 +140,35 @@ class HintLedger:
             return False  # what an unknown status means, only a poll decides (and warns of)
         if moves_back(record.analysis_status, hint.status):
             return False  # older than the state a listing showed (messages wait in the queue)
-        applied.changes.append(f"{record.user_reference}: analysis {record.analysis_status} -> {hint.status}")
+        if record.analysis_status is None:
+            applied.changes.append(f"{record.user_reference}: analysis {hint.analysis_id} {hint.status}")
+        else:
+            applied.changes.append(f"{record.user_reference}: analysis {record.analysis_status} -> {hint.status}")
         self.unconfirmed = True
         record.analysis_status = hint.status
         if analysis_phase(hint.status) is Phase.FAILED:
             record.reason = hint.summary
         return True
 
+    def _adopt(self, tracker: BatchTracker, hint: AnalysisHint, applied: Applied) -> ItemRecord | None:
+        """The record of the item a tagged hint's analysis was created for, if no listing has shown one yet."""
+        if self.tag is None or hint.user_reference is None or self.tag not in hint.technical_tags:
+            return None
+        if self._by_reference is None:
+            self._by_reference = {r.user_reference: r for r in tracker.records.values()}
+        record = self._by_reference.get(hint.user_reference)
+        if record is None or record.analysis_id is not None or item_phase(record.item_status) is Phase.FAILED:
+            return None  # not an item of this wait's records, or one whose analysis is known (another's hint)
+        if item_phase(record.item_status) is Phase.RUNNING:
+            # Its analysis exists, so its creation is over; a listing confirms it before the wait ends.
+            applied.changes.append(f"{record.user_reference}: creation {record.item_status} -> SUCCEEDED")
+            record.item_status = "SUCCEEDED"
+        record.analysis_id = hint.analysis_id
+        self._analyses[hint.analysis_id] = record
+        self.unconfirmed = True
+        return record
 
-# An analysis's running statuses in the order ICA moves through them (v3 spellings beside v4):
-# a hint older than what a listing showed (a listing carries no timeModified) moves nothing back.
+
 def hints_line(batch_id: str, counts: Mapping[str, int]) -> str:
     """``ICA batch b: woken 4 times by notifications (9 applied, 2 ignored); 1 listing asked by them``."""
     woken, listings = int(counts.get("woken", 0)), int(counts.get("listings", 0))

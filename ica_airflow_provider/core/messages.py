@@ -111,14 +111,15 @@ class Refresh:
 class AwaitHints:
     """Action: sleep at most ``seconds``, or until notification hints come for what the wait follows.
 
-    ``analysis_ids`` and ``job_ids`` are followed from now on, besides those of earlier
-    actions of the same wait. Resume with a :class:`Woken`; a driver with no hint source
-    sleeps the ``seconds`` and resumes with ``None``.
+    ``analysis_ids``, ``job_ids`` and ``tags`` (analyses' technical tags) are followed from
+    now on, besides those of earlier actions of the same wait. Resume with a :class:`Woken`;
+    a driver with no hint source sleeps the ``seconds`` and resumes with ``None``.
     """
 
     seconds: float
     analysis_ids: tuple[str, ...] = ()
     job_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

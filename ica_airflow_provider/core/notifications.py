@@ -29,6 +29,7 @@ V3_TO_V4: Final = {"INPROGRESS": "IN_PROGRESS", "AWAITINGINPUT": "AWAITING_INPUT
 
 _REASON_MAX = 200
 SUMMARY_MAX: Final = 500
+USER_REFERENCE_MAX: Final = 255  # as ICA's batch items
 _QUOTE_MAX = 40
 _ID_MAX = 128
 _STATUS = re.compile(r"[A-Za-z_]{1,40}")
@@ -56,6 +57,7 @@ class AnalysisHint:
     technical_tags: tuple[str, ...] = ()
     event_code: str = ANALYSIS_STATUS_CHANGED
     summary: str | None = None  # ICA's word on the analysis (why it failed), at most SUMMARY_MAX characters
+    user_reference: str | None = None  # the batch item's, which the analysis carries; None if unusable
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,15 @@ def _analysis_hint(event: dict[str, Any]) -> AnalysisHint:
         correlation_id=_optional_identifier(event, "correlationId"),
         technical_tags=tuple(t for t in technical if isinstance(t, str)) if isinstance(technical, list) else (),
         summary=_summary(payload.get("summary")),
+        user_reference=_user_reference(payload.get("userReference")),
     )
+
+
+def _user_reference(value: Any) -> str | None:
+    """A usable ``userReference`` (only a hint's routing reads it: a bad one is no reason to drop the hint)."""
+    if isinstance(value, str) and 0 < len(value) <= USER_REFERENCE_MAX and value.isprintable():
+        return value
+    return None
 
 
 def _summary(value: Any) -> str | None:

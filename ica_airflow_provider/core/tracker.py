@@ -233,6 +233,12 @@ class BatchTracker:
         """Items in the batch, as far as known."""
         return max(len(self.records), self.item_count)
 
+    def settled(self) -> bool:
+        """Every item's creation and analysis has ended: no status of this batch can change any more."""
+        return bool(self.records) and not self.partial and all(
+            r.phase("analyses") is not Phase.RUNNING for r in self.records.values()
+        )
+
     def open_records(self) -> list[ItemRecord]:
         """Records not terminal yet for ``wait_for``: what the next cheap poll fetches."""
         return [r for r in self.records.values() if r.phase(self.wait_for) is Phase.RUNNING]
@@ -264,14 +270,16 @@ class BatchTracker:
             return creating, open_analyses
         return None
 
-    def poll(self, protocol: IcaProtocol, *, listing: bool = False) -> Call[list[str]]:
+    def poll(self, protocol: IcaProtocol, *, listing: bool = False, job_first: bool = True) -> Call[list[str]]:
         """Fetch what changed and update the records; returns the change descriptions.
 
         ``listing``: list every item, however few are open (what completes a partial record set).
+        ``job_first``: read the job before the items while some are being created; else only
+        after them, if some still are (one request less when the creation is over).
         """
         changes: list[str] = []
         # The job before the items: an item still shown being created after its job ended never will be.
-        job = (yield from self._read_job(protocol)) if self.creating() else None
+        job = (yield from self._read_job(protocol)) if job_first and self.creating() else None
         targets = None if listing else self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
@@ -293,13 +301,14 @@ class BatchTracker:
                 analysis = yield from protocol.get_analysis(self.project_id, analysis_id)
                 self._apply_analysis(by_analysis[analysis_id], analysis, changes)
         if job is None and self.creating():
-            # First sight of the batch (nothing was known to be creating): the job is read after
-            # the items, so an ended job means polling again, job first, not failing an item
-            # that was created in between.
+            # First sight of the batch (nothing was known to be creating), or a listing hints
+            # asked for: the job is read after the items, so an ended job means polling again,
+            # job first, not failing an item that was created in between.
             job = yield from self._read_job(protocol)
             if job is not None and job_ends_creation(job.status):
                 changes += yield from self.poll(protocol)
                 return changes
+            job = None  # read after the items: an ended job may have created them since (no lag to tell)
         self._end_creation(job, changes)
         self._note_held()
         return changes

@@ -106,9 +106,12 @@ class Wait:
 
         ``listing``: list the whole batch, however few items are open (what hints ask for).
         """
+        # A listing hints asked for need not read the job first: the job is read after the items
+        # if some are still being created (a job hint may have said it ended; REST confirms).
+        job_first = not listing
         listing = listing or self.hints.unconfirmed
         try:
-            changes = yield from self.tracker.poll(protocol, listing=listing)
+            changes = yield from self.tracker.poll(protocol, listing=listing, job_first=job_first)
             self.hints.listed(listing)
             if self.early_outputs:
                 yield from self.tracker.fetch_outputs(protocol)
@@ -156,8 +159,8 @@ class Wait:
             due = started + factor * float(interval if interval is not None else self.poll_interval)
             if now >= due or self.deadline.passed(now):
                 return False
-            analysis_ids, job_ids = self.hints.new_ids(self.tracker)
-            woken = yield AwaitHints(self.deadline.cap(due - now, now), analysis_ids, job_ids)
+            analysis_ids, job_ids, tags = self.hints.new_ids(self.tracker)
+            woken = yield AwaitHints(self.deadline.cap(due - now, now), analysis_ids, job_ids, tags)
             if not isinstance(woken, Woken):
                 return False  # a driver without hints slept instead: poll
             self.hints.note_source(woken.available, self.poll_interval, logger)

@@ -6,6 +6,8 @@ Standard library only: DAG files check the task's arguments at parse time.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +18,10 @@ DEFAULT_AWS_CONN_ID = "aws_default"  # as the Amazon provider's SQS sensor and M
 # A woken wait lists its batch at least this often: what a lost notification can cost, and
 # about 100 requests a day per wait instead of about 2,900 at a 60 s poll.
 DEFAULT_RECONCILE_INTERVAL = 900.0
+# The technical tag the operator puts on each item of a batch whose wait is woken: ICA's
+# notifications of its analyses then reach the wait before a listing has shown their ids.
+WAIT_TAG_PREFIX = "airflow-wait:"
+_ICA_ITEM_LISTS = ("cwlItems", "nextflowItems", "nextflowJsonItems")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,22 @@ class WakeOptions:
     sqs_queue: str
     aws_conn_id: str = DEFAULT_AWS_CONN_ID
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
+
+
+def wait_tag(idempotency_key: str) -> str:
+    """The technical tag of the batch created with this ``Idempotency-Key``: the same on every retry."""
+    return WAIT_TAG_PREFIX + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+def with_wait_tag(batch: Mapping[str, Any], tag: str) -> dict[str, Any]:
+    """A copy of the batch request (ICA's JSON) with ``tag`` among each item's technical tags."""
+    tagged = copy.deepcopy(dict(batch))
+    for name in _ICA_ITEM_LISTS:
+        for item in tagged.get(name) or ():
+            tags = item.get("tags") or {}
+            technical = [t for t in tags.get("technicalTags") or () if t != tag]
+            item["tags"] = {**tags, "technicalTags": [*technical, tag]}
+    return tagged
 
 
 def check_queue_url(value: Any, where: str) -> str:

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ica_airflow_provider.core.messages import AwaitHints, Woken
-from ica_airflow_provider.core.tracker import Log
+from ica_airflow_provider.core.tracker import BatchTracker, Log
 from ica_airflow_provider.core.wake import WakeOptions
 
 if TYPE_CHECKING:
@@ -32,14 +32,19 @@ class SubscriptionHints:
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
+        self.finished = False  # the wait saw every analysis end: close the subscription as finished
 
     def __repr__(self) -> str:
         return f"SubscriptionHints({self.subscription!r})"
 
+    def ended(self, tracker: BatchTracker) -> None:
+        """The wait is over: if nothing of its batch can change any more, its later messages are no one's."""
+        self.finished = tracker.settled()
+
     async def await_hints(self, action: AwaitHints) -> Woken:
         subscription = self.subscription
-        if action.analysis_ids or action.job_ids:
-            subscription.watch(action.analysis_ids, action.job_ids)
+        if action.analysis_ids or action.job_ids or action.tags:
+            subscription.watch(action.analysis_ids, action.job_ids, action.tags)
         if not subscription.woken.is_set() and action.seconds > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(subscription.woken.wait(), action.seconds)
@@ -68,8 +73,11 @@ async def subscribed(options: WakeOptions | None, log: Log) -> AsyncIterator[Sub
     if options is None or registry is None:
         yield None
         return
-    with registry.subscribe(options.sqs_queue, options.aws_conn_id) as subscription:
-        yield SubscriptionHints(subscription)
+    hints = SubscriptionHints(registry.subscribe(options.sqs_queue, options.aws_conn_id))
+    try:
+        yield hints
+    finally:
+        hints.subscription.close(finished=hints.finished)
 
 
 class BlockingHints:
@@ -81,6 +89,9 @@ class BlockingHints:
 
     def wait(self, action: AwaitHints) -> Woken:
         return _on_loop(self.hints.await_hints(action), self.loop)
+
+    def ended(self, tracker: BatchTracker) -> None:
+        self.hints.ended(tracker)
 
 
 def _on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
@@ -158,8 +169,8 @@ def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[Block
     async def subscribe() -> Subscription:
         return registry.subscribe(options.sqs_queue, options.aws_conn_id)
 
-    subscription = _on_loop(subscribe(), loop)
+    hints = SubscriptionHints(_on_loop(subscribe(), loop))
     try:
-        yield BlockingHints(loop, SubscriptionHints(subscription))
+        yield BlockingHints(loop, hints)
     finally:
-        loop.call_soon_threadsafe(subscription.close)
+        loop.call_soon_threadsafe(lambda: hints.subscription.close(finished=hints.finished))

@@ -5,7 +5,8 @@ a wait never stops it), parses each message once (``core/notifications.parse_mes
 and hands each hint to every :class:`Subscription` it concerns (by analysis id, job id or
 technical tag), then deletes it. A hint no subscription wants is remembered (bounded, the
 newest per id) for a wait that learns its ids later, and made visible again for another
-process's consumer; after ``MAX_RECEIVES`` receives it is deleted. Malformed, oversized or
+process's consumer; after ``MAX_RECEIVES`` receives it is deleted, and at once if it concerns
+a batch whose wait here saw every analysis end (a subscription closed ``finished``). Malformed, oversized or
 foreign messages are logged (one bounded line) and deleted, except the events an asset watcher
 reads (``core/ica_events.EVENT_CODES``, the data events and analysis outcomes): those are
 left untouched for the watcher sharing the queue (they come back after the visibility
@@ -47,6 +48,9 @@ IDLE_SECONDS: Final = 60.0
 MAX_RECEIVES: Final = 3
 # Hints remembered for ids no subscription has claimed yet (newest per id).
 REMEMBERED: Final = 4096
+# Ids and tags of batches whose waits here saw every analysis end: their later messages
+# (duplicates, the job's last word) change nothing for anyone, so they are deleted, not passed round.
+FINISHED_KEYS: Final = 16384
 # Hints a subscription holds until its wait takes them; beyond, the oldest go and the
 # subscription says it overflowed (its wait must list the batch to catch up).
 SUBSCRIPTION_BUFFER: Final = 1024
@@ -97,10 +101,16 @@ class Subscription:
         self.woken.clear()
         return hints
 
-    def close(self) -> None:
-        """Stop receiving hints (idempotent); the consumer carries on for the others."""
+    def close(self, *, finished: bool = False) -> None:
+        """Stop receiving hints (idempotent); the consumer carries on for the others.
+
+        ``finished``: every analysis the wait followed has ended (``BatchTracker.settled``):
+        the consumer deletes the later messages of its ids and tags instead of passing them round.
+        """
         if not self.closed:
             self.closed = True
+            if finished:
+                self.consumer._finish(self)
             self.consumer._unsubscribe(self)
             self.woken.set()  # a sleep still on it (its wait was interrupted) ends now
 
@@ -150,10 +160,11 @@ class Consumer:
         self.stopped = asyncio.Event()
         self.counts: dict[str, int] = {
             "receives": 0, "messages": 0, "delivered": 0, "released": 0, "dropped": 0, "rejected": 0, "left": 0,
-            "failures": 0,
+            "finished": 0, "failures": 0,
         }
         self._remembered_max = remembered
         self._remembered: OrderedDict[tuple[str, str], Hint] = OrderedDict()
+        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._subscriptions: set[Subscription] = set()
         self._by_analysis: dict[str, set[Subscription]] = {}
         self._by_job: dict[str, set[Subscription]] = {}
@@ -231,6 +242,21 @@ class Consumer:
         if not self._subscriptions:
             self._idle_since = self.clock()
 
+    def _finish(self, subscription: Subscription) -> None:
+        for kind, keys in (("analysis", subscription.analysis_ids), ("job", subscription.job_ids), ("tag", subscription.tags)):
+            for key in keys:
+                self._finished[(kind, key)] = None
+                self._finished.move_to_end((kind, key))
+        while len(self._finished) > FINISHED_KEYS:
+            self._finished.popitem(last=False)
+
+    def _of_finished(self, hint: Hint) -> bool:
+        if isinstance(hint, JobHint):
+            return ("job", hint.job_id) in self._finished
+        return ("analysis", hint.analysis_id) in self._finished or any(
+            ("tag", tag) in self._finished for tag in hint.technical_tags
+        )
+
     def _concerned(self, hint: Hint) -> set[Subscription]:
         if isinstance(hint, JobHint):
             return set(self._by_job.get(hint.job_id, ()))
@@ -300,6 +326,9 @@ class Consumer:
             for subscription in concerned:
                 subscription._deliver(hint)
             self.counts["delivered"] += 1
+            return DELETE
+        if self._of_finished(hint):
+            self.counts["finished"] += 1
             return DELETE
         self._remember(hint)
         if message.receive_count > self.max_receives:

@@ -168,15 +168,17 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
     def execute(self, context: Context) -> Any:
         from ica_airflow_provider.core.operations import check_idempotency_key
         from ica_airflow_provider.core.progress import plural
+        from ica_airflow_provider.core.wake import wait_tag, with_wait_tag
 
         batch = self._request = self.build_batch()
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
-        if self.wait_for_completion:
-            task_wait.wake_options()  # a bad notification setting fails before the batch is created
+        # A bad notification setting fails before the batch is created; a woken wait's batch
+        # carries its tag, so that the notifications of its analyses find the wait at once.
+        tag = wait_tag(key) if self.wait_for_completion and task_wait.wake_options() is not None else None
         total = sum(len(items) for items in batch.values())  # the three item lists
-        created = self.hook.create_analysis_creation_batch(project_id, batch, key)
+        created = self.hook.create_analysis_creation_batch(project_id, with_wait_tag(batch, tag) if tag else batch, key)
         requested = plural(total, "analysis", "analyses")
         self.log.info("ICA batch %s: %s requested in project %s", created.id, requested, project_id)
         self._batch_id = created.id
@@ -187,7 +189,7 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         if not self.wait_for_completion:
             return created.id
         task_wait.begin(afresh=True)  # a retry on this object waits anew, as in a new process
-        wait = task_wait.follow(project_id, created.id)
+        wait = task_wait.follow(project_id, created.id, tag=tag)
         if not self.deferrable:
             return task_wait.run(context, wait)
         return task_wait.start(context, wait, abort_on_kill=self.abort_on_kill, defer=self.defer)

@@ -28,7 +28,9 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
     The event's ``status`` is ``success``, ``failure`` (too many failures),
     ``timeout`` (``end_time``, wall clock, passed) or ``error``; small: see :mod:`.events`.
     With an ``sqs_queue``, the wait sleeps between listings until ICA's notifications on it
-    wake it, or ``reconcile_interval`` seconds (see :mod:`ica_airflow_provider.core.hints`).
+    wake it, or ``reconcile_interval`` seconds (see :mod:`ica_airflow_provider.core.hints`);
+    ``notification_tag``, the technical tag on the batch's items, routes its analyses'
+    notifications to it before a listing has shown their ids.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         sqs_queue: str | None = None,
         aws_conn_id: str | None = None,
         reconcile_interval: float | None = None,
+        notification_tag: str | None = None,
     ) -> None:
         super().__init__()
         self.project_id = project_id
@@ -63,6 +66,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         self.sqs_queue = sqs_queue
         self.aws_conn_id = aws_conn_id
         self.reconcile_interval = reconcile_interval
+        self.notification_tag = notification_tag  # the technical tag on the batch's items (the operator's)
         self._tracker: BatchTracker | None = None  # what run() knows, for on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -78,6 +82,7 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         tracker = self._tracker = self._new_tracker()
         options = self._wake_options()
         wait = Wait(tracker, self.max_failures, self.poll_interval, Deadline(self.end_time))
+        wait.hints.tag = self.notification_tag
         try:
             client = await IcaAsyncClient.for_connection(self.ica_conn_id)
         except Exception as exc:  # a missing or unusable connection: tell the task why
@@ -90,6 +95,8 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
                 if hints is not None and options is not None:
                     wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
                 verdict = await client.wait_for_batch(wait, self.log, hints)
+                if hints is not None:
+                    hints.ended(tracker)
         except Exception as exc:  # whatever it was, the task is told, not left waiting
             message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
             yield TriggerEvent(event_payload("error", tracker, message, counts))

@@ -219,6 +219,29 @@ def test_a_message_no_one_here_wants_is_made_visible_again_then_dropped(sqs: Any
     run(scenario)
 
 
+def test_the_messages_of_a_finished_batch_are_deleted_at_once_and_an_unfinished_ones_passed_round(
+    sqs: Any, sqs_queue_url: str
+) -> None:
+    """A wait that saw every analysis end closes as finished: its ids' and tag's later messages are no one's."""
+
+    async def scenario() -> None:
+        consumer, queue = consumer_on(sqs_queue_url, max_receives=3)
+        bystander = consumer.subscribe(analysis_ids=["someone-else"])
+        done = consumer.subscribe(analysis_ids=["a-1"], job_ids=["job-1"], tags=["batch-7"])
+        cancelled = consumer.subscribe(analysis_ids=["a-5"])
+        done.close(finished=True)
+        cancelled.close()  # a cancelled wait: its batch may be waited for elsewhere
+        for body in (analysis_event("a-1"), job_event("job-1"), analysis_event("a-2", tags=("batch-7",)), analysis_event("a-5")):
+            sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=body)
+        await until_true(lambda: queue.deleted >= 4, queue.settled)
+        assert consumer.counts["finished"] == 3 and consumer.counts["dropped"] == 1
+        assert queue.released == 3  # only the cancelled wait's message went round, three times
+        assert not bystander.woken.is_set()
+        await consumer.aclose()
+
+    run(scenario)
+
+
 def test_malformed_and_foreign_messages_are_logged_once_and_dropped(
     sqs: Any, sqs_queue_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,8 +18,12 @@ pytest.importorskip(
     "airflow.providers.amazon", reason="apache-airflow-providers-amazon is not installed (the 'events' extra)"
 )
 
+from ica_airflow_provider._compat import TaskDeferred
+from ica_airflow_provider.core.notifications import ANALYSIS_STATUS_CHANGED
+from ica_airflow_provider.core.wake import WAIT_TAG_PREFIX
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.hooks.sqs_consumer import CONSUMERS
+from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.testing.server import FakeIcaServer
@@ -88,6 +93,70 @@ def test_a_deferred_wait_ends_on_notifications_with_a_confirming_listing(
     assert payload["notifications"]["woken"] >= 1 and payload["notifications"]["applied"] >= 3
     # Nothing per status change: one confirming listing, no analysis read.
     assert listings(server, batch.id) == 1 and analysis_reads(server) == 0
+
+
+def operator_context(xcoms: dict[str, Any]) -> dict[str, Any]:
+    return {"ti": SimpleNamespace(xcom_push=lambda key, value: xcoms.__setitem__(key, value), dag_id="d", task_id="launch", run_id="r")}
+
+
+def test_the_operators_tag_routes_its_analyses_notifications_to_its_wait_before_any_listing_shows_them(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], sqs_queue_url: str
+) -> None:
+    """A wait deferred before its items are created, and no job notifications: only the batch's
+    tag can bring it the analyses' (no listing has shown their ids). It ends on them, long
+    before its reconcile interval, in three requests."""
+    clock = ManualClock()
+    server = ica_fake_server_factory(clock=clock, batch_start_seconds=10, item_creation_seconds=1, analysis_step_seconds=5)
+    connect(server, project_id="project-1", sqs_queue=sqs_queue_url, aws_conn_id=AWS_CONN_ID, reconcile_interval=3600)
+    IcaHook().ensure_notifications("project-1", sqs_queue_url, [ANALYSIS_STATUS_CHANGED])
+    operator = IcaCreateAnalysisBatchOperator(
+        task_id="launch", nextflow_items=[nextflow_item(s) for s in ("t1", "t2", "t3")], wait_for_completion=True,
+        deferrable=True, poll_interval=3600, idempotency_key="tag-routing",
+    )
+    xcoms: dict[str, Any] = {}
+    with pytest.raises(TaskDeferred) as deferral:
+        operator.execute(operator_context(xcoms))
+    _, kwargs = deferral.value.trigger.serialize()
+    trigger = IcaAnalysisBatchTrigger(**kwargs)  # as the triggerer builds it
+    tag = trigger.notification_tag
+    assert tag is not None and tag.startswith(WAIT_TAG_PREFIX) and "tag-routing" not in tag
+    batch_id = xcoms["batch_id"]
+    assert all(tag in item.tags["technicalTags"] for item in server.backend.batches[batch_id].items)
+    server.backend.reset_request_log()
+
+    async def scenario() -> dict[str, Any]:
+        events = trigger.run()
+        first = asyncio.ensure_future(anext(events))
+        await until(lambda: any(tag in c._by_tag for c in CONSUMERS._consumers.values()))  # after its first poll
+        clock.advance(10 + 3 + 60)  # created, and every analysis ends
+        assert server.backend.emitter.flush()
+        event = await asyncio.wait_for(first, PATIENCE)
+        await events.aclose()
+        (consumer,) = CONSUMERS._consumers.values()
+        finished = ("tag", tag) in consumer._finished  # its later messages are deleted, not passed round
+        await CONSUMERS.aclose()
+        return {**event.payload, "finished": finished}
+
+    payload = asyncio.run(scenario())
+    assert payload["status"] == "success" and payload["counts"]["analyses"] == {"SUCCEEDED": 3} and payload["finished"]
+    assert payload["notifications"]["applied"] >= 3 and payload["notifications"]["listings"] == 1
+    # The first poll (items being created, then the job), and the confirming listing.
+    assert listings(server, batch_id) == 2 and server.backend.count_requests("GET", f"analysisCreationBatch/{batch_id}") == 3
+    assert analysis_reads(server) == 0
+
+
+@pytest.mark.parametrize("operator_args", [{"wake_on_notifications": False}, {"wait_for_completion": False}])
+def test_a_batch_whose_wait_is_not_woken_carries_no_tag(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], operator_args: dict[str, Any]
+) -> None:
+    server = ica_fake_server_factory(batch_start_seconds=0, item_creation_seconds=0, analysis_step_seconds=0)
+    connect(server, project_id="project-1", sqs_queue="https://sqs.eu-central-1.amazonaws.com/1/q")
+    args = {"wait_for_completion": True, "poll_interval": 0.01, **operator_args}
+    operator = IcaCreateAnalysisBatchOperator(task_id="launch", nextflow_items=[nextflow_item("u1")], **args)
+    xcoms: dict[str, Any] = {}
+    operator.execute(operator_context(xcoms))
+    (item,) = server.backend.batches[xcoms["batch_id"]].items
+    assert not any(t.startswith(WAIT_TAG_PREFIX) for t in item.tags["technicalTags"] or ())
 
 
 def test_without_a_queue_the_trigger_polls_and_its_event_has_no_notification_counts(

@@ -156,12 +156,54 @@ def test_an_analysis_the_wait_does_not_know_asks_for_a_listing() -> None:
 def test_new_ids_are_those_the_last_poll_brought() -> None:
     tracker = tracker_with(("i1", "SUCCEEDED", "a1", "IN_PROGRESS"), ("i2", "RUNNING", None, None))
     tracker.job_id = "job-1"
-    ledger = HintLedger()
-    assert ledger.new_ids(tracker) == (("a1",), ("job-1",))
-    assert ledger.new_ids(tracker) == ((), ())  # no poll since
+    ledger = HintLedger(tag="airflow-wait:t1")
+    assert ledger.new_ids(tracker) == (("a1",), ("job-1",), ("airflow-wait:t1",))
+    assert ledger.new_ids(tracker) == ((), (), ())  # no poll since; the tag is followed once
     tracker.records["i2"].analysis_id = "a2"
     ledger.listed(False)
-    assert ledger.new_ids(tracker) == (("a2",), ())
+    assert ledger.new_ids(tracker) == (("a2",), (), ())
+
+
+TAG = "airflow-wait:t1"
+
+
+def tagged(analysis_id: str, status: str, reference: str, minute: int = 0, tags: tuple[str, ...] = (TAG,)) -> AnalysisHint:
+    return hint(analysis_id, status, minute, technical_tags=("other", *tags), user_reference=reference)
+
+
+def test_a_tagged_hint_finds_its_item_by_user_reference_with_no_request() -> None:
+    """The analysis of an item still being created: the batch's tag and its userReference name the item."""
+    tracker = tracker_with(("i1", "RUNNING", None, None), ("i2", "RUNNING", None, None))
+    ledger = HintLedger(tag=TAG)
+    ledger.new_ids(tracker)
+    applied = ledger.apply(tracker, [tagged("a2", "IN_PROGRESS", "ref-i2"), tagged("a2", "SUCCEEDED", "ref-i2", 1)])
+    assert not applied.listing and ledger.unconfirmed
+    assert applied.changes == [
+        "ref-i2: creation RUNNING -> SUCCEEDED", "ref-i2: analysis a2 IN_PROGRESS", "ref-i2: analysis IN_PROGRESS -> SUCCEEDED",
+    ]
+    record = tracker.records["i2"]
+    assert (record.item_status, record.analysis_id, record.analysis_status) == ("SUCCEEDED", "a2", "SUCCEEDED")
+    assert tracker.records["i1"].analysis_id is None and not tracker.verdict(0).done
+
+
+@pytest.mark.parametrize(
+    ("ledger_tag", "given", "why"),
+    [
+        (None, tagged("a9", "SUCCEEDED", "ref-i1"), "the wait has no tag (a sensor's)"),
+        (TAG, tagged("a9", "SUCCEEDED", "ref-i1", tags=("airflow-wait:another",)), "another batch's tag"),
+        (TAG, tagged("a9", "SUCCEEDED", "ref-unknown"), "no item of the batch has that userReference"),
+        (TAG, tagged("a9", "SUCCEEDED", "ref-i2"), "the item's analysis is another one"),
+        (TAG, tagged("a9", "SUCCEEDED", "ref-i3"), "the item's creation failed"),
+        (TAG, replace(tagged("a9", "SUCCEEDED", "ref-i1"), user_reference=None), "no userReference"),
+    ],
+)
+def test_a_hint_that_names_no_item_of_the_batch_asks_for_a_listing(ledger_tag: str | None, given: AnalysisHint, why: str) -> None:
+    tracker = tracker_with(("i1", "RUNNING", None, None), ("i2", "SUCCEEDED", "a2", "IN_PROGRESS"), ("i3", "FAILED", None, None))
+    ledger = HintLedger(tag=ledger_tag)
+    ledger.new_ids(tracker)
+    applied = ledger.apply(tracker, [given])
+    assert applied.listing and not applied.changes, why
+    assert tracker.records["i1"].analysis_id is None and tracker.records["i2"].analysis_id == "a2"
 
 
 def test_hints_line() -> None:
@@ -330,6 +372,52 @@ def test_a_job_hint_costs_one_listing_that_learns_the_analyses() -> None:
     _, verdict = woken_wait(fake, clock, ScriptedHints(clock, [created, followed]))
     assert verdict.done and clock.now == 5.0
     assert item_listings(fake) == 3  # the first, the one the job hint asked for, the confirmation
+    # The first poll read the job after its listing (items were being created); the listing the
+    # job hint asked for did not read it again: the items it showed were all created.
+    assert len(fake.api_requests()) == 4
+
+
+def test_tagged_hints_end_a_wait_started_during_creation_in_three_requests() -> None:
+    """The benchmark's target: the first poll (items, then the job), and the confirming listing."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    fake.put_item("i2", "ref-2", "RUNNING")
+    clock = SleepingClock(0.0)
+
+    def created_and_done(action: AwaitHints) -> Woken:
+        assert action.tags == (TAG,) and action.job_ids == ("job-1",)
+        fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+        fake.put_item("i2", "ref-2", "SUCCEEDED", "a2", "SUCCEEDED")
+        fake.set_job("SUCCEEDED")
+        clock.sleep(2)
+        return Woken((tagged("a1", "SUCCEEDED", "ref-1"), tagged("a2", "SUCCEEDED", "ref-2"), job_hint("SUCCEEDED")))
+
+    hints = ScriptedHints(clock, [created_and_done])
+    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900)
+    wait.hints.tag = TAG
+    verdict = drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=hints)
+    assert verdict.done and sorted(verdict.analysis_ids) == ["a1", "a2"] and clock.now == 2.0
+    assert len(fake.api_requests()) == 3 and item_listings(fake) == 2
+    assert wait.hints.counts == {"woken": 1, "applied": 2, "ignored": 1, "listings": 1}  # the job hint came too late
+
+
+def test_a_tagged_hint_the_listing_contradicts_does_not_end_the_wait() -> None:
+    """A forged or early message: ICA's listing still shows the item being created, so the wait goes on."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+    hints = ScriptedHints(clock, [after(1, clock, Woken((tagged("a1", "SUCCEEDED", "ref-1"),)))])
+
+    def created_later(action: AwaitHints) -> Woken:
+        clock.sleep(action.seconds)
+        fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "FAILED")
+        return Woken()
+
+    hints.replies.append(created_later)
+    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900)
+    wait.hints.tag = TAG
+    verdict = drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=hints)
+    assert verdict.done and verdict.failed and clock.now == pytest.approx(1 + 900)
 
 
 def test_an_overflowed_subscription_lists_to_catch_up() -> None:
@@ -362,3 +450,16 @@ def test_a_driver_without_hints_sleeps_the_reconcile_interval() -> None:
     wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID), clock=clock, jitter=0, reconcile_interval=900)
     verdict = drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep)
     assert verdict.done and clock.sleeps == []
+
+
+def test_a_batch_is_settled_once_every_creation_and_analysis_has_ended() -> None:
+    """What lets the consumer delete its later messages: nothing of the batch can change any more."""
+    ended = tracker_with(("i1", "SUCCEEDED", "a1", "SUCCEEDED"), ("i2", "FAILED", None, None), ("i3", "SUCCEEDED", "a3", "ABORTED"))
+    assert ended.settled()
+    running = tracker_with(("i1", "SUCCEEDED", "a1", "SUCCEEDED"), ("i2", "SUCCEEDED", "a2", "IN_PROGRESS"))
+    running.wait_for = "creation"
+    assert running.verdict(0).done and not running.settled()  # a creation wait ends with analyses running
+    assert not tracker_with(("i1", "SUCCEEDED", None, None)).settled()  # created, its analysis not shown yet
+    partial = tracker_with(("i1", "SUCCEEDED", "a1", "SUCCEEDED"))
+    partial.item_count = 2
+    assert not partial.settled() and not BatchTracker(PROJECT_ID, BATCH_ID).settled()

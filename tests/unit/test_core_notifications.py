@@ -113,6 +113,15 @@ def test_a_v4_analysis_event() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("S1_tumour-normal", "S1_tumour-normal"), ("", None), ("x" * 256, None), (7, None), ("a\nb", None)],
+)
+def test_the_user_reference_routes_a_tagged_hint_and_a_bad_one_is_only_left_out(value: Any, expected: str | None) -> None:
+    hint = parse_message(body(changed(V4_EVENT, "payload.userReference", value)))
+    assert isinstance(hint, AnalysisHint) and hint.user_reference == expected and hint.status == "INITIALIZING"
+
+
 def test_a_v3_event_without_payload_version_gets_v4_status_names() -> None:
     hint = parse_message(body(V3_EVENT_WITHOUT_VERSION).encode())
     assert isinstance(hint, AnalysisHint)

@@ -12,6 +12,7 @@ import pytest
 from samples import BATCH_ID, PROJECT_ID, FakeIca, json_response
 from test_core_tracker import BATCH, ITEMS, poll, protocol_for
 
+from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.messages import Request, Response
 from ica_airflow_provider.core.tracker import BatchTracker
 
@@ -122,6 +123,49 @@ def test_a_finished_job_does_not_fail_items_still_shown_creating(
     fake.set_analysis("a1", "SUCCEEDED")
     poll(tracker, fake, protocol)
     assert tracker.verdict(1).done and tracker.verdict(1).analysis_ids == ["a1", "a2"]
+
+
+def listing_after_a_hint(tracker: BatchTracker, fake: FakeIca) -> tuple[list[str], list[str]]:
+    """The listing a job hint asks for (``job_first=False``); returns (changes, requests)."""
+    before = len(fake.api_requests())
+    changes = drive(tracker.poll(protocol_for(fake), listing=True, job_first=False), fake.send, lambda s: None)
+    return changes, fake.described()[before:]
+
+
+def test_a_listing_hints_asked_for_reads_the_job_only_if_items_are_still_being_created() -> None:
+    fake = stopped_midway()
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(tracker, fake, protocol_for(fake))
+    fake.put_item("i2", "ref-b", "SUCCEEDED", "a2", "REQUESTED")
+    fake.put_item("i3", "ref-c", "SUCCEEDED", "a3", "REQUESTED")
+    fake.set_job("SUCCEEDED")
+
+    _, sent = listing_after_a_hint(tracker, fake)
+
+    assert sent == [ITEMS]  # every item created: the job has nothing to add
+    assert not tracker.creating()
+
+
+def test_a_listing_hints_asked_for_still_fails_the_items_an_ended_job_left(caplog: pytest.LogCaptureFixture) -> None:
+    """The job read after the items says it stopped: the items again, job first, as on first sight."""
+    caplog.set_level(logging.WARNING, logger="ica_airflow_provider.core.tracker")
+    fake = stopped_midway()
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(tracker, fake, protocol_for(fake))
+    fake.set_job("STOPPED", STOPPED_INFO)
+
+    changes, sent = listing_after_a_hint(tracker, fake)
+
+    assert sent == [ITEMS, BATCH, BATCH, ITEMS]
+    assert [r.user_reference for r in tracker.verdict(0).failures] == ["ref-b", "ref-c"]
+    assert changes[-1] == "ref-c: creation WAITING_RESOURCES -> FAILED (batch job STOPPED: Stopped by the user)"
+
+    fake = stopped_midway()
+    tracker = BatchTracker(PROJECT_ID, BATCH_ID)
+    poll(tracker, fake, protocol_for(fake))
+    fake.set_job("SUCCEEDED")  # read after a listing that still showed items being created: no lag to tell
+    _, sent = listing_after_a_hint(tracker, fake)
+    assert sent == [ITEMS, BATCH] and tracker.creating() and not caplog.records
 
 
 def test_the_job_is_not_read_once_every_item_is_created() -> None:
