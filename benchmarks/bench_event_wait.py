@@ -94,6 +94,10 @@ TARGET_P95_SECONDS = 2.0
 TARGET_STALL = 0.2
 TARGET_EXTRA_KIB = 10
 REORDER_SECONDS = 2.0
+# moto's SQS server spends time in proportion to the queue's depth on every call (a receive of
+# ten: 0.025 s at a depth of 10, 0.6-0.8 s at 800), so the woken run's batches start this far
+# apart (about 30 messages a second): the latency measured is the wait's, not moto's backlog.
+WOKEN_PACE = 0.25
 MESSAGES_PER_BATCH = 7  # the job's two or three statuses, five analyses each ending as it is created
 FAULT_RATE = 0.3
 POLL_ALLOWANCE = 2.0  # "plus one poll": what one listing may take on a busy loop
@@ -104,13 +108,14 @@ BATCH_IN_PATH = re.compile(r"/analysisCreationBatch/([^/?]+)")
 # --- children ---------------------------------------------------------------------------------
 
 
-def prepare(count: int, items: int, queue_url: str | None) -> None:
+def prepare(count: int, items: int, queue_url: str | None, pace: float) -> None:
     """Child: subscribe the project to ``queue_url`` (if any), then create the batches; prints RESULT."""
     if queue_url:
         from ica_airflow_provider.hooks.ica import IcaHook
 
         IcaHook().ensure_notifications(PROJECT_ID, queue_url)
-    create_batches(count, items, threads=4)
+    # Tagged as the operator tags a woken wait's batch.
+    create_batches(count, items, threads=4, tagged=bool(queue_url), pace=pace)
 
 
 def end_times(spec_path: str) -> None:
@@ -225,6 +230,7 @@ async def drained(traffic: Traffic, quiet: float, patience: float) -> None:
 async def waits(spec: dict[str, Any]) -> dict[str, Any]:
     """Child: the triggerer's event loop running one scenario's waits."""
     batch_ids: list[str] = spec["batch_ids"]
+    tags: dict[str, str] = dict(zip(batch_ids, spec.get("tags") or (), strict=False))
     warmup_id, batch_ids = batch_ids[0], batch_ids[1:]
     n = len(batch_ids)
     wake = (
@@ -264,7 +270,7 @@ async def waits(spec: dict[str, Any]) -> dict[str, Any]:
         # As TriggerRunner.create_triggers: yield before building each trigger and before starting it
         # (and, when spread, until the task that defers it has "arrived").
         await asyncio.sleep(max(0.0, started + spread * i / n - time.monotonic()) if spread else 0)
-        trigger = new_trigger(batch_id, poll, end_time, **wake)
+        trigger = new_trigger(batch_id, poll, end_time, **wake, **({"notification_tag": tags[batch_id]} if batch_id in tags else {}))
         await asyncio.sleep(0)
         tasks.append(asyncio.create_task(one(trigger, f"bench_event_wait/run/wait/{i} (ID {i})")))
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -339,9 +345,10 @@ class Scenario:
         spread: float = 0.0,
         timeout: float = 600.0,
         drain: bool = False,
+        pace: float = 0.0,
         **fake: Any,
     ) -> None:
-        self.name, self.n, self.sqs, self.woken = name, n, sqs, woken
+        self.name, self.n, self.sqs, self.woken, self.pace = name, n, sqs, woken, pace
         self.poll_interval, self.reconcile, self.spread, self.timeout, self.drain = (
             poll_interval, reconcile, spread, timeout, drain,
         )
@@ -377,12 +384,14 @@ class Scenario:
         with ServerProcess(**self.fake) as server:
             queue_url = self.queue()
             created = self.child(
-                server, "--prepare", str(self.n + 1), "--items", "5", "--queue-url", queue_url or ""
+                server, "--prepare", str(self.n + 1), "--items", "5", "--queue-url", queue_url or "",
+                "--pace", str(self.pace),
             )
             if before_waits is not None:
                 before_waits(server)
             spec = {
                 "batch_ids": created["batch_ids"],
+                "tags": created.get("tags"),
                 "queue_url": queue_url,
                 "poll_interval": self.poll_interval,
                 "reconcile": self.reconcile,
@@ -501,6 +510,11 @@ def main() -> None:
     parser.add_argument("--short-reconcile", type=float, default=15.0, help="the fault scenarios' (s)")
     parser.add_argument("--only", help="comma-separated scenarios to run (debugging; no summary rows)")
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--woken-pace", type=float, default=WOKEN_PACE,
+        help=f"seconds between the woken run's batch starts (default {WOKEN_PACE:g}: see RESULTS.md, moto's pace)",
+    )
+    parser.add_argument("--pace", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--items", type=int, default=5, help=argparse.SUPPRESS)
     parser.add_argument("--queue-url", help=argparse.SUPPRESS)
     parser.add_argument("--waits-spec", help=argparse.SUPPRESS)
@@ -508,7 +522,7 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.prepare is not None:
-        prepare(args.prepare, args.items, args.queue_url or None)
+        prepare(args.prepare, args.items, args.queue_url or None, args.pace)
         return
     if args.end_times:
         end_times(args.end_times)
@@ -547,7 +561,8 @@ def run(args: argparse.Namespace) -> None:
             "polled": (n, {"woken": False, "hold": create(n) + poll + 10, "spread": poll}),
             "one": (1, {"hold": create(n) + poll + 10}),
             "quiet": (n, {"reconcile": short, "hold": create(n) + 10, "notify_drop_rate": 1.0}),
-            "woken": (m, {"reconcile": args.reconcile_interval, "hold": create(m) + 10}),
+            "woken": (m, {"reconcile": args.reconcile_interval, "hold": create(m) + m * args.woken_pace + 10,
+                          "pace": args.woken_pace}),
             "faults": (m, {"reconcile": short, "hold": create(m) + 10, "notify_seed": 22,
                            "notify_drop_rate": FAULT_RATE, "notify_duplicate_rate": FAULT_RATE,
                            "notify_reorder_seconds": REORDER_SECONDS}),

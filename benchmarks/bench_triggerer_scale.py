@@ -107,15 +107,22 @@ MASKER_MODULES = (
 # --- the batches, created in a child process through the hook -------------------------------
 
 
-def create_batches(count: int, items: int, threads: int) -> None:
-    """Child process: create ``count`` batches through ``IcaHook``; print their IDs."""
+def create_batches(count: int, items: int, threads: int, *, tagged: bool = False, pace: float = 0.0) -> None:
+    """Child process: create ``count`` batches through ``IcaHook``; print their IDs.
+
+    ``tagged``: each batch's items carry the technical tag the operator gives a woken wait's
+    batch (printed as ``tags``, in the order of the IDs). ``pace``: seconds between two
+    creations (each job starts the fake's ``batch_start_seconds`` after its batch's).
+    """
     import threading
 
+    from ica_airflow_provider.core.wake import wait_tag, with_wait_tag
     from ica_airflow_provider.hooks.ica import IcaHook
 
     local = threading.local()
 
     def create(index: int) -> str:
+        time.sleep(max(0.0, started + index * pace - time.perf_counter()))
         hook = getattr(local, "hook", None)
         if hook is None:
             hook = local.hook = IcaHook()
@@ -124,15 +131,18 @@ def create_batches(count: int, items: int, threads: int) -> None:
             item["userReference"] = f"scale-{index:05d}-{number}"
         if index % FAIL_EVERY == FAIL_EVERY - 1:
             nextflow[-1]["userReference"] += "-fail-analysis"
+        key = f"bench-scale-{index}"
+        request = {"nextflowItems": nextflow}
         batch = hook.create_analysis_creation_batch(
-            PROJECT_ID, {"nextflowItems": nextflow}, idempotency_key=f"bench-scale-{index}"
+            PROJECT_ID, with_wait_tag(request, wait_tag(key)) if tagged else request, idempotency_key=key
         )
         return str(batch.id)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         ids = list(pool.map(create, range(count)))
-    print("RESULT " + json.dumps({"batch_ids": ids, "seconds": time.perf_counter() - started}), flush=True)
+    tags = [wait_tag(f"bench-scale-{index}") for index in range(count)] if tagged else None
+    print("RESULT " + json.dumps({"batch_ids": ids, "tags": tags, "seconds": time.perf_counter() - started}), flush=True)
 
 
 def expected_status(index: int) -> str:

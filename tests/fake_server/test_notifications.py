@@ -371,3 +371,17 @@ def test_the_sqs_endpoint_of_a_queue_url() -> None:
     assert sqs_endpoint(aws, None, None) == ("https://sqs.eu-west-1.amazonaws.com", "eu-west-1")
     assert sqs_endpoint("http://127.0.0.1:5000/1/q", None, None) == ("http://127.0.0.1:5000", "us-east-1")
     assert sqs_endpoint(aws, "http://127.0.0.1:9", "ap-southeast-2") == ("http://127.0.0.1:9", "ap-southeast-2")
+
+
+def test_a_burst_goes_out_in_batches_per_queue_within_sqs_limits() -> None:
+    from ica_airflow_provider.testing.emitter import SEND_BATCH_BYTES, Outgoing, _sends
+    from ica_airflow_provider.testing.notifications import Target
+
+    one, two = (Target(f"http://127.0.0.1:5000/1/q{n}", None, "V4", f"s{n}") for n in (1, 2))
+    small = [Outgoing(0.0, one if n % 3 else two, f"m{n}") for n in range(7)]
+    sends = _sends(small)
+    assert [(t, [o.body for o in entries]) for t, entries in sends] == [
+        (two, ["m0", "m3", "m6"]), (one, ["m1", "m2", "m4", "m5"]),
+    ]
+    big = "x" * (SEND_BATCH_BYTES // 3 + 1)  # three of them are more than one request may carry
+    assert [len(entries) for _, entries in _sends([Outgoing(0.0, one, big) for _ in range(3)])] == [2, 1]
