@@ -96,6 +96,8 @@ def main() -> None:
             if args.quick
             else [],
         ),
+        # The loop under a burst of 10,000 notifications (an in-memory queue: moto cannot carry it).
+        ("bench_hint_burst.py", ["--waits", "100"] if args.quick else []),
         # The rate-limit scenario: a tenant limit of 50 req/s, a budget of 40.
         (
             "bench_triggerer_scale.py",
