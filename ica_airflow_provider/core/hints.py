@@ -122,6 +122,8 @@ class HintLedger:
         if record is None:
             applied.listing = True  # an analysis of the batch not seen yet (a tag routed it)
             return True
+        if record.analysis_id != hint.analysis_id:
+            return False  # a listing showed the item with another analysis than a tagged hint named
         newest = self._newest.get(hint.analysis_id)
         listed = parse_time(tracker.analysis_modified.get(hint.analysis_id))
         if listed is not None and (newest is None or listed > newest):

@@ -186,6 +186,17 @@ def test_a_tagged_hint_finds_its_item_by_user_reference_with_no_request() -> Non
     assert tracker.records["i1"].analysis_id is None and not tracker.verdict(0).done
 
 
+def test_a_tagged_hint_a_listing_contradicted_moves_nothing_after() -> None:
+    tracker = tracker_with(("i1", "RUNNING", None, None))
+    ledger = HintLedger(tag=TAG)
+    ledger.new_ids(tracker)
+    ledger.apply(tracker, [tagged("a-forged", "IN_PROGRESS", "ref-i1")])
+    record = tracker.records["i1"]
+    record.analysis_id, record.analysis_status = "a1", "QUEUED"  # what the next listing showed
+    applied = ledger.apply(tracker, [tagged("a-forged", "SUCCEEDED", "ref-i1", 1)])
+    assert not applied.changes and record.analysis_status == "QUEUED" and ledger.counts["ignored"] == 1
+
+
 @pytest.mark.parametrize(
     ("ledger_tag", "given", "why"),
     [
