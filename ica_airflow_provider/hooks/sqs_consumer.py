@@ -164,7 +164,7 @@ class Consumer:
         }
         self._remembered_max = remembered
         self._remembered: OrderedDict[tuple[str, str], Hint] = OrderedDict()
-        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._finished: dict[str, None] = {}  # "analysis:<id>", "job:<id>", "tag:<tag>", oldest first
         self._subscriptions: set[Subscription] = set()
         self._by_analysis: dict[str, set[Subscription]] = {}
         self._by_job: dict[str, set[Subscription]] = {}
@@ -243,18 +243,20 @@ class Consumer:
             self._idle_since = self.clock()
 
     def _finish(self, subscription: Subscription) -> None:
-        for kind, keys in (("analysis", subscription.analysis_ids), ("job", subscription.job_ids), ("tag", subscription.tags)):
+        # A batch's tag stands for all its analyses: only an untagged wait's analysis ids are kept.
+        analyses = () if subscription.tags else subscription.analysis_ids
+        for kind, keys in (("analysis", analyses), ("job", subscription.job_ids), ("tag", subscription.tags)):
             for key in keys:
-                self._finished[(kind, key)] = None
-                self._finished.move_to_end((kind, key))
+                self._finished.pop(f"{kind}:{key}", None)
+                self._finished[f"{kind}:{key}"] = None
         while len(self._finished) > FINISHED_KEYS:
-            self._finished.popitem(last=False)
+            del self._finished[next(iter(self._finished))]
 
     def _of_finished(self, hint: Hint) -> bool:
         if isinstance(hint, JobHint):
-            return ("job", hint.job_id) in self._finished
-        return ("analysis", hint.analysis_id) in self._finished or any(
-            ("tag", tag) in self._finished for tag in hint.technical_tags
+            return f"job:{hint.job_id}" in self._finished
+        return f"analysis:{hint.analysis_id}" in self._finished or any(
+            f"tag:{tag}" in self._finished for tag in hint.technical_tags
         )
 
     def _concerned(self, hint: Hint) -> set[Subscription]:

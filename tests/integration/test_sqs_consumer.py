@@ -227,14 +227,19 @@ def test_the_messages_of_a_finished_batch_are_deleted_at_once_and_an_unfinished_
     async def scenario() -> None:
         consumer, queue = consumer_on(sqs_queue_url, max_receives=3)
         bystander = consumer.subscribe(analysis_ids=["someone-else"])
-        done = consumer.subscribe(analysis_ids=["a-1"], job_ids=["job-1"], tags=["batch-7"])
+        done = consumer.subscribe(analysis_ids=["a-1"], job_ids=["job-1"], tags=["batch-7"])  # the operator's
+        untagged = consumer.subscribe(analysis_ids=["a-3"])  # a sensor's: no tag
         cancelled = consumer.subscribe(analysis_ids=["a-5"])
         done.close(finished=True)
+        untagged.close(finished=True)
         cancelled.close()  # a cancelled wait: its batch may be waited for elsewhere
-        for body in (analysis_event("a-1"), job_event("job-1"), analysis_event("a-2", tags=("batch-7",)), analysis_event("a-5")):
+        for body in (
+            analysis_event("a-1", tags=("batch-7",)), job_event("job-1"), analysis_event("a-2", tags=("batch-7",)),
+            analysis_event("a-3"), analysis_event("a-5"),
+        ):
             sqs.send_message(QueueUrl=sqs_queue_url, MessageBody=body)
-        await until_true(lambda: queue.deleted >= 4, queue.settled)
-        assert consumer.counts["finished"] == 3 and consumer.counts["dropped"] == 1
+        await until_true(lambda: queue.deleted >= 5, queue.settled)
+        assert consumer.counts["finished"] == 4 and consumer.counts["dropped"] == 1
         assert queue.released == 3  # only the cancelled wait's message went round, three times
         assert not bystander.woken.is_set()
         await consumer.aclose()

@@ -133,7 +133,7 @@ def test_the_operators_tag_routes_its_analyses_notifications_to_its_wait_before_
         event = await asyncio.wait_for(first, PATIENCE)
         await events.aclose()
         (consumer,) = CONSUMERS._consumers.values()
-        finished = ("tag", tag) in consumer._finished  # its later messages are deleted, not passed round
+        finished = f"tag:{tag}" in consumer._finished  # its later messages are deleted, not passed round
         await CONSUMERS.aclose()
         return {**event.payload, "finished": finished}
 
