@@ -642,7 +642,7 @@ def rows(report: Report, args: argparse.Namespace, results: dict[str, dict[str, 
                "independent of the number of waits", per_minute(quiet) <= per_minute(one) + 1,
                note=f"one consumer per process, long polls of 20 s; messages received {one['consumer'].get('messages', 0):,}"
                f" / {quiet['consumer'].get('messages', 0):,}")
-    label_w = f"6 event wait N={woken['n']:,} woken"
+    label_w = f"6 event wait N={woken['n']:,} woken, jobs {args.woken_pace:g} s apart"
     outcome_row(report, label_w, woken)
     request_row(report, label_w, woken, args.reconcile_interval)
     latency_row(report, label_w, woken, f"p95 <= {TARGET_P95_SECONDS:g} s", percentile(latencies(woken), 0.95) <= TARGET_P95_SECONDS)

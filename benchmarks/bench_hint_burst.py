@@ -65,7 +65,7 @@ def template_message() -> dict[str, Any]:
         queue_url = client.create_queue(QueueName="template")["QueueUrl"]
         hook = IcaHook()
         hook.ensure_notifications(PROJECT_ID, queue_url, ["ICA_EXEC_028"])
-        request = with_wait_tag({"nextflowItems": [nextflow_item("template-sample")]}, wait_tag("template"))
+        request = with_wait_tag({"nextflowItems": [nextflow_item("template-sample")]}, wait_tag(PROJECT_ID, "template"))
         hook.create_analysis_creation_batch(PROJECT_ID, request, idempotency_key="template")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

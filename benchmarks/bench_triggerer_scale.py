@@ -134,14 +134,14 @@ def create_batches(count: int, items: int, threads: int, *, tagged: bool = False
         key = f"bench-scale-{index}"
         request = {"nextflowItems": nextflow}
         batch = hook.create_analysis_creation_batch(
-            PROJECT_ID, with_wait_tag(request, wait_tag(key)) if tagged else request, idempotency_key=key
+            PROJECT_ID, with_wait_tag(request, wait_tag(PROJECT_ID, key)) if tagged else request, idempotency_key=key
         )
         return str(batch.id)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         ids = list(pool.map(create, range(count)))
-    tags = [wait_tag(f"bench-scale-{index}") for index in range(count)] if tagged else None
+    tags = [wait_tag(PROJECT_ID, f"bench-scale-{index}") for index in range(count)] if tagged else None
     print("RESULT " + json.dumps({"batch_ids": ids, "tags": tags, "seconds": time.perf_counter() - started}), flush=True)
 
 

@@ -154,18 +154,21 @@ class HintLedger:
 
     def _adopt(self, tracker: BatchTracker, hint: AnalysisHint, applied: Applied) -> ItemRecord | None:
         """The record of the item a tagged hint's analysis was created for, if no listing has shown one yet."""
-        if self.tag is None or hint.user_reference is None or self.tag not in hint.technical_tags:
+        if (
+            self.tag is None
+            or self.tag not in hint.technical_tags
+            or hint.user_reference is None
+            or hint.project_id != tracker.project_id  # a tag is a project's (core/wake.wait_tag)
+            or not is_known_analysis_status(hint.status)  # what it means, only a listing says
+        ):
             return None
         if self._by_reference is None:
             self._by_reference = {r.user_reference: r for r in tracker.records.values()}
         record = self._by_reference.get(hint.user_reference)
         if record is None or record.analysis_id is not None or item_phase(record.item_status) is Phase.FAILED:
             return None  # not an item of this wait's records, or one whose analysis is known (another's hint)
-        if item_phase(record.item_status) is Phase.RUNNING:
-            # Its analysis exists, so its creation is over; a listing confirms it before the wait ends.
-            applied.changes.append(f"{record.user_reference}: creation {record.item_status} -> SUCCEEDED")
-            record.item_status = "SUCCEEDED"
-        record.analysis_id = hint.analysis_id
+        # Its analysis exists, so its creation is over; a listing confirms it before the wait ends.
+        applied.changes += tracker.place_hinted(record, hint.analysis_id)
         self._analyses[hint.analysis_id] = record
         self.unconfirmed = True
         return record

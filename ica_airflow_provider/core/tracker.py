@@ -209,6 +209,21 @@ class BatchTracker:
     # analysis id -> the timeModified ICA gave with its status (ISO text), as last read:
     # notifications as old or older say nothing new (core/hints.py). Lives with this process.
     analysis_modified: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Item ids whose analysis only a notification named (core/hints.py), until a listing shows the item.
+    hinted: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def place_hinted(self, record: ItemRecord, analysis_id: str) -> list[str]:
+        """A notification names the analysis of an item no listing has shown one for; the change lines.
+
+        Its creation counts as over, until a listing says otherwise: what REST then shows replaces it.
+        """
+        changes = []
+        if item_phase(record.item_status) is Phase.RUNNING:
+            changes.append(f"{record.user_reference}: creation {record.item_status} -> SUCCEEDED")
+            record.item_status = "SUCCEEDED"
+        record.analysis_id = analysis_id
+        self.hinted.add(record.item_id)
+        return changes
 
     def dump_records(self) -> list[dict[str, Any]]:
         """The records as plain JSON: the ``analyses`` XCom, trigger events, the task state store."""
@@ -391,6 +406,13 @@ class BatchTracker:
             old_status = record.item_status
             if item_phase(old_status) is Phase.FAILED and item_phase(item.processing.status) is Phase.RUNNING:
                 return  # counted FAILED when its job ended (see _end_creation); ICA leaves it as it was
+            if item.id in self.hinted:
+                # What a notification alone said gives way to what ICA's REST API shows (no change line:
+                # the notification's were said).
+                self.hinted.discard(item.id)
+                old_status = item.processing.status
+                if item.created_analysis is None:
+                    record.analysis_id = record.analysis_status = record.reason = None
         self._check_known("item", item.processing.status, is_known_item_status(item.processing.status))
         if old_status is not None and old_status != item.processing.status:
             changes.append(f"{record.user_reference}: creation {old_status} -> {item.processing.status}")

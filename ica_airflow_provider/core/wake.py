@@ -18,8 +18,8 @@ DEFAULT_AWS_CONN_ID = "aws_default"  # as the Amazon provider's SQS sensor and M
 # A woken wait lists its batch at least this often: what a lost notification can cost, and
 # about 100 requests a day per wait instead of about 2,900 at a 60 s poll.
 DEFAULT_RECONCILE_INTERVAL = 900.0
-# The technical tag the operator puts on each item of a batch whose wait is woken: ICA's
-# notifications of its analyses then reach the wait before a listing has shown their ids.
+# The technical tag the operator puts on each item of a batch it waits for: ICA's notifications
+# of its analyses then reach a woken wait before a listing has shown their ids.
 WAIT_TAG_PREFIX = "airflow-wait:"
 _ICA_ITEM_LISTS = ("cwlItems", "nextflowItems", "nextflowJsonItems")
 
@@ -33,9 +33,12 @@ class WakeOptions:
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
 
 
-def wait_tag(idempotency_key: str) -> str:
-    """The technical tag of the batch created with this ``Idempotency-Key``: the same on every retry."""
-    return WAIT_TAG_PREFIX + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+def wait_tag(project_id: str, idempotency_key: str) -> str:
+    """The technical tag of the batch created in the project with this ``Idempotency-Key``: the same on every retry.
+
+    The project is in it because ICA scopes keys per project: one key, two projects, two batches.
+    """
+    return WAIT_TAG_PREFIX + hashlib.sha256(f"{project_id}\n{idempotency_key}".encode()).hexdigest()[:24]
 
 
 def with_wait_tag(batch: Mapping[str, Any], tag: str) -> dict[str, Any]:

@@ -129,7 +129,7 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         # back from XCom: see ica_airflow_provider.openlineage.task_lineage).
         self._batch_id: str | None = None
         self._records: list[dict[str, Any]] | None = None
-        self._request: dict[str, Any] | None = None  # the request as validated once, for the wire and lineage
+        self._request: dict[str, Any] | None = None  # the request as validated once (lineage; the wire gets it tagged)
 
     # -- building the request -------------------------------------------------------------
 
@@ -174,9 +174,13 @@ class IcaCreateAnalysisBatchOperator(IcaWaitingTaskMixin, BaseOperator):
         task_wait = self.task_wait
         project_id = task_wait.project_id(self.project_id)
         key = check_idempotency_key(self.idempotency_key or derive_idempotency_key(context, batch))
-        # A bad notification setting fails before the batch is created; a woken wait's batch
-        # carries its tag, so that the notifications of its analyses find the wait at once.
-        tag = wait_tag(key) if self.wait_for_completion and task_wait.wake_options() is not None else None
+        tag = None
+        if self.wait_for_completion:
+            task_wait.wake_options()  # a bad notification setting fails before the batch is created
+            # The batch the task waits for carries its tag, so that the notifications of its analyses
+            # find a woken wait at once. Whether the wait is woken is not asked: a retry sends the same
+            # body under the same Idempotency-Key, whatever the connection says by then.
+            tag = wait_tag(project_id, key)
         total = sum(len(items) for items in batch.values())  # the three item lists
         created = self.hook.create_analysis_creation_batch(project_id, with_wait_tag(batch, tag) if tag else batch, key)
         requested = plural(total, "analysis", "analyses")

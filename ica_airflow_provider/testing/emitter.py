@@ -350,26 +350,27 @@ class NotificationEmitter:
                 return
             if outgoing is _STOP:
                 continue  # left by an earlier generation's close()
-            batch = [outgoing, *self._more(SEND_BATCH - 1)]
+            batch, stop = self._more(outgoing, SEND_BATCH)
             for target, entries in _sends(batch):
                 self._send(target, entries)
             with self._done:
                 self._handled += len(batch)
                 self._done.notify_all()
+            if stop and closing.is_set():
+                return
 
-    def _more(self, most: int) -> list[Outgoing]:
-        """What else is waiting to be sent, without waiting for more: sent with the first in one call."""
-        more: list[Outgoing] = []
-        while len(more) < most:
+    def _more(self, first: Outgoing, most: int) -> tuple[list[Outgoing], bool]:
+        """``first`` and what else waits to be sent, without waiting for more; whether a stop came too."""
+        batch = [first]
+        while len(batch) < most:
             try:
                 outgoing = self._queue.get_nowait()
             except queue.Empty:
                 break
             if outgoing is _STOP:
-                self._queue.put_nowait(outgoing)  # for the loop to see
-                break
-            more.append(outgoing)
-        return more
+                return batch, True
+            batch.append(outgoing)
+        return batch, False
 
     def _send(self, target: Target, entries: list[Outgoing]) -> None:
         """One ``SendMessageBatch`` (a burst of transitions costs a tenth of the calls); each failure counted."""

@@ -20,10 +20,11 @@ pytest.importorskip(
 
 from ica_airflow_provider._compat import TaskDeferred
 from ica_airflow_provider.core.notifications import ANALYSIS_STATUS_CHANGED
-from ica_airflow_provider.core.wake import WAIT_TAG_PREFIX
+from ica_airflow_provider.core.wake import WAIT_TAG_PREFIX, wait_tag
+from ica_airflow_provider.hooks.clients import REGISTRY
 from ica_airflow_provider.hooks.ica import IcaHook
 from ica_airflow_provider.hooks.sqs_consumer import CONSUMERS
-from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator
+from ica_airflow_provider.operators.ica import IcaCreateAnalysisBatchOperator, derive_idempotency_key
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.testing.server import FakeIcaServer
@@ -95,6 +96,16 @@ def test_a_deferred_wait_ends_on_notifications_with_a_confirming_listing(
     assert listings(server, batch.id) == 1 and analysis_reads(server) == 0
 
 
+def stop_hint_loop_consumers() -> None:
+    """A worker's wait leaves its consumer on the process's hint loop (it stops when idle): stop it now."""
+    from ica_airflow_provider.hooks import hint_sources
+
+    loop = hint_sources._LOOP
+    for key, consumer in list(CONSUMERS._consumers.items()):
+        if key[2] is loop and loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(consumer.aclose(), loop).result(PATIENCE)
+
+
 def operator_context(xcoms: dict[str, Any]) -> dict[str, Any]:
     return {"ti": SimpleNamespace(xcom_push=lambda key, value: xcoms.__setitem__(key, value), dag_id="d", task_id="launch", run_id="r")}
 
@@ -145,14 +156,36 @@ def test_the_operators_tag_routes_its_analyses_notifications_to_its_wait_before_
     assert analysis_reads(server) == 0
 
 
-@pytest.mark.parametrize("operator_args", [{"wake_on_notifications": False}, {"wait_for_completion": False}])
-def test_a_batch_whose_wait_is_not_woken_carries_no_tag(
-    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], operator_args: dict[str, Any]
+def test_a_retry_sends_the_same_tagged_body_whether_or_not_its_wait_is_woken_by_then(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None], sqs_queue_url: str
+) -> None:
+    """The tag depends on the task's arguments only: a retry woken after the connection gained a
+    queue replays the first, polled, try's batch (the fake refuses another body under the same key, as ICA)."""
+    server = ica_fake_server_factory(batch_start_seconds=0, item_creation_seconds=0, analysis_step_seconds=0)
+    batch_ids = []
+    for extra in ({}, {"sqs_queue": sqs_queue_url, "aws_conn_id": AWS_CONN_ID}):
+        connect(server, project_id="project-1", **extra)
+        REGISTRY.clear()  # the connection changed: its settings are read again
+        operator = IcaCreateAnalysisBatchOperator(
+            task_id="launch", nextflow_items=[nextflow_item("u1")], wait_for_completion=True, poll_interval=0.01,
+        )
+        xcoms: dict[str, Any] = {}
+        operator.execute(operator_context(xcoms))
+        batch_ids.append(xcoms["batch_id"])
+    stop_hint_loop_consumers()  # the woken try's, on the worker's hint loop
+    assert batch_ids[0] == batch_ids[1] and server.backend.count_batches() == 1
+    (item,) = server.backend.batches[batch_ids[0]].items
+    assert [t for t in item.tags["technicalTags"] if t.startswith(WAIT_TAG_PREFIX)] == [
+        wait_tag("project-1", operator.idempotency_key or derive_idempotency_key(operator_context({}), operator.build_batch()))
+    ]
+
+
+def test_a_batch_the_task_does_not_wait_for_carries_no_tag(
+    ica_fake_server_factory: Callable[..., FakeIcaServer], connect: Callable[..., None]
 ) -> None:
     server = ica_fake_server_factory(batch_start_seconds=0, item_creation_seconds=0, analysis_step_seconds=0)
     connect(server, project_id="project-1", sqs_queue="https://sqs.eu-central-1.amazonaws.com/1/q")
-    args = {"wait_for_completion": True, "poll_interval": 0.01, **operator_args}
-    operator = IcaCreateAnalysisBatchOperator(task_id="launch", nextflow_items=[nextflow_item("u1")], **args)
+    operator = IcaCreateAnalysisBatchOperator(task_id="launch", nextflow_items=[nextflow_item("u1")])
     xcoms: dict[str, Any] = {}
     operator.execute(operator_context(xcoms))
     (item,) = server.backend.batches[xcoms["batch_id"]].items

@@ -206,6 +206,8 @@ def test_a_tagged_hint_a_listing_contradicted_moves_nothing_after() -> None:
         (TAG, tagged("a9", "SUCCEEDED", "ref-i2"), "the item's analysis is another one"),
         (TAG, tagged("a9", "SUCCEEDED", "ref-i3"), "the item's creation failed"),
         (TAG, replace(tagged("a9", "SUCCEEDED", "ref-i1"), user_reference=None), "no userReference"),
+        (TAG, replace(tagged("a9", "SUCCEEDED", "ref-i1"), project_id=None), "no project: the tag is a project's"),
+        (TAG, tagged("a9", "NEWLY_INVENTED", "ref-i1"), "a status only a listing can explain"),
     ],
 )
 def test_a_hint_that_names_no_item_of_the_batch_asks_for_a_listing(ledger_tag: str | None, given: AnalysisHint, why: str) -> None:
@@ -410,6 +412,31 @@ def test_tagged_hints_end_a_wait_started_during_creation_in_three_requests() -> 
     assert verdict.done and sorted(verdict.analysis_ids) == ["a1", "a2"] and clock.now == 2.0
     assert len(fake.api_requests()) == 3 and item_listings(fake) == 2
     assert wait.hints.counts == {"woken": 1, "applied": 2, "ignored": 1, "listings": 1}  # the job hint came too late
+
+
+@pytest.mark.parametrize("wait_for", ["analyses", "creation"])
+def test_a_tagged_hint_gives_way_to_a_listing_that_shows_no_analysis_yet(wait_for: str) -> None:
+    """A forged or misrouted message names an analysis REST never shows: the confirming listing
+    (the item created, no analysis shown yet) takes it back, and the wait goes on to the real one."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+
+    def forged(action: AwaitHints) -> Woken:
+        fake.put_item("i1", "ref-1", "SUCCEEDED")  # created; ICA does not show its analysis yet
+        clock.sleep(1)
+        return Woken((tagged("a-forged", "SUCCEEDED", "ref-1"),))
+
+    def real(action: AwaitHints) -> Woken:
+        clock.sleep(action.seconds)
+        fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+        return Woken()
+
+    wait = Wait(BatchTracker(PROJECT_ID, BATCH_ID, wait_for), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900)  # type: ignore[arg-type]
+    wait.hints.tag = TAG
+    verdict = drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=ScriptedHints(clock, [forged, real]))
+    assert verdict.done and verdict.analysis_ids == ["a1"] and clock.now == pytest.approx(1 + 900)
+    assert not wait.tracker.hinted
 
 
 def test_a_tagged_hint_the_listing_contradicts_does_not_end_the_wait() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 from ica_airflow_provider.core.wake import WAIT_TAG_PREFIX, wait_tag, with_wait_tag
 
 
-def test_the_tag_is_the_same_for_a_key_and_differs_between_keys() -> None:
-    tag = wait_tag("airflow:dag:task:run:-1:abc")
-    assert tag == wait_tag("airflow:dag:task:run:-1:abc") != wait_tag("airflow:dag:task:run2:-1:abc")
+def test_the_tag_is_the_same_for_a_key_and_differs_between_keys_and_projects() -> None:
+    tag = wait_tag("project-1", "airflow:dag:task:run:-1:abc")
+    assert tag == wait_tag("project-1", "airflow:dag:task:run:-1:abc") != wait_tag("project-1", "airflow:dag:task:run2:-1:abc")
+    assert tag != wait_tag("project-2", "airflow:dag:task:run:-1:abc")  # ICA scopes a key per project
     assert tag.startswith(WAIT_TAG_PREFIX) and len(tag) == len(WAIT_TAG_PREFIX) + 24
     assert "dag" not in tag  # names nothing of the DAG in ICA
 
