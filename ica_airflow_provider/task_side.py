@@ -211,12 +211,10 @@ class TaskWait:
 
         options = self.wake_options()
         counts = None
-        with blocking_subscribed(options, self.log) as hints:
+        with blocking_subscribed(options, self.log, wait.tracker) as hints:
             if hints is not None and options is not None:
                 wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
             verdict = self.hook.wait_for_batch(wait, self.log, hints)
-            if hints is not None:
-                hints.ended(wait.tracker)
         return self.end(context, wait.tracker, timed_out=verdict is None, notifications=counts)
 
     def trigger(self, wait: Wait, *, abort_on_kill: bool) -> IcaAnalysisBatchTrigger:

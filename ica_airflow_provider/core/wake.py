@@ -21,7 +21,6 @@ DEFAULT_RECONCILE_INTERVAL = 900.0
 # The technical tag the operator puts on each item of a batch it waits for: ICA's notifications
 # of its analyses then reach a woken wait before a listing has shown their ids.
 WAIT_TAG_PREFIX = "airflow-wait:"
-_ICA_ITEM_LISTS = ("cwlItems", "nextflowItems", "nextflowJsonItems")
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,10 @@ def wait_tag(project_id: str, idempotency_key: str) -> str:
 
 
 def with_wait_tag(batch: Mapping[str, Any], tag: str) -> dict[str, Any]:
-    """A copy of the batch request (ICA's JSON) with ``tag`` among each item's technical tags."""
+    """A copy of the batch request (ICA's JSON: item lists only) with ``tag`` among each item's technical tags."""
     tagged = copy.deepcopy(dict(batch))
-    for name in _ICA_ITEM_LISTS:
-        for item in tagged.get(name) or ():
+    for items in tagged.values():
+        for item in items or ():
             tags = item.get("tags") or {}
             technical = [t for t in tags.get("technicalTags") or () if t != tag]
             item["tags"] = {**tags, "technicalTags": [*technical, tag]}

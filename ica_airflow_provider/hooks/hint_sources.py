@@ -32,14 +32,9 @@ class SubscriptionHints:
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
-        self.finished = False  # the wait saw every analysis end: close the subscription as finished
 
     def __repr__(self) -> str:
         return f"SubscriptionHints({self.subscription!r})"
-
-    def ended(self, tracker: BatchTracker) -> None:
-        """The wait is over: if nothing of its batch can change any more, its later messages are no one's."""
-        self.finished = tracker.settled()
 
     async def await_hints(self, action: AwaitHints) -> Woken:
         subscription = self.subscription
@@ -66,18 +61,30 @@ def _registry(log: Log) -> ConsumerRegistry | None:
     return CONSUMERS
 
 
+@contextlib.contextmanager
+def _closed_after(subscription: Subscription, tracker: BatchTracker, close: Callable[[bool], object]) -> Iterator[None]:
+    """Close the subscription when the wait is over: ``finished`` if it ended with nothing of its
+    batch left to change (its later messages are no one's), not if it was interrupted."""
+    try:
+        yield
+    except BaseException:
+        close(False)
+        raise
+    close(tracker.settled())
+
+
 @contextlib.asynccontextmanager
-async def subscribed(options: WakeOptions | None, log: Log) -> AsyncIterator[SubscriptionHints | None]:
+async def subscribed(
+    options: WakeOptions | None, log: Log, tracker: BatchTracker
+) -> AsyncIterator[SubscriptionHints | None]:
     """The wait's hints on this event loop, subscribed before its first poll; ``None``: it polls."""
     registry = _registry(log) if options is not None else None
     if options is None or registry is None:
         yield None
         return
-    hints = SubscriptionHints(registry.subscribe(options.sqs_queue, options.aws_conn_id))
-    try:
-        yield hints
-    finally:
-        hints.subscription.close(finished=hints.finished)
+    subscription = registry.subscribe(options.sqs_queue, options.aws_conn_id)
+    with _closed_after(subscription, tracker, lambda finished: subscription.close(finished=finished)):
+        yield SubscriptionHints(subscription)
 
 
 class BlockingHints:
@@ -89,9 +96,6 @@ class BlockingHints:
 
     def wait(self, action: AwaitHints) -> Woken:
         return _on_loop(self.hints.await_hints(action), self.loop)
-
-    def ended(self, tracker: BatchTracker) -> None:
-        self.hints.ended(tracker)
 
 
 def _on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
@@ -158,7 +162,7 @@ os.register_at_fork(after_in_child=_forget_loop)
 
 
 @contextlib.contextmanager
-def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[BlockingHints | None]:
+def blocking_subscribed(options: WakeOptions | None, log: Log, tracker: BatchTracker) -> Iterator[BlockingHints | None]:
     """:func:`subscribed` for a wait that blocks its thread."""
     registry = _registry(log) if options is not None else None
     if options is None or registry is None:
@@ -169,8 +173,8 @@ def blocking_subscribed(options: WakeOptions | None, log: Log) -> Iterator[Block
     async def subscribe() -> Subscription:
         return registry.subscribe(options.sqs_queue, options.aws_conn_id)
 
-    hints = SubscriptionHints(_on_loop(subscribe(), loop))
-    try:
-        yield BlockingHints(loop, hints)
-    finally:
-        loop.call_soon_threadsafe(lambda: hints.subscription.close(finished=hints.finished))
+    subscription = _on_loop(subscribe(), loop)
+    with _closed_after(
+        subscription, tracker, lambda finished: loop.call_soon_threadsafe(lambda: subscription.close(finished=finished))
+    ):
+        yield BlockingHints(loop, SubscriptionHints(subscription))

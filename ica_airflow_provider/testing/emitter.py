@@ -413,17 +413,21 @@ class NotificationEmitter:
 
 def _sends(batch: list[Outgoing]) -> list[tuple[Target, list[Outgoing]]]:
     """The batch as sends: one queue each, in order, each request's bodies within SQS's limit."""
-    sends: list[tuple[Target, list[Outgoing]]] = []
-    open_: dict[Target, tuple[list[Outgoing], list[int]]] = {}
+    by_queue: dict[Target, list[Outgoing]] = {}
     for outgoing in batch:
-        size = len(outgoing.body.encode())
-        entries, total = open_.get(outgoing.target, (None, [0]))
-        if entries is None or total[0] + size > SEND_BATCH_BYTES:
-            entries, total = [], [0]
-            open_[outgoing.target] = (entries, total)
-            sends.append((outgoing.target, entries))
-        entries.append(outgoing)
-        total[0] += size
+        by_queue.setdefault(outgoing.target, []).append(outgoing)
+    sends: list[tuple[Target, list[Outgoing]]] = []
+    for target, queued in by_queue.items():
+        entries: list[Outgoing] = []
+        size = 0
+        for outgoing in queued:
+            body = len(outgoing.body.encode())
+            if entries and size + body > SEND_BATCH_BYTES:
+                sends.append((target, entries))
+                entries, size = [], 0
+            entries.append(outgoing)
+            size += body
+        sends.append((target, entries))
     return sends
 
 

@@ -91,12 +91,10 @@ class IcaAnalysisBatchTrigger(BaseTrigger):
         counts = None
         try:
             # Subscribed before the first listing: no notification between the two is missed.
-            async with client, subscribed(options, self.log) as hints:
+            async with client, subscribed(options, self.log, tracker) as hints:
                 if hints is not None and options is not None:
                     wait.reconcile_interval, counts = options.reconcile_interval, wait.hints.counts
                 verdict = await client.wait_for_batch(wait, self.log, hints)
-                if hints is not None:
-                    hints.ended(tracker)
         except Exception as exc:  # whatever it was, the task is told, not left waiting
             message = str(exc) if isinstance(exc, IcaError) else f"{type(exc).__name__}: {exc}"
             yield TriggerEvent(event_payload("error", tracker, message, counts))

@@ -9,7 +9,6 @@ poll, the clock moves at its third poll instead.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -33,6 +32,7 @@ from ica_airflow_provider.testing.server import FakeIcaServer
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 from tests.e2e.test_dag_runs import MODES, run, task_states
 from tests.e2e.xcoms import xcom
+from tests.hint_loop_consumers import stop_hint_loop_consumers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db", "aws_connections", "stop_consumers")]
 PROJECT = "proj-e2e"
@@ -57,10 +57,7 @@ def aws_connections(moto_sqs_server: MotoSqsServer, monkeypatch: pytest.MonkeyPa
 def stop_consumers() -> Iterator[None]:
     """Each test's consumers stop with it (else they go on reading its deleted queue, logging into the next)."""
     yield
-    loop = hint_sources._LOOP
-    for (_, _, consumer_loop), consumer in list(CONSUMERS._consumers.items()):
-        if consumer_loop is loop and loop is not None and not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(consumer.aclose(), loop).result(PATIENCE)
+    stop_hint_loop_consumers(PATIENCE)
     CONSUMERS._consumers.clear()
 
 

@@ -30,6 +30,7 @@ from ica_airflow_provider.testing.seed import nextflow_item
 from ica_airflow_provider.testing.server import FakeIcaServer
 from ica_airflow_provider.testing.sqs_server import MotoSqsServer
 from ica_airflow_provider.triggers.ica import IcaAnalysisBatchTrigger
+from tests.hint_loop_consumers import stop_hint_loop_consumers
 
 AWS_CONN_ID = "sqs_events"
 PATIENCE = 60.0  # a hang guard only
@@ -94,16 +95,6 @@ def test_a_deferred_wait_ends_on_notifications_with_a_confirming_listing(
     assert payload["notifications"]["woken"] >= 1 and payload["notifications"]["applied"] >= 3
     # Nothing per status change: one confirming listing, no analysis read.
     assert listings(server, batch.id) == 1 and analysis_reads(server) == 0
-
-
-def stop_hint_loop_consumers() -> None:
-    """A worker's wait leaves its consumer on the process's hint loop (it stops when idle): stop it now."""
-    from ica_airflow_provider.hooks import hint_sources
-
-    loop = hint_sources._LOOP
-    for key, consumer in list(CONSUMERS._consumers.items()):
-        if key[2] is loop and loop is not None and not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(consumer.aclose(), loop).result(PATIENCE)
 
 
 def operator_context(xcoms: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +163,7 @@ def test_a_retry_sends_the_same_tagged_body_whether_or_not_its_wait_is_woken_by_
         xcoms: dict[str, Any] = {}
         operator.execute(operator_context(xcoms))
         batch_ids.append(xcoms["batch_id"])
-    stop_hint_loop_consumers()  # the woken try's, on the worker's hint loop
+    stop_hint_loop_consumers(PATIENCE)  # the woken try's, on the worker's hint loop
     assert batch_ids[0] == batch_ids[1] and server.backend.count_batches() == 1
     (item,) = server.backend.batches[batch_ids[0]].items
     assert [t for t in item.tags["technicalTags"] if t.startswith(WAIT_TAG_PREFIX)] == [

@@ -242,6 +242,7 @@ def test_a_forked_worker_starts_its_own_hint_loop() -> None:
 EXIT_AFTER_A_WAIT = """
 import asyncio, logging, threading
 from ica_airflow_provider.core.messages import AwaitHints
+from ica_airflow_provider.core.tracker import BatchTracker
 from ica_airflow_provider.core.wake import WakeOptions
 from ica_airflow_provider.hooks import hint_sources
 from ica_airflow_provider.hooks.sqs_consumer import CONSUMERS
@@ -260,7 +261,7 @@ class Queue:
 
 CONSUMERS.make_queue = lambda url, conn_id: Queue()
 options = WakeOptions("https://sqs.eu-central-1.amazonaws.com/123456789012/ica-events")
-with hint_sources.blocking_subscribed(options, logging.getLogger()) as hints:
+with hint_sources.blocking_subscribed(options, logging.getLogger(), BatchTracker("p", "b")) as hints:
     hints.wait(AwaitHints(0.0, ("analysis-1",), ()))
 assert in_flight.wait(60)
 print("task done", flush=True)
