@@ -63,7 +63,11 @@ class HintLedger:
     _by_reference: dict[str, ItemRecord] | None = field(default=None, repr=False)  # records by userReference
 
     def new_ids(self, tracker: BatchTracker) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-        """``(analysis ids, job ids, tags)`` to follow from now on: those the last poll brought, and the tag."""
+        """``(analysis ids, job ids, tags)`` to follow from now on: those the last poll brought, and the tag.
+
+        A tagged batch's analyses are followed by the tag alone (their notifications carry it):
+        one routing entry per wait instead of one per analysis.
+        """
         tags: tuple[str, ...] = ()
         if self.tag is not None and not self._tag_followed:
             self._tag_followed, tags = True, (self.tag,)
@@ -77,7 +81,7 @@ class HintLedger:
                 analyses.append(record.analysis_id)
         jobs = () if tracker.job_id is None or tracker.job_id in self._jobs else (tracker.job_id,)
         self._jobs.update(jobs)
-        return tuple(analyses), jobs, tags
+        return (() if self.tag is not None else tuple(analyses)), jobs, tags
 
     def listed(self, listing: bool) -> None:
         """A poll succeeded (``listing``: it listed the whole batch)."""

@@ -285,16 +285,22 @@ class BatchTracker:
             return creating, open_analyses
         return None
 
-    def poll(self, protocol: IcaProtocol, *, listing: bool = False, job_first: bool = True) -> Call[list[str]]:
+    def poll(
+        self, protocol: IcaProtocol, *, listing: bool = False, job_first: bool = True, job_alone: bool = False
+    ) -> Call[list[str]]:
         """Fetch what changed and update the records; returns the change descriptions.
 
         ``listing``: list every item, however few are open (what completes a partial record set).
         ``job_first``: read the job before the items while some are being created; else only
         after them, if some still are (one request less when the creation is over).
+        ``job_alone``: while some are being created, read the job, and the items only once it
+        has ended (a woken wait's reconcile: notifications bring the items' news meanwhile).
         """
         changes: list[str] = []
         # The job before the items: an item still shown being created after its job ended never will be.
-        job = (yield from self._read_job(protocol)) if job_first and self.creating() else None
+        job = (yield from self._read_job(protocol)) if (job_first or job_alone) and self.creating() else None
+        if job_alone and job is not None and job.status not in JOB_TERMINAL:
+            return changes  # the job still creates items: the wait cannot end before it has
         targets = None if listing else self.plan()
         if targets is None:
             # Page by page, each applied and dropped: memory stays one page deep.
@@ -327,6 +333,11 @@ class BatchTracker:
         self._end_creation(job, changes)
         self._note_held()
         return changes
+
+    @property
+    def item_polls(self) -> int:
+        """Polls that read the items (a poll of the job alone is not one)."""
+        return self._polls
 
     def creating(self) -> bool:
         """Whether some item is still being created (so the batch's job is worth reading)."""

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_FAILURES_TOLERATED = 5
+# A woken wait's reconcile polls read only the job while it creates items, at most this many
+# in a row: a job ICA leaves running after its last item bounds how late the wait sees its end.
+JOB_ALONE_POLLS = 3
 
 
 class PollFailures:
@@ -100,6 +103,7 @@ class Wait:
     # hint or this many seconds. None: it polls every poll_interval, as without notifications.
     reconcile_interval: float | None = None
     hints: HintLedger = field(default_factory=HintLedger, repr=False, compare=False)
+    _jobs_alone: int = field(default=0, repr=False, compare=False)  # polls of the job alone in a row
 
     def poll(self, protocol: IcaProtocol, logger: Log = log, *, listing: bool = False) -> Call[Verdict | None]:
         """One poll: refresh, log, judge. ``None`` when a transient failure is let pass.
@@ -109,9 +113,19 @@ class Wait:
         # A listing hints asked for need not read the job first: the job is read after the items
         # if some are still being created (a job hint may have said it ended; REST confirms).
         job_first = not listing
+        # A woken wait's reconcile poll, with nothing hints moved to confirm, reads only the job
+        # while it creates items: one request, not two; the items' news comes by notification.
+        # At the deadline it polls in full: a timeout names the items as ICA shows them. And
+        # after JOB_ALONE_POLLS such polls: the items alone say the batch is done.
+        job_alone = (
+            not listing and not self.hints.unconfirmed and self.woken() and not self.timed_out()
+            and self._jobs_alone < JOB_ALONE_POLLS
+        )
         listing = listing or self.hints.unconfirmed
         try:
-            changes = yield from self.tracker.poll(protocol, listing=listing, job_first=job_first)
+            item_polls = self.tracker.item_polls
+            changes = yield from self.tracker.poll(protocol, listing=listing, job_first=job_first, job_alone=job_alone)
+            self._jobs_alone = self._jobs_alone + 1 if self.tracker.item_polls == item_polls else 0
             self.hints.listed(listing)
             if self.early_outputs:
                 yield from self.tracker.fetch_outputs(protocol)
@@ -175,6 +189,10 @@ class Wait:
                     return True
             if woken.overflowed:
                 return True
+
+    def woken(self) -> bool:
+        """Whether notifications wake this wait now (it has a reconcile interval and can read its queue)."""
+        return self.reconcile_interval is not None and self.hints.available
 
     def _delay(self, interval: float) -> float:
         return next_poll_delay(interval, jitter=self.jitter, rng=self.rng)

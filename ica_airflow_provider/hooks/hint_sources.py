@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,10 +42,21 @@ class SubscriptionHints:
         if action.analysis_ids or action.job_ids or action.tags:
             subscription.watch(action.analysis_ids, action.job_ids, action.tags)
         if not subscription.woken.is_set() and action.seconds > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(subscription.woken.wait(), action.seconds)
+            await _until(subscription.woken.wait(), action.seconds)
         available, overflowed = subscription.available, subscription.overflowed
         return Woken(tuple(subscription.take()), available, overflowed)
+
+
+async def _until(awaitable: Coroutine[Any, Any, object], seconds: float) -> None:
+    """Await it for at most ``seconds``. ``asyncio.timeout`` (3.11+) where it exists: unlike
+    ``wait_for``, it makes no task of its own, and a woken wait sleeps in this most of its life."""
+    if sys.version_info >= (3, 11):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await awaitable
+    else:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(awaitable, seconds)
 
 
 def _registry(log: Log) -> ConsumerRegistry | None:

@@ -62,11 +62,13 @@ def stop_consumers() -> Iterator[None]:
 
 
 class Notifier:
-    """Ends the fake's batches and sends their notifications once a wait follows ``analyses`` analyses."""
+    """Ends the fake's batches and sends their notifications once a wait follows them: its
+    ``analyses`` analyses by id (a sensor's untagged batch), or its batch's tag (the operator's)."""
 
     def __init__(self, server: FakeIcaServer, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, analyses: int) -> None:
         self.server, self.clock = server, clock
         self.followed: set[str] = set()
+        self.tags: set[str] = set()
         self.requests_before: int | None = None  # the fake's requests when the batch ended
         self.flushed = False
         self._changed = threading.Condition()
@@ -77,6 +79,7 @@ class Notifier:
             watch(subscription, analysis_ids, job_ids, tags)
             with self._changed:
                 self.followed.update(analysis_ids)
+                self.tags.update(tags)
                 self._changed.notify_all()
 
         monkeypatch.setattr(Subscription, "watch", spy)
@@ -85,7 +88,7 @@ class Notifier:
 
     def _end_batches(self, analyses: int) -> None:
         with self._changed:
-            if not self._changed.wait_for(lambda: len(self.followed) >= analyses, PATIENCE):
+            if not self._changed.wait_for(lambda: len(self.followed) >= analyses or bool(self.tags), PATIENCE):
                 return
         # The wait is asleep in its AwaitHints: every request from now on is one the notifications caused.
         self.requests_before = len(self.server.backend.request_log)

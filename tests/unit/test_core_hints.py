@@ -21,7 +21,7 @@ from ica_airflow_provider.core.hints import HintLedger, hints_line
 from ica_airflow_provider.core.messages import AwaitHints, Woken
 from ica_airflow_provider.core.notifications import AnalysisHint, JobHint
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord
-from ica_airflow_provider.core.wait import Deadline, Wait
+from ica_airflow_provider.core.wait import JOB_ALONE_POLLS, Deadline, Wait
 from tests.clocks import SleepingClock
 from tests.unit.test_core_wait import protocol_for
 
@@ -156,12 +156,24 @@ def test_an_analysis_the_wait_does_not_know_asks_for_a_listing() -> None:
 def test_new_ids_are_those_the_last_poll_brought() -> None:
     tracker = tracker_with(("i1", "SUCCEEDED", "a1", "IN_PROGRESS"), ("i2", "RUNNING", None, None))
     tracker.job_id = "job-1"
-    ledger = HintLedger(tag="airflow-wait:t1")
-    assert ledger.new_ids(tracker) == (("a1",), ("job-1",), ("airflow-wait:t1",))
-    assert ledger.new_ids(tracker) == ((), (), ())  # no poll since; the tag is followed once
+    ledger = HintLedger()  # untagged (a sensor given a batch ID): it follows its analyses by id
+    assert ledger.new_ids(tracker) == (("a1",), ("job-1",), ())
+    assert ledger.new_ids(tracker) == ((), (), ())  # no poll since
     tracker.records["i2"].analysis_id = "a2"
     ledger.listed(False)
     assert ledger.new_ids(tracker) == (("a2",), (), ())
+
+
+def test_a_tagged_wait_follows_its_tag_and_job_not_each_analysis() -> None:
+    tracker = tracker_with(("i1", "SUCCEEDED", "a1", "IN_PROGRESS"), ("i2", "RUNNING", None, None))
+    tracker.job_id = "job-1"
+    ledger = HintLedger(tag="airflow-wait:t1")
+    assert ledger.new_ids(tracker) == ((), ("job-1",), ("airflow-wait:t1",))
+    assert ledger.new_ids(tracker) == ((), (), ())  # the tag is followed once
+    # Its analyses' hints (the tag routed them) still apply with no request.
+    applied = ledger.apply(tracker, [hint("a1", "SUCCEEDED", 4, technical_tags=("airflow-wait:t1",))])
+    assert applied.changes and not applied.listing
+    assert tracker.records["i1"].analysis_status == "SUCCEEDED"
 
 
 TAG = "airflow-wait:t1"
@@ -324,25 +336,73 @@ def test_a_forged_terminal_hint_never_ends_a_wait() -> None:
     assert clock.now == pytest.approx(1 + 900)  # the confirmation disagreed: the wait went on
 
 
+def nothing_comes(clock: SleepingClock, sleeps: int, then: Callable[[], None]) -> ScriptedHints:
+    """Every message lost: each AwaitHints sleeps its whole time; ``then`` changes ICA during the ``sleeps``-th."""
+
+    def reply(action: AwaitHints) -> Woken:
+        clock.sleep(action.seconds)
+        if not hints.replies:
+            then()
+        return Woken()
+
+    hints = ScriptedHints(clock, [reply] * sleeps)
+    return hints
+
+
 def test_without_hints_the_wait_lists_every_reconcile_interval_and_ends() -> None:
     """Every message lost: the wait still ends, one reconcile interval after its batch at most."""
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "IN_PROGRESS")
     clock = SleepingClock(0.0)
-    polls = 0
-
-    def lost(action: AwaitHints) -> Woken:
-        nonlocal polls
-        clock.sleep(action.seconds)
-        polls += 1
-        if polls == 2:
-            fake.set_analysis("a1", "SUCCEEDED")
-        return Woken()
-
-    hints = ScriptedHints(clock, [lost, lost])
-    _, verdict = woken_wait(fake, clock, hints)
+    _, verdict = woken_wait(fake, clock, nothing_comes(clock, 2, lambda: fake.set_analysis("a1", "SUCCEEDED")))
     assert verdict.done and clock.now == 1800.0
     assert len(fake.api_requests()) == 3  # one poll per reconcile interval
+
+
+def test_every_message_lost_during_creation_costs_one_request_per_reconcile_until_the_job_ends() -> None:
+    """While the job creates items, a reconcile poll reads only the job; once it ended, the items."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+
+    def created_and_done() -> None:
+        fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
+        fake.set_job("SUCCEEDED")
+
+    _, verdict = woken_wait(fake, clock, nothing_comes(clock, 2, created_and_done))
+    assert verdict.done and verdict.analysis_ids == ["a1"] and clock.now == 1800.0
+    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
+    # The first poll (items, then the job), a reconcile poll of the job alone, then the job and its items.
+    assert paths == ["items", BATCH_ID, BATCH_ID, BATCH_ID, "items"]
+
+
+def test_a_job_left_running_after_its_items_delays_a_wait_with_no_messages_a_bounded_time() -> None:
+    """ICA leaves the job RUNNING though every item was created and its analysis ended: after
+    JOB_ALONE_POLLS reconcile polls of the job alone, one lists the items, and the wait ends."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+    hints = nothing_comes(clock, 1, lambda: fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED"))
+    _, verdict = woken_wait(fake, clock, hints, deadline=Deadline(10 * 900.0))  # the job stays RUNNING
+    assert verdict is not None and verdict.done and verdict.analysis_ids == ["a1"]
+    assert clock.now == 900.0 * (JOB_ALONE_POLLS + 1)
+    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
+    assert paths == ["items", BATCH_ID, *[BATCH_ID] * JOB_ALONE_POLLS, BATCH_ID, "items"]
+
+
+def test_a_reconcile_poll_at_the_deadline_lists_the_items_though_the_job_runs() -> None:
+    """A timeout names the items as ICA shows them, as a polled wait's does."""
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+    wait = Wait(
+        BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900,
+        deadline=Deadline(600.0),
+    )
+    hints = ScriptedHints(clock, [])
+    assert drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=hints) is None
+    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
+    assert clock.now == 600.0 and paths == ["items", BATCH_ID, BATCH_ID, "items"]
 
 
 def test_an_unreadable_queue_falls_back_to_the_poll_interval_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -449,6 +509,7 @@ def test_a_tagged_hint_the_listing_contradicts_does_not_end_the_wait() -> None:
     def created_later(action: AwaitHints) -> Woken:
         clock.sleep(action.seconds)
         fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "FAILED")
+        fake.set_job("SUCCEEDED")
         return Woken()
 
     hints.replies.append(created_later)
