@@ -61,7 +61,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "reconcile_interval": {
         "label": "Reconcile interval (seconds)",
-        "description": "A woken wait still lists its batch at least this often, in case a notification"
+        "description": "A woken wait still polls ICA at least this often, in case a notification"
         " was lost. Default 900.",
         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
     },

@@ -103,7 +103,7 @@ class Wait:
     # hint or this many seconds. None: it polls every poll_interval, as without notifications.
     reconcile_interval: float | None = None
     hints: HintLedger = field(default_factory=HintLedger, repr=False, compare=False)
-    _jobs_alone: int = field(default=0, repr=False, compare=False)  # polls of the job alone in a row
+    _jobs_alone: int = field(default=0, init=False, repr=False, compare=False)  # polls of the job alone in a row
 
     def poll(self, protocol: IcaProtocol, logger: Log = log, *, listing: bool = False) -> Call[Verdict | None]:
         """One poll: refresh, log, judge. ``None`` when a transient failure is let pass.
@@ -113,18 +113,20 @@ class Wait:
         # A listing hints asked for need not read the job first: the job is read after the items
         # if some are still being created (a job hint may have said it ended; REST confirms).
         job_first = not listing
-        # A woken wait's reconcile poll, with nothing hints moved to confirm, reads only the job
-        # while it creates items: one request, not two; the items' news comes by notification.
-        # At the deadline it polls in full: a timeout names the items as ICA shows them. And
-        # after JOB_ALONE_POLLS such polls: the items alone say the batch is done.
+        # A tagged woken wait's reconcile poll, with nothing hints moved to confirm, reads only
+        # the job while it creates items: one request, not two; the analyses' news comes through
+        # the tag. At the deadline it polls in full: a timeout names the items as ICA shows them.
+        # And after JOB_ALONE_POLLS such polls: the items alone say the batch is done.
         job_alone = (
-            not listing and not self.hints.unconfirmed and self.woken() and not self.timed_out()
-            and self._jobs_alone < JOB_ALONE_POLLS
+            not listing and not self.hints.unconfirmed and self.woken() and self.hints.tag is not None
+            and not self.timed_out() and self._jobs_alone < JOB_ALONE_POLLS
         )
         listing = listing or self.hints.unconfirmed
         try:
             item_polls = self.tracker.item_polls
             changes = yield from self.tracker.poll(protocol, listing=listing, job_first=job_first, job_alone=job_alone)
+            if self.tracker.item_polls == item_polls and self.timed_out():
+                changes += yield from self.tracker.poll(protocol)  # the deadline came during it
             self._jobs_alone = self._jobs_alone + 1 if self.tracker.item_polls == item_polls else 0
             self.hints.listed(listing)
             if self.early_outputs:

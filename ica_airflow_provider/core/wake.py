@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_AWS_CONN_ID = "aws_default"  # as the Amazon provider's SQS sensor and MessageQueueTrigger
-# A woken wait lists its batch at least this often: what a lost notification can cost, and
+# A woken wait polls ICA at least this often: what a lost notification can cost, and
 # about 100 requests a day per wait instead of about 2,900 at a 60 s poll.
 DEFAULT_RECONCILE_INTERVAL = 900.0
 # The technical tag the operator puts on each item of a batch it waits for: ICA's notifications

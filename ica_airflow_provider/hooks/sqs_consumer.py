@@ -91,16 +91,17 @@ class Signal:
     def clear(self) -> None:
         self._set = False
 
-    async def wait(self) -> None:
-        """Until :meth:`set` (at once if it is)."""
+    async def wait(self) -> bool:
+        """Until :meth:`set` (at once if it is); ``True``, as ``asyncio.Event.wait``. One event loop only."""
         if self._set:
-            return
+            return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters = (*self._waiters, future)
         try:
             await future
         finally:
             self._waiters = tuple(f for f in self._waiters if f is not future)
+        return True
 
 
 class Subscription:
@@ -173,7 +174,7 @@ class Subscription:
     def _deliver(self, hint: Hint) -> None:
         if self._pending is None:
             self._pending = deque(maxlen=self._buffer)
-        elif len(self._pending) == self._pending.maxlen:
+        if len(self._pending) == self._pending.maxlen:
             self.overflowed = True
         self._pending.append(hint)
         self.woken.set()
@@ -272,10 +273,10 @@ class Consumer:
             for key in ids:
                 index[key] = (*index.get(key, ()), subscription)
             mine = getattr(subscription, kind)
-            if isinstance(mine, set):
-                mine |= ids
+            if mine is _NONE:
+                setattr(subscription, kind, set(ids))  # its first
             else:
-                setattr(subscription, kind, ids)  # its first: the set made for this call
+                mine |= ids
         for (kind, key), hint in list(self._remembered.items()):
             if (
                 (kind == "analysis" and key in analysis_ids)

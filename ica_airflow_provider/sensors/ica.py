@@ -53,7 +53,7 @@ class IcaAnalysisBatchSensor(IcaWaitingTaskMixin, BaseSensorOperator):
     :param sqs_queue: the SQS queue of ICA's notifications; default: the connection's ``sqs_queue`` extra.
     :param aws_conn_id: the Airflow AWS connection that reads it; default: the connection's
         ``aws_conn_id`` extra, else ``aws_default``.
-    :param reconcile_interval: seconds; a woken wait lists its batch at least this often; default:
+    :param reconcile_interval: seconds; a woken wait polls ICA at least this often; default:
         the connection's ``reconcile_interval`` extra, else 900.
     """
 

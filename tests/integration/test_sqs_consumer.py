@@ -25,7 +25,7 @@ pytest.importorskip(
 
 from ica_airflow_provider.core.notifications import AnalysisHint, JobHint
 from ica_airflow_provider.hooks.ica import IcaHook
-from ica_airflow_provider.hooks.sqs_consumer import Consumer, ConsumerRegistry, Subscription
+from ica_airflow_provider.hooks.sqs_consumer import Consumer, ConsumerRegistry, Signal, Subscription
 from ica_airflow_provider.hooks.sqs_queue import AwsSqsQueue, Received
 from ica_airflow_provider.testing import ManualClock
 from ica_airflow_provider.testing.seed import nextflow_item
@@ -113,11 +113,11 @@ class RecordingQueue:
         return failed
 
 
-async def until(event: asyncio.Event) -> None:
+async def until(event: asyncio.Event | Signal) -> None:
     await asyncio.wait_for(event.wait(), PATIENCE)
 
 
-async def until_true(condition: Callable[[], bool], event: asyncio.Event) -> None:
+async def until_true(condition: Callable[[], bool], event: asyncio.Event | Signal) -> None:
     """Wait on ``event`` (cleared each time) until ``condition()`` holds."""
     while not condition():
         await until(event)

@@ -18,7 +18,7 @@ from samples import BATCH_ID, PROJECT_ID, FakeIca
 
 from ica_airflow_provider.core.drive import drive
 from ica_airflow_provider.core.hints import HintLedger, hints_line
-from ica_airflow_provider.core.messages import AwaitHints, Woken
+from ica_airflow_provider.core.messages import AwaitHints, Request, Response, Woken
 from ica_airflow_provider.core.notifications import AnalysisHint, JobHint
 from ica_airflow_provider.core.tracker import BatchTracker, ItemRecord
 from ica_airflow_provider.core.wait import JOB_ALONE_POLLS, Deadline, Wait
@@ -263,11 +263,16 @@ def after(seconds: float, clock: SleepingClock, woken: Woken) -> Callable[[Await
     return reply
 
 
-def woken_wait(fake: FakeIca, clock: SleepingClock, hints: ScriptedHints, **kw: Any) -> Any:
+def woken_wait(
+    fake: FakeIca, clock: SleepingClock, hints: ScriptedHints, tag: str | None = None,
+    send: Callable[[Request], Response] | None = None, **kw: Any,
+) -> Any:
+    """A wait woken by ``hints`` (a tagged batch's with ``tag``), driven to its end through ``send``."""
     wait = Wait(
-        BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900, **kw
+        BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900,
+        hints=HintLedger(tag=tag), **kw,
     )
-    verdict = drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=hints)
+    verdict = drive(wait.until_done(protocol_for(fake), log), send or fake.send, clock.sleep, hints=hints)
     return wait, verdict
 
 
@@ -359,8 +364,18 @@ def test_without_hints_the_wait_lists_every_reconcile_interval_and_ends() -> Non
     assert len(fake.api_requests()) == 3  # one poll per reconcile interval
 
 
-def test_every_message_lost_during_creation_costs_one_request_per_reconcile_until_the_job_ends() -> None:
-    """While the job creates items, a reconcile poll reads only the job; once it ended, the items."""
+@pytest.mark.parametrize(
+    ("tag", "requests"),
+    [
+        # The first poll (items, then the job), a reconcile poll of the job alone, then the job and its items.
+        (TAG, ["items", BATCH_ID, BATCH_ID, BATCH_ID, "items"]),
+        # A sensor given a batch ID follows analyses by id, as listings show them: it lists every time.
+        (None, ["items", BATCH_ID, BATCH_ID, "items", BATCH_ID, "items"]),
+    ],
+)
+def test_every_message_lost_during_creation_a_tagged_wait_reads_the_job_alone_until_it_ends(
+    tag: str | None, requests: list[str]
+) -> None:
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "RUNNING")
     clock = SleepingClock(0.0)
@@ -369,11 +384,14 @@ def test_every_message_lost_during_creation_costs_one_request_per_reconcile_unti
         fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED")
         fake.set_job("SUCCEEDED")
 
-    _, verdict = woken_wait(fake, clock, nothing_comes(clock, 2, created_and_done))
+    _, verdict = woken_wait(fake, clock, nothing_comes(clock, 2, created_and_done), tag=tag)
     assert verdict.done and verdict.analysis_ids == ["a1"] and clock.now == 1800.0
-    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
-    # The first poll (items, then the job), a reconcile poll of the job alone, then the job and its items.
-    assert paths == ["items", BATCH_ID, BATCH_ID, BATCH_ID, "items"]
+    assert paths_of(fake) == requests
+
+
+def paths_of(fake: FakeIca) -> list[str]:
+    """The last part of each request's path: ``items`` (a listing) or the batch ID (the job)."""
+    return [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
 
 
 def test_a_job_left_running_after_its_items_delays_a_wait_with_no_messages_a_bounded_time() -> None:
@@ -383,11 +401,11 @@ def test_a_job_left_running_after_its_items_delays_a_wait_with_no_messages_a_bou
     fake.put_item("i1", "ref-1", "RUNNING")
     clock = SleepingClock(0.0)
     hints = nothing_comes(clock, 1, lambda: fake.put_item("i1", "ref-1", "SUCCEEDED", "a1", "SUCCEEDED"))
-    _, verdict = woken_wait(fake, clock, hints, deadline=Deadline(10 * 900.0))  # the job stays RUNNING
+    # The job stays RUNNING.
+    _, verdict = woken_wait(fake, clock, hints, deadline=Deadline(10 * 900.0), tag=TAG)
     assert verdict is not None and verdict.done and verdict.analysis_ids == ["a1"]
     assert clock.now == 900.0 * (JOB_ALONE_POLLS + 1)
-    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
-    assert paths == ["items", BATCH_ID, *[BATCH_ID] * JOB_ALONE_POLLS, BATCH_ID, "items"]
+    assert paths_of(fake) == ["items", BATCH_ID, *[BATCH_ID] * JOB_ALONE_POLLS, BATCH_ID, "items"]
 
 
 def test_a_reconcile_poll_at_the_deadline_lists_the_items_though_the_job_runs() -> None:
@@ -395,14 +413,24 @@ def test_a_reconcile_poll_at_the_deadline_lists_the_items_though_the_job_runs() 
     fake = FakeIca()
     fake.put_item("i1", "ref-1", "RUNNING")
     clock = SleepingClock(0.0)
-    wait = Wait(
-        BatchTracker(PROJECT_ID, BATCH_ID), poll_interval=60, clock=clock, jitter=0, reconcile_interval=900,
-        deadline=Deadline(600.0),
-    )
-    hints = ScriptedHints(clock, [])
-    assert drive(wait.until_done(protocol_for(fake), log), fake.send, clock.sleep, hints=hints) is None
-    paths = [r.path.rsplit("/", 1)[-1] for r in fake.api_requests()]
-    assert clock.now == 600.0 and paths == ["items", BATCH_ID, BATCH_ID, "items"]
+    _, verdict = woken_wait(fake, clock, ScriptedHints(clock, []), tag=TAG, deadline=Deadline(600.0))
+    assert verdict is None and clock.now == 600.0 and paths_of(fake) == ["items", BATCH_ID, BATCH_ID, "items"]
+
+
+def test_a_deadline_that_passes_during_a_poll_of_the_job_alone_lists_the_items_too() -> None:
+    fake = FakeIca()
+    fake.put_item("i1", "ref-1", "RUNNING")
+    clock = SleepingClock(0.0)
+
+    def slow_job_read(request: Request) -> Response:
+        if clock.now == 900.0 and request.path.endswith(BATCH_ID):
+            clock.sleep(100)  # the reconcile poll's job read outlasts the deadline
+        return fake.send(request)
+
+    _, verdict = woken_wait(fake, clock, ScriptedHints(clock, []), tag=TAG, send=slow_job_read, deadline=Deadline(950.0))
+    # The first poll; at 900 the job alone, and, the deadline passed meanwhile, a full poll.
+    assert verdict is None and clock.now == 1000.0
+    assert paths_of(fake) == ["items", BATCH_ID, BATCH_ID, BATCH_ID, "items"]
 
 
 def test_an_unreadable_queue_falls_back_to_the_poll_interval_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
