@@ -5,8 +5,9 @@ a wait never stops it), parses each message once (``core/notifications.parse_mes
 and hands each hint to every :class:`Subscription` it concerns (by analysis id, job id or
 technical tag), then deletes it. A hint no subscription wants is remembered (bounded, the
 newest per id) for a wait that learns its ids later, and made visible again for another
-process's consumer; after ``MAX_RECEIVES`` receives it is deleted, and at once if it concerns
-a batch whose wait here saw every analysis end (a subscription closed ``finished``). Malformed, oversized or
+process's consumer; after ``MAX_RECEIVES`` receives it is deleted. One that concerns a batch
+whose wait here saw every analysis end (a subscription closed ``finished``) is not remembered,
+but goes round for other processes all the same. Malformed, oversized or
 foreign messages are logged (one bounded line) and deleted, except the events an asset watcher
 reads (``core/ica_events.EVENT_CODES``, the data events and analysis outcomes): those are
 left untouched for the watcher sharing the queue (they come back after the visibility
@@ -50,7 +51,7 @@ MAX_RECEIVES: Final = 3
 # Hints remembered for ids no subscription has claimed yet (newest per id).
 REMEMBERED: Final = 4096
 # Ids and tags of batches whose waits here saw every analysis end: their later messages
-# (duplicates, the job's last word) change nothing for anyone, so they are deleted, not passed round.
+# (duplicates, the job's last word) are not remembered; they still go round for other processes.
 FINISHED_KEYS: Final = 16384
 # Hints a subscription holds until its wait takes them; beyond, the oldest go and the
 # subscription says it overflowed (its wait must list the batch to catch up).
@@ -154,7 +155,7 @@ class Subscription:
         """Stop receiving hints (idempotent); the consumer carries on for the others.
 
         ``finished``: every analysis the wait followed has ended (``BatchTracker.settled``):
-        the consumer deletes the later messages of its ids and tags instead of passing them round.
+        the consumer does not remember the later messages of its ids and tags.
         """
         if not self.closed:
             self.closed = True
@@ -389,9 +390,9 @@ class Consumer:
             self.counts["delivered"] += 1
             return DELETE
         if self._of_finished(hint):
-            self.counts["finished"] += 1
-            return DELETE
-        self._remember(hint)
+            self.counts["finished"] += 1  # no wait here will want it: not remembered (room for those that may)
+        else:
+            self._remember(hint)
         if message.receive_count > self.max_receives:
             self.counts["dropped"] += 1
             return DELETE
